@@ -1,0 +1,74 @@
+package dev.winnow.tensors;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A read-only 2-D matrix of {@code rows x cols} values stored in one of ggml's formats inside a
+ * {@link MemorySegment} (usually a slice of a memory-mapped model file): no copy is made.
+ * Row {@code r} holds ggml's {@code ne[0] = cols} contiguous values; rows follow each other.
+ * One subclass per storage type does the dequantization and the dot products for that type.
+ */
+public abstract class FloatTensor {
+    protected final MemorySegment data;
+    protected final int rows;
+    protected final int cols;
+    protected final long rowBytes;
+
+    protected FloatTensor(GgmlType type, MemorySegment data, int rows, int cols) {
+        this.data = data;
+        this.rows = rows;
+        this.cols = cols;
+        this.rowBytes = type.rowBytes(cols);
+        long needed = rowBytes * rows;
+        if (data.byteSize() < needed) {
+            throw new IllegalArgumentException("%s tensor of %d x %d needs %d bytes, the segment has %d"
+                    .formatted(type, rows, cols, needed, data.byteSize()));
+        }
+    }
+
+    /**
+     * Wraps {@code data} as a tensor of the given type.
+     *
+     * @throws IllegalArgumentException if Winnow has no kernels for the type, or the shape does not fit
+     */
+    public static FloatTensor of(GgmlType type, MemorySegment data, int rows, int cols) {
+        return switch (type) {
+            case F32 -> new F32Tensor(data, rows, cols);
+            case F16 -> new F16Tensor(data, rows, cols);
+            case BF16 -> new BF16Tensor(data, rows, cols);
+            case Q8_0 -> new Q8_0Tensor(data, rows, cols);
+            case Q4_0 -> new Q4_0Tensor(data, rows, cols);
+            default -> throw new IllegalArgumentException("tensor type " + type + " is not supported for computation");
+        };
+    }
+
+    public abstract GgmlType type();
+
+    public final int rows() {
+        return rows;
+    }
+
+    public final int cols() {
+        return cols;
+    }
+
+    /** The raw bytes of this tensor. */
+    public final MemorySegment segment() {
+        return data;
+    }
+
+    /** dot(row {@code row}, x[xOffset .. xOffset + cols)). */
+    public abstract float dotRow(int row, float[] x, int xOffset);
+
+    /** Writes the {@code cols} values of row {@code row} to out[outOffset ..]. */
+    public abstract void dequantizeRow(int row, float[] out, int outOffset);
+
+    /** out[r] = dot(row r, x) for every row, rows split across the pool's workers. */
+    public void matVec(float[] x, float[] out, WorkerPool pool) {
+        pool.parallelFor(rows, (start, end) -> {
+            for (int r = start; r < end; r++) {
+                out[r] = dotRow(r, x, 0);
+            }
+        });
+    }
+}

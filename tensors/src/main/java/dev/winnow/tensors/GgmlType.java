@@ -1,0 +1,101 @@
+package dev.winnow.tensors;
+
+import java.util.Optional;
+
+/**
+ * The tensor types of ggml, with the ids GGUF stores and ggml's block geometry.
+ * Every type is known so that a file can be read and described; {@link #computable()} says which ones
+ * Winnow has kernels for.
+ */
+public enum GgmlType {
+    F32(0, 1, 4, true),
+    F16(1, 1, 2, true),
+    Q4_0(2, 32, 18, true),
+    Q4_1(3, 32, 20, false),
+    Q5_0(6, 32, 22, false),
+    Q5_1(7, 32, 24, false),
+    Q8_0(8, 32, 34, true),
+    Q8_1(9, 32, 36, false),
+    Q2_K(10, 256, 84, false),
+    Q3_K(11, 256, 110, false),
+    Q4_K(12, 256, 144, false),
+    Q5_K(13, 256, 176, false),
+    Q6_K(14, 256, 210, false),
+    Q8_K(15, 256, 292, false),
+    IQ2_XXS(16, 256, 66, false),
+    IQ2_XS(17, 256, 74, false),
+    IQ3_XXS(18, 256, 98, false),
+    IQ1_S(19, 256, 50, false),
+    IQ4_NL(20, 32, 18, false),
+    IQ3_S(21, 256, 110, false),
+    IQ2_S(22, 256, 82, false),
+    IQ4_XS(23, 256, 136, false),
+    I8(24, 1, 1, false),
+    I16(25, 1, 2, false),
+    I32(26, 1, 4, false),
+    I64(27, 1, 8, false),
+    F64(28, 1, 8, false),
+    IQ1_M(29, 256, 56, false),
+    BF16(30, 1, 2, true),
+    TQ1_0(34, 256, 54, false),
+    TQ2_0(35, 256, 66, false),
+    MXFP4(39, 32, 17, false);
+
+    private static final GgmlType[] BY_ID = new GgmlType[64];
+
+    static {
+        for (GgmlType t : values()) {
+            BY_ID[t.id] = t;
+        }
+    }
+
+    private final int id;
+    private final int blockSize;
+    private final int blockBytes;
+    private final boolean computable;
+
+    GgmlType(int id, int blockSize, int blockBytes, boolean computable) {
+        this.id = id;
+        this.blockSize = blockSize;
+        this.blockBytes = blockBytes;
+        this.computable = computable;
+    }
+
+    /** The id GGUF stores for this type. */
+    public int id() {
+        return id;
+    }
+
+    /** Elements per block (1 for plain float and integer types). */
+    public int blockSize() {
+        return blockSize;
+    }
+
+    /** Bytes per block. */
+    public int blockBytes() {
+        return blockBytes;
+    }
+
+    /** Whether Winnow has dequantization and dot-product kernels for this type. */
+    public boolean computable() {
+        return computable;
+    }
+
+    /** The type with this GGUF id, if ggml defines one. */
+    public static Optional<GgmlType> fromId(long id) {
+        return id >= 0 && id < BY_ID.length ? Optional.ofNullable(BY_ID[(int) id]) : Optional.empty();
+    }
+
+    /**
+     * Bytes taken by a row of {@code elements} values.
+     *
+     * @throws IllegalArgumentException if the count is not a whole number of blocks
+     */
+    public long rowBytes(long elements) {
+        if (elements % blockSize != 0) {
+            throw new IllegalArgumentException(
+                    "%d elements is not a whole number of %s blocks of %d".formatted(elements, this, blockSize));
+        }
+        return elements / blockSize * blockBytes;
+    }
+}
