@@ -1,6 +1,7 @@
 package dev.winnow.tensors;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Objects;
 
 /**
  * A read-only 2-D matrix of {@code rows x cols} values stored in one of ggml's formats inside a
@@ -15,6 +16,10 @@ public abstract class FloatTensor {
     protected final long rowBytes;
 
     protected FloatTensor(GgmlType type, MemorySegment data, int rows, int cols) {
+        Objects.requireNonNull(data, "data");
+        if (rows < 0 || cols < 0) {
+            throw new IllegalArgumentException("%s tensor shape %d x %d is negative".formatted(type, rows, cols));
+        }
         this.data = data;
         this.rows = rows;
         this.cols = cols;
@@ -65,10 +70,39 @@ public abstract class FloatTensor {
 
     /** out[r] = dot(row r, x) for every row, rows split across the pool's workers. */
     public void matVec(float[] x, float[] out, WorkerPool pool) {
+        matVec(x, 0, out, 0, pool);
+    }
+
+    /**
+     * out[outOffset + r] = dot(row r, x[xOffset .. xOffset + cols)) for every row, rows split across the
+     * pool's workers in contiguous ranges.
+     */
+    public void matVec(float[] x, int xOffset, float[] out, int outOffset, WorkerPool pool) {
+        checkVector("input", x, xOffset, cols);
+        checkVector("output", out, outOffset, rows);
         pool.parallelFor(rows, (start, end) -> {
             for (int r = start; r < end; r++) {
-                out[r] = dotRow(r, x, 0);
+                out[outOffset + r] = dotRow(r, x, xOffset);
             }
         });
+    }
+
+    /**
+     * The byte offset of row {@code row} in {@link #data}, after checking that the row exists and that
+     * {@code vector} holds {@code cols} values from {@code offset}: the kernels' one guard against bad input.
+     */
+    final long rowStart(int row, float[] vector, int offset) {
+        if (row < 0 || row >= rows) {
+            throw new IllegalArgumentException("row %d is outside this %d x %d %s tensor".formatted(row, rows, cols, type()));
+        }
+        checkVector("row", vector, offset, cols);
+        return row * rowBytes;
+    }
+
+    private void checkVector(String what, float[] vector, int offset, int length) {
+        if (offset < 0 || offset > vector.length - length) {
+            throw new IllegalArgumentException("%s vector of %d floats has no room for %d values at offset %d (%d x %d %s tensor)"
+                    .formatted(what, vector.length, length, offset, rows, cols, type()));
+        }
     }
 }

@@ -1,0 +1,78 @@
+package dev.winnow.tensors;
+
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The vector species every kernel uses, all derived from the machine's preferred float width so that
+ * one piece of code serves 128-, 256- and 512-bit hardware, and the in-vector half → float conversion.
+ */
+final class Vectors {
+    private Vectors() {
+    }
+
+    /**
+     * The float species: the preferred one, kept within 128..512 bits. Below 128 bits there would be no
+     * short species with as many lanes; above 512 bits a 32-value quantized block would not fill a vector.
+     */
+    static final VectorSpecies<Float> FLOAT = FloatVector.SPECIES_PREFERRED.vectorBitSize() > 512
+            ? FloatVector.SPECIES_512
+            : FloatVector.SPECIES_PREFERRED.vectorBitSize() < 128 ? FloatVector.SPECIES_128 : FloatVector.SPECIES_PREFERRED;
+
+    /** Float lanes per vector: 4, 8 or 16. */
+    static final int LANES = FLOAT.length();
+
+    /** Ints with the float lane count (same shape): bit manipulation of float lanes. */
+    static final VectorSpecies<Integer> INT = FLOAT.withLanes(int.class);
+
+    /** Shorts with the float lane count (half the bits): one load gives one float vector of F16/BF16 values. */
+    static final VectorSpecies<Short> SHORT = VectorSpecies.of(short.class, VectorShape.forBitSize(FLOAT.vectorBitSize() / 2));
+
+    /**
+     * Bytes for the quantized kernels: as many lanes as floats, except that no byte vector is narrower
+     * than 64 bits, so with 4 float lanes one load holds two float vectors' worth ({@link #BYTE_PARTS}).
+     */
+    static final VectorSpecies<Byte> BYTE = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, LANES * 8)));
+
+    /** Float vectors per byte vector (1, or 2 with 4 float lanes). */
+    static final int BYTE_PARTS = BYTE.length() / LANES;
+
+    static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    /** Half magnitude bits moved into float position read as a float are the value times 2^-112. */
+    private static final float HALF_EXPONENT_REBIAS = 0x1p112f;
+    /** The sign bit and the 15 magnitude bits of a half, once shifted left by 13. */
+    private static final int SHIFTED_HALF_BITS = 0x8FFF_E000;
+    private static final int HALF_EXPONENT = 0x7C00;
+    private static final int FLOAT_EXPONENT = 0x7F80_0000;
+
+    /**
+     * Converts the IEEE half values in the low 16 bits of each lane (sign-extended or not) to floats.
+     * Shifting sign and magnitude into float position and multiplying by 2^112 re-biases the exponent;
+     * the multiply also turns half subnormals into normal floats exactly. Infinities and NaNs (half
+     * exponent all ones) come out of the multiply as 2^16 times their significand; setting every float
+     * exponent bit in those lanes (one masked OR) restores them with their sign and payload. Equal to
+     * {@link Float#float16ToFloat} for every input, except that a signalling NaN is not made quiet here.
+     */
+    static FloatVector halfToFloat(IntVector halves) {
+        IntVector bits = halves.lanewise(VectorOperators.LSHL, 13).and(SHIFTED_HALF_BITS);
+        VectorMask<Integer> notFinite = halves.and(HALF_EXPONENT).compare(VectorOperators.EQ, HALF_EXPONENT);
+        IntVector rebiased = bits.reinterpretAsFloats().mul(HALF_EXPONENT_REBIAS).reinterpretAsInts();
+        return rebiased.lanewise(VectorOperators.OR, FLOAT_EXPONENT, notFinite).reinterpretAsFloats();
+    }
+
+    /** Widens {@link #LANES} shorts to ints (sign-extending). */
+    static IntVector widen(ShortVector shorts) {
+        return (IntVector) shorts.convertShape(VectorOperators.S2I, INT, 0);
+    }
+}

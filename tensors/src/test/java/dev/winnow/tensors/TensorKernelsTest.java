@@ -1,0 +1,129 @@
+package dev.winnow.tensors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Example;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.IntRange;
+
+/** The five kernels against the test's own scalar decoding of the raw bytes (see {@link KernelReference}). */
+class TensorKernelsTest {
+
+    @Provide
+    Arbitrary<GgmlType> types() {
+        return Arbitraries.of(KernelReference.TYPES);
+    }
+
+    @Property(tries = 100)
+    void dequantizeRowDecodesEveryValueExactly(@ForAll("types") GgmlType type, @ForAll @IntRange(min = 1, max = 40) int rows,
+                                              @ForAll @IntRange(max = 5) int outOffset, @ForAll long seed) {
+        int cols = KernelReference.randomCols(type, new Random(seed));
+        KernelReference.checkDequantize(type, rows, cols, outOffset, seed);
+    }
+
+    @Property(tries = 100)
+    void dotRowMatchesTheExactDotProduct(@ForAll("types") GgmlType type, @ForAll @IntRange(min = 1, max = 40) int rows,
+                                        @ForAll @IntRange(max = 5) int xOffset, @ForAll long seed) {
+        int cols = KernelReference.randomCols(type, new Random(seed));
+        KernelReference.checkDot(type, rows, cols, xOffset, seed);
+    }
+
+    /** The row length of stories260K's ffn_down (FFN width 172): vector body plus a tail at every width. */
+    @Example
+    void rowsOf172ValuesWork() {
+        for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16}) {
+            KernelReference.checkDequantize(type, 3, 172, 1, 172);
+            KernelReference.checkDot(type, 3, 172, 1, 172);
+        }
+    }
+
+    /** Every tail length of every vector width up to 512 bits, for the plain types. */
+    @Example
+    void everyShortRowLengthWorks() {
+        for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16}) {
+            for (int cols = 0; cols <= 70; cols++) {
+                KernelReference.checkDequantize(type, 2, cols, 0, cols);
+                KernelReference.checkDot(type, 2, cols, 0, cols);
+            }
+        }
+    }
+
+    @Property(tries = 30)
+    void matVecComputesEveryRowsDot(@ForAll("types") GgmlType type, @ForAll @IntRange(min = 1, max = 4) int threads,
+                                    @ForAll @IntRange(min = 1, max = 40) int rows, @ForAll long seed) {
+        Random r = new Random(seed);
+        int cols = KernelReference.randomCols(type, r);
+        FloatTensor t = FloatTensor.of(type, KernelReference.randomTensor(type, rows, cols, r), rows, cols);
+        float[] x = KernelReference.randomVector(cols + 2, r);
+        float[] out = new float[rows + 3];
+        try (WorkerPool pool = new WorkerPool(threads)) {
+            t.matVec(x, 2, out, 1, pool);
+        }
+        assertEquals(0f, out[0]);
+        for (int row = 0; row < rows; row++) {
+            assertEquals(t.dotRow(row, x, 2), out[row + 1], "row " + row);
+        }
+        assertEquals(0f, out[rows + 1]);
+    }
+
+    /** Memory-mapped files give native segments: the kernels read those as well as heap ones. */
+    @Property(tries = 20)
+    void nativeSegmentsGiveTheSameResults(@ForAll("types") GgmlType type, @ForAll long seed) {
+        Random r = new Random(seed);
+        int cols = KernelReference.randomCols(type, r);
+        MemorySegment heap = KernelReference.randomTensor(type, 3, cols, r);
+        float[] x = KernelReference.randomVector(cols, r);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment offHeap = arena.allocate(heap.byteSize() + 1).asSlice(1); // deliberately unaligned
+            offHeap.copyFrom(heap);
+            FloatTensor a = FloatTensor.of(type, heap, 3, cols);
+            FloatTensor b = FloatTensor.of(type, offHeap, 3, cols);
+            for (int row = 0; row < 3; row++) {
+                assertEquals(a.dotRow(row, x, 0), b.dotRow(row, x, 0));
+            }
+        }
+    }
+
+    @Example
+    void typesAndShapesAreReported() {
+        for (GgmlType type : KernelReference.TYPES) {
+            FloatTensor t = FloatTensor.of(type, MemorySegment.ofArray(new byte[(int) type.rowBytes(64) * 2]), 2, 64);
+            assertEquals(type, t.type());
+            assertEquals(2, t.rows());
+            assertEquals(64, t.cols());
+        }
+    }
+
+    @Example
+    void badShapesAndArgumentsAreRefusedWithAReason() {
+        MemorySegment small = MemorySegment.ofArray(new byte[34]);
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> FloatTensor.of(GgmlType.Q8_0, small, 2, 32)), "needs 68 bytes");
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> FloatTensor.of(GgmlType.Q4_0, small, 1, 33)), "whole number");
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> FloatTensor.of(GgmlType.F32, small, -1, 2)), "negative");
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> FloatTensor.of(GgmlType.Q4_K, small, 1, 256)), "not supported");
+
+        FloatTensor t = FloatTensor.of(GgmlType.Q8_0, small, 1, 32);
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> t.dotRow(1, new float[32], 0)), "row 1 is outside");
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> t.dotRow(-1, new float[32], 0)), "row -1 is outside");
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> t.dotRow(0, new float[32], 1)), "no room for 32 values at offset 1");
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> t.dequantizeRow(0, new float[31], 0)), "no room");
+        try (WorkerPool pool = new WorkerPool(1)) {
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> t.matVec(new float[32], new float[0], pool)), "output");
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> t.matVec(new float[16], new float[1], pool)), "input");
+        }
+    }
+
+    private static void assertMessage(Exception e, String fragment) {
+        assertTrue(e.getMessage().contains(fragment), () -> "message '" + e.getMessage() + "' lacks '" + fragment + "'");
+    }
+}
