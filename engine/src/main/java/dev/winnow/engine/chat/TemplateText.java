@@ -1,0 +1,45 @@
+package dev.winnow.engine.chat;
+
+import java.util.List;
+
+/** Small text helpers shared by the templates. */
+final class TemplateText {
+    private TemplateText() {
+    }
+
+    /** Jinja's {@code trim} / Python's {@code str.strip()}: whitespace as Python counts it, on both ends. */
+    static String strip(String text) {
+        int start = 0;
+        int end = text.length();
+        while (start < end && isPythonSpace(text.charAt(start))) {
+            start++;
+        }
+        while (end > start && isPythonSpace(text.charAt(end - 1))) {
+            end--;
+        }
+        return text.substring(start, end);
+    }
+
+    private static boolean isPythonSpace(char c) {
+        return Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '\u0085';
+    }
+
+    static String require(String text, String what) {
+        if (text == null) {
+            throw new IllegalArgumentException("the " + what + " is missing");
+        }
+        return text;
+    }
+
+    static List<ChatMessage> requireMessages(List<ChatMessage> messages) {
+        if (messages == null) {
+            throw new IllegalArgumentException("the conversation is missing");
+        }
+        for (int i = 0; i < messages.size(); i++) {
+            if (messages.get(i) == null) {
+                throw new IllegalArgumentException("message " + i + " of the conversation is missing");
+            }
+        }
+        return messages;
+    }
+}
