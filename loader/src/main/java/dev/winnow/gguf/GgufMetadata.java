@@ -4,6 +4,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.SequencedMap;
 
@@ -18,6 +19,19 @@ public final class GgufMetadata {
 
     GgufMetadata(SequencedMap<String, GgufValue> entries) {
         this.entries = Collections.unmodifiableSequencedMap(new LinkedHashMap<>(entries));
+    }
+
+    /**
+     * Metadata holding {@code entries} in their iteration order (for building metadata without a file, e.g. in
+     * tests).
+     *
+     * @throws NullPointerException if a key or value is null
+     */
+    public static GgufMetadata of(Map<String, GgufValue> entries) {
+        SequencedMap<String, GgufValue> copy = new LinkedHashMap<>();
+        entries.forEach((key, value) -> copy.put(Objects.requireNonNull(key, "key"),
+                Objects.requireNonNull(value, () -> "value of " + key)));
+        return new GgufMetadata(copy);
     }
 
     /** All entries, in file order, unmodifiable. */

@@ -13,7 +13,6 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,6 +38,8 @@ final class GgufReader {
     private static final int MIN_TENSOR_INFO_BYTES = 8 + 4 + 8 + 4 + 8;
     /** Longest Java array (and so string, list and map) this reader builds. */
     private static final int MAX_ELEMENTS = Integer.MAX_VALUE - 8;
+    /** Room reserved for elements that are yet to be read. */
+    private static final int INITIAL_CAPACITY = 1024;
 
     /** What the header says. */
     record Header(int version, GgufMetadata metadata, long alignment, long dataOffset, List<GgufTensorInfo> tensors) {
@@ -77,11 +78,11 @@ final class GgufReader {
         GgufMetadata metadata = metadata((int) entryCount);
         long alignment = metadata.find(GgufMetadata.ALIGNMENT_KEY).map(GgufValue::asLong)
                 .orElse((long) GgufMetadata.DEFAULT_ALIGNMENT);
-        long[] offsetFieldAt = new long[(int) tensorCount];
-        List<GgufTensorInfo> tensors = tensorInfos(offsetFieldAt);
+        List<ReadTensor> tensors = tensorInfos((int) tensorCount);
         long dataOffset = (position + alignment - 1) & -alignment;
-        checkTensorData(tensors, offsetFieldAt, dataOffset, alignment);
-        return new Header(version, metadata, alignment, dataOffset, List.copyOf(tensors));
+        checkTensorData(tensors, dataOffset, alignment);
+        return new Header(version, metadata, alignment, dataOffset,
+                tensors.stream().map(ReadTensor::info).toList());
     }
 
     private int magicAndVersion() {
@@ -215,19 +216,20 @@ final class GgufReader {
                 }
                 yield booleans;
             }
+            // Variable-size elements: the list grows as they are read, so a false count allocates nothing.
             case STRING -> {
-                String[] strings = new String[n];
+                List<String> strings = new ArrayList<>(Math.min(n, INITIAL_CAPACITY));
                 for (int i = 0; i < n; i++) {
-                    strings[i] = string("a string in", key);
+                    strings.add(string("a string in", key));
                 }
-                yield strings;
+                yield strings.toArray(String[]::new);
             }
             case ARRAY -> {
-                GgufArray[] arrays = new GgufArray[n];
+                List<GgufArray> arrays = new ArrayList<>(Math.min(n, INITIAL_CAPACITY));
                 for (int i = 0; i < n; i++) {
-                    arrays[i] = array(key, depth + 1);
+                    arrays.add(array(key, depth + 1));
                 }
-                yield arrays;
+                yield arrays.toArray(GgufArray[]::new);
             }
         };
         return new GgufArray(elementType, values);
@@ -240,9 +242,13 @@ final class GgufReader {
         return destination;
     }
 
-    private List<GgufTensorInfo> tensorInfos(long[] offsetFieldAt) {
-        SequencedMap<String, GgufTensorInfo> tensors = new LinkedHashMap<>();
-        for (int i = 0; i < offsetFieldAt.length; i++) {
+    /** A tensor info and where its offset field is, for errors about its data. */
+    private record ReadTensor(GgufTensorInfo info, long offsetFieldAt) {
+    }
+
+    private List<ReadTensor> tensorInfos(int count) {
+        SequencedMap<String, ReadTensor> tensors = new LinkedHashMap<>();
+        for (int i = 0; i < count; i++) {
             long nameAt = position;
             String name = string("a tensor name", null);
             if (tensors.containsKey(name)) {
@@ -267,40 +273,39 @@ final class GgufReader {
             if (problem != null) {
                 throw error("tensor '" + name + "': " + problem, dimensionsAt);
             }
-            offsetFieldAt[i] = position;
+            long offsetAt = position;
             long offset = u64("the data offset of tensor", name);
             if (offset < 0 || offset > size) {
                 throw error("tensor '" + name + "' has data offset " + Long.toUnsignedString(offset)
-                        + ", beyond the end of the " + size + "-byte file", offsetFieldAt[i]);
+                        + ", beyond the end of the " + size + "-byte file", offsetAt);
             }
-            tensors.put(name, new GgufTensorInfo(name, shape, type, offset));
+            tensors.put(name, new ReadTensor(new GgufTensorInfo(name, shape, type, offset), offsetAt));
         }
-        return new ArrayList<>(tensors.values());
+        return List.copyOf(tensors.values());
     }
 
     /** Each tensor's bytes are aligned, inside the file, and shared with no other tensor. */
-    private void checkTensorData(List<GgufTensorInfo> tensors, long[] offsetFieldAt, long dataOffset, long alignment) {
-        for (int i = 0; i < tensors.size(); i++) {
-            GgufTensorInfo tensor = tensors.get(i);
+    private void checkTensorData(List<ReadTensor> tensors, long dataOffset, long alignment) {
+        for (ReadTensor read : tensors) {
+            GgufTensorInfo tensor = read.info();
             if (tensor.offset() % alignment != 0) {
                 throw error("tensor '%s' has data offset %d, which is not a multiple of the alignment %d"
-                        .formatted(tensor.name(), tensor.offset(), alignment), offsetFieldAt[i]);
+                        .formatted(tensor.name(), tensor.offset(), alignment), read.offsetFieldAt());
             }
             long start = dataOffset + tensor.offset();
             if (start > size || tensor.byteSize() > size - start) {
                 throw error("tensor '%s' needs %d bytes from byte %d, past the end of the %d-byte file"
-                        .formatted(tensor.name(), tensor.byteSize(), start, size), offsetFieldAt[i]);
+                        .formatted(tensor.name(), tensor.byteSize(), start, size), read.offsetFieldAt());
             }
         }
-        Integer[] byOffset = new Integer[tensors.size()];
-        Arrays.setAll(byOffset, i -> i);
-        Arrays.sort(byOffset, Comparator.comparingLong(i -> tensors.get(i).offset()));
-        for (int k = 1; k < byOffset.length; k++) {
-            GgufTensorInfo before = tensors.get(byOffset[k - 1]);
-            GgufTensorInfo after = tensors.get(byOffset[k]);
+        List<ReadTensor> byOffset = tensors.stream()
+                .sorted(Comparator.comparingLong(read -> read.info().offset())).toList();
+        for (int k = 1; k < byOffset.size(); k++) {
+            GgufTensorInfo before = byOffset.get(k - 1).info();
+            GgufTensorInfo after = byOffset.get(k).info();
             if (before.offset() + before.byteSize() > after.offset()) {
                 throw error("the data of tensor '" + after.name() + "' overlaps that of tensor '" + before.name() + "'",
-                        offsetFieldAt[byOffset[k]]);
+                        byOffset.get(k).offsetFieldAt());
             }
         }
     }
@@ -322,17 +327,28 @@ final class GgufReader {
         }
         byte[] bytes = new byte[(int) length];
         MemorySegment.copy(data, ValueLayout.JAVA_BYTE, position, bytes, 0, bytes.length);
+        // The JDK's decoder is fast but replaces malformed input by U+FFFD; only when that character appears does
+        // the strict decoder have to tell a replacement from a U+FFFD that the file really holds.
+        String decoded = new String(bytes, StandardCharsets.UTF_8);
+        if (decoded.indexOf('\uFFFD') >= 0) {
+            long malformedAt = firstMalformed(bytes);
+            if (malformedAt >= 0) {
+                throw error("invalid UTF-8 in " + name(what, subject), position + malformedAt);
+            }
+        }
+        position += length;
+        return decoded;
+    }
+
+    /** Where the first byte that is not part of valid UTF-8 is, or -1. */
+    private long firstMalformed(byte[] bytes) {
         ByteBuffer in = ByteBuffer.wrap(bytes);
         CharBuffer out = CharBuffer.allocate(bytes.length);
         CoderResult result = utf8.reset().decode(in, out, true);
         if (!result.isError()) {
             result = utf8.flush(out);
         }
-        if (result.isError()) {
-            throw error("invalid UTF-8 in " + name(what, subject), position + in.position());
-        }
-        position += length;
-        return out.flip().toString();
+        return result.isError() ? in.position() : -1;
     }
 
     private int u32(String what, String subject) {

@@ -68,11 +68,6 @@ public enum GgufValueType {
                 || valueClass == Long.class;
     }
 
-    /** Whether an integer of this type is unsigned. */
-    public boolean isUnsigned() {
-        return this == UINT8 || this == UINT16 || this == UINT32 || this == UINT64;
-    }
-
     /** The fewest bytes one value of this type takes in a file (the exact size for fixed-size types). */
     int minEncodedBytes() {
         return minEncodedBytes;
