@@ -59,11 +59,11 @@ public interface ChatTemplate {
         }
         if (source.contains("<|start_header_id|>") && source.contains("<|end_header_id|>")
                 && source.contains("<|eot_id|>")) {
-            return new Detection(new Llama3Template(), true,
+            return new Detection(HeaderTemplate.llama3(), true,
                     "the chat template uses <|start_header_id|> and <|eot_id|>: Llama 3 format");
         }
         if (source.contains("<|im_start|>") && source.contains("<|im_end|>")) {
-            return new Detection(new ChatMlTemplate(), true,
+            return new Detection(HeaderTemplate.chatMl(), true,
                     "the chat template uses <|im_start|> and <|im_end|>: ChatML format");
         }
         if (source.contains("[INST]") && source.contains("[/INST]")) {

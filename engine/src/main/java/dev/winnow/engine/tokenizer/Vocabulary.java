@@ -26,6 +26,17 @@ import dev.winnow.gguf.GgufValueType;
  */
 public record Vocabulary(String model, String[] tokens, float[] scores, int[] tokenTypes, int bos, int eos,
                          int unk, boolean addBos, boolean addEos, boolean addSpacePrefix, String chatTemplate) {
+    public static final String MODEL_KEY = "tokenizer.ggml.model";
+    public static final String TOKENS_KEY = "tokenizer.ggml.tokens";
+    public static final String SCORES_KEY = "tokenizer.ggml.scores";
+    public static final String TOKEN_TYPE_KEY = "tokenizer.ggml.token_type";
+    public static final String BOS_KEY = "tokenizer.ggml.bos_token_id";
+    public static final String EOS_KEY = "tokenizer.ggml.eos_token_id";
+    public static final String UNK_KEY = "tokenizer.ggml.unknown_token_id";
+    public static final String ADD_BOS_KEY = "tokenizer.ggml.add_bos_token";
+    public static final String ADD_EOS_KEY = "tokenizer.ggml.add_eos_token";
+    public static final String ADD_SPACE_PREFIX_KEY = "tokenizer.ggml.add_space_prefix";
+    public static final String CHAT_TEMPLATE_KEY = "tokenizer.chat_template";
 
     public Vocabulary {
         if (model == null || model.isBlank()) {
@@ -66,18 +77,6 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
         requireIdOrAbsent("EOS", eos, tokens.length);
         requireIdOrAbsent("unknown-token", unk, tokens.length);
     }
-
-    public static final String MODEL_KEY = "tokenizer.ggml.model";
-    public static final String TOKENS_KEY = "tokenizer.ggml.tokens";
-    public static final String SCORES_KEY = "tokenizer.ggml.scores";
-    public static final String TOKEN_TYPE_KEY = "tokenizer.ggml.token_type";
-    public static final String BOS_KEY = "tokenizer.ggml.bos_token_id";
-    public static final String EOS_KEY = "tokenizer.ggml.eos_token_id";
-    public static final String UNK_KEY = "tokenizer.ggml.unknown_token_id";
-    public static final String ADD_BOS_KEY = "tokenizer.ggml.add_bos_token";
-    public static final String ADD_EOS_KEY = "tokenizer.ggml.add_eos_token";
-    public static final String ADD_SPACE_PREFIX_KEY = "tokenizer.ggml.add_space_prefix";
-    public static final String CHAT_TEMPLATE_KEY = "tokenizer.chat_template";
 
     /**
      * The vocabulary stored in a GGUF file's metadata. Absent keys take llama.cpp's defaults: for SentencePiece

@@ -48,8 +48,8 @@ class ChatTemplatePropertiesTest {
     Arbitrary<ChatTemplate> templates() {
         return Arbitraries.of("llama2", "llama3", "chatml", "plain").map(name -> switch (name) {
             case "llama2" -> new Llama2Template();
-            case "llama3" -> new Llama3Template();
-            case "chatml" -> new ChatMlTemplate();
+            case "llama3" -> HeaderTemplate.llama3();
+            case "chatml" -> HeaderTemplate.chatMl();
             default -> new PlainTemplate();
         });
     }

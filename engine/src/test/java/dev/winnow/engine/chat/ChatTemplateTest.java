@@ -35,7 +35,7 @@ class ChatTemplateTest {
                         + "<|start_header_id|>assistant<|end_header_id|>\n\n4.<|eot_id|>"
                         + "<|start_header_id|>user<|end_header_id|>\n\nThanks<|eot_id|>"
                         + "<|start_header_id|>assistant<|end_header_id|>\n\n",
-                new Llama3Template().render(THREE_TURNS, true));
+                HeaderTemplate.llama3().render(THREE_TURNS, true));
     }
 
     @Test
@@ -47,7 +47,7 @@ class ChatTemplateTest {
                         + "<|im_start|>assistant\n4.<|im_end|>\n"
                         + "<|im_start|>user\nThanks<|im_end|>\n"
                         + "<|im_start|>assistant\n",
-                new ChatMlTemplate().render(THREE_TURNS, true));
+                HeaderTemplate.chatMl().render(THREE_TURNS, true));
     }
 
     @Test
@@ -58,9 +58,9 @@ class ChatTemplateTest {
     @Test
     void generationPromptIsOptional() {
         List<ChatMessage> question = List.of(ChatMessage.user("Hi!"));
-        assertEquals("<|im_start|>user\nHi!<|im_end|>\n", new ChatMlTemplate().render(question, false));
+        assertEquals("<|im_start|>user\nHi!<|im_end|>\n", HeaderTemplate.chatMl().render(question, false));
         assertEquals("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>",
-                new Llama3Template().render(question, false));
+                HeaderTemplate.llama3().render(question, false));
     }
 
     @Test
@@ -69,9 +69,9 @@ class ChatTemplateTest {
         assertEquals("<s>[INST] Hi! [/INST] Hello. </s>", new Llama2Template().render(padded, false));
         assertEquals("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>"
                         + "<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>",
-                new Llama3Template().render(padded, false));
+                HeaderTemplate.llama3().render(padded, false));
         assertEquals("<|im_start|>user\n  Hi!\n<|im_end|>\n<|im_start|>assistant\n\tHello.  <|im_end|>\n",
-                new ChatMlTemplate().render(padded, false));
+                HeaderTemplate.chatMl().render(padded, false));
     }
 
     @Test
@@ -84,8 +84,8 @@ class ChatTemplateTest {
 
     @Test
     void stopTokensAndEndMarkers() {
-        assertEquals(List.of("<|eot_id|>"), new Llama3Template().stopTokens());
-        assertEquals(List.of("<|im_end|>"), new ChatMlTemplate().stopTokens());
+        assertEquals(List.of("<|eot_id|>"), HeaderTemplate.llama3().stopTokens());
+        assertEquals(List.of("<|im_end|>"), HeaderTemplate.chatMl().stopTokens());
         assertEquals(List.of(), new Llama2Template().stopTokens());
         assertEquals("</s>", new Llama2Template().afterAssistantTurn());
         assertEquals("", new PlainTemplate().afterAssistantTurn());
