@@ -13,7 +13,8 @@ import java.util.concurrent.locks.LockSupport;
  * the same way for the last chunk to finish.
  *
  * <p>One {@code parallelFor} at a time: a call made while another is running (from another thread, or
- * from inside a task) is refused with an {@link IllegalStateException} rather than deadlocking.
+ * from inside a task) is refused with an {@link IllegalStateException} rather than deadlocking. With one
+ * thread there are no workers: the task runs inline on the caller, nested calls included.
  */
 public final class WorkerPool implements AutoCloseable {
     /** A piece of a parallel loop: handles indices [start, end). */
