@@ -9,11 +9,12 @@ import java.util.concurrent.locks.LockSupport;
  * A fixed set of daemon platform threads for data-parallel loops. {@link #parallelFor} splits [0, n) into
  * {@link #threads()} contiguous chunks; the calling thread runs the first and each worker one other.
  * It is called many times per token, so a call allocates nothing and creates no thread: a generation
- * counter publishes the work, workers spin briefly waiting for it and then park, and the caller waits
+ * counter publishes the work, workers spin briefly waiting for it, then yield, then park, and the caller waits
  * the same way for the last chunk to finish.
  *
  * <p>One {@code parallelFor} at a time: a call made while another is running (from another thread, or
- * from inside a task) is refused with an {@link IllegalStateException} rather than deadlocking.
+ * from inside a task) is refused with an {@link IllegalStateException} rather than deadlocking. With one
+ * thread there are no workers: the task runs inline on the caller, nested calls included.
  */
 public final class WorkerPool implements AutoCloseable {
     /** A piece of a parallel loop: handles indices [start, end). */
@@ -22,8 +23,13 @@ public final class WorkerPool implements AutoCloseable {
         void run(int start, int end);
     }
 
-    /** How long a waiting thread spins before parking: covers the gap between the kernels of one token. */
-    private static final long SPIN_NANOS = 50_000;
+    /** How long a waiting thread spins: the usual gap between two loops of a forward pass. */
+    private static final long SPIN_NANOS = 5_000;
+    /**
+     * How long it then keeps yielding before it parks. Yielding lets a thread that has work run when
+     * there are more threads than free cores, where spinning would hold the core it needs.
+     */
+    private static final long YIELD_NANOS = 100_000;
 
     private final int threads;
     private final Worker[] workers;
@@ -122,11 +128,9 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     private void awaitWorkers() {
-        long spinUntil = System.nanoTime() + SPIN_NANOS;
+        long waitingSince = System.nanoTime();
         while (pending.get() != 0) {
-            if (System.nanoTime() < spinUntil) {
-                Thread.onSpinWait();
-            } else {
+            if (!spinOrYield(waitingSince)) {
                 callerParked = true;
                 if (pending.get() != 0) {
                     LockSupport.park(this);
@@ -134,6 +138,20 @@ public final class WorkerPool implements AutoCloseable {
                 callerParked = false;
             }
         }
+    }
+
+    /** One step of a wait that began at waitingSince: spins, then yields; false once it is time to park. */
+    private static boolean spinOrYield(long waitingSince) {
+        long waited = System.nanoTime() - waitingSince;
+        if (waited < SPIN_NANOS) {
+            Thread.onSpinWait();
+            return true;
+        }
+        if (waited < YIELD_NANOS) {
+            Thread.yield();
+            return true;
+        }
+        return false;
     }
 
     private void chunkDone() {
@@ -211,12 +229,10 @@ public final class WorkerPool implements AutoCloseable {
 
         /** Waits until the generation moves past seen; returns the new one. */
         private int awaitGeneration(int seen) {
-            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            long waitingSince = System.nanoTime();
             int current;
             while ((current = generation) == seen) {
-                if (System.nanoTime() < spinUntil) {
-                    Thread.onSpinWait();
-                } else {
+                if (!spinOrYield(waitingSince)) {
                     parked = true;
                     if (generation == seen) {
                         LockSupport.park(WorkerPool.this);

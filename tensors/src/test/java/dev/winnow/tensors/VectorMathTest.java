@@ -1,0 +1,273 @@
+package dev.winnow.tensors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.Random;
+
+import net.jqwik.api.Example;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+
+/**
+ * Each operation against a double-precision reference, for every length 0..300 (so every tail length of
+ * every vector width) at random offsets, with the values around the range checked untouched.
+ */
+class VectorMathTest {
+    private static final int MAX_LENGTH = 300;
+    private static final float GUARD = -123.25f;
+    private static final double U = 0x1p-24; // unit roundoff of float
+
+    /** n random values (varied signs and magnitudes) at a random offset, with guard values around them. */
+    private record Range(float[] array, int off, int n) {
+        static Range random(int n, Random r, double scale) {
+            int off = r.nextInt(4);
+            float[] a = new float[off + n + r.nextInt(4)];
+            Arrays.fill(a, GUARD);
+            for (int i = 0; i < n; i++) {
+                a[off + i] = (float) (r.nextGaussian() * scale);
+            }
+            return new Range(a, off, n);
+        }
+
+        float at(int i) {
+            return array[off + i];
+        }
+
+        float[] values() {
+            return Arrays.copyOfRange(array, off, off + n);
+        }
+
+        void assertGuardsIntact() {
+            for (int i = 0; i < array.length; i++) {
+                if (i < off || i >= off + n) {
+                    assertEquals(GUARD, array[i], "element " + i + " outside the range was written");
+                }
+            }
+        }
+    }
+
+    private static void assertWithin(double expected, double actual, double tolerance, String what) {
+        assertTrue(Math.abs(expected - actual) <= tolerance,
+                () -> "%s: got %s, expected %s within %s".formatted(what, actual, expected, tolerance));
+    }
+
+    @Property(tries = 8)
+    void dotIsWithinTheFloatSummationBound(@ForAll long seed) {
+        Random r = new Random(seed);
+        for (int n = 0; n <= MAX_LENGTH; n++) {
+            Range a = Range.random(n, r, 3);
+            Range b = Range.random(n, r, 3);
+            double exact = 0;
+            double magnitude = 0;
+            for (int i = 0; i < n; i++) {
+                exact += (double) a.at(i) * b.at(i);
+                magnitude += Math.abs((double) a.at(i) * b.at(i));
+            }
+            float got = VectorMath.dot(a.array(), a.off(), b.array(), b.off(), n);
+            assertWithin(exact, got, 2 * (n + 1) * U * magnitude, "dot of " + n);
+        }
+    }
+
+    @Property(tries = 8)
+    void sumOfSquaresSumsTheFloatSquaresInDouble(@ForAll long seed) {
+        Random r = new Random(seed);
+        for (int n = 0; n <= MAX_LENGTH; n++) {
+            Range x = Range.random(n, r, 10);
+            double expected = 0;
+            for (int i = 0; i < n; i++) {
+                float square = x.at(i) * x.at(i);
+                expected += square;
+            }
+            assertWithin(expected, VectorMath.sumOfSquares(x.array(), x.off(), n), 1e-14 * expected, "sum of squares of " + n);
+        }
+    }
+
+    /** A handful of float roundings (mean, + eps, sqrt, reciprocal, two products): a few units of 2^-24 relative. */
+    @Property(tries = 8)
+    void rmsNormNormalisesAndScales(@ForAll long seed) {
+        Random r = new Random(seed);
+        float eps = 1e-5f;
+        for (int n = 1; n <= MAX_LENGTH; n++) {
+            Range x = Range.random(n, r, 2);
+            float[] weight = Range.random(n, r, 1).values();
+            Range out = Range.random(n, r, 1);
+            double meanSquare = 0;
+            for (int i = 0; i < n; i++) {
+                meanSquare += (double) x.at(i) * x.at(i);
+            }
+            double scale = 1 / Math.sqrt(meanSquare / n + eps);
+            VectorMath.rmsNorm(out.array(), out.off(), x.array(), x.off(), weight, n, eps);
+            for (int i = 0; i < n; i++) {
+                double expected = x.at(i) * scale * weight[i];
+                assertWithin(expected, out.at(i), 8 * U * Math.abs(expected), "rmsNorm of " + n + " at " + i);
+            }
+            out.assertGuardsIntact();
+        }
+    }
+
+    @Example
+    void rmsNormMayWriteOverItsInput() {
+        float[] x = {3f, 4f, 0f, -5f, 1f};
+        float[] weight = {1f, 2f, 1f, 1f, 0.5f};
+        float[] separate = new float[5];
+        VectorMath.rmsNorm(separate, 0, x, 0, weight, 5, 1e-6f);
+        VectorMath.rmsNorm(x, 0, x, 0, weight, 5, 1e-6f);
+        assertEquals(Arrays.toString(separate), Arrays.toString(x));
+    }
+
+    /** One float rounding per element: exactly the float nearest the exact result. */
+    @Property(tries = 6)
+    void elementwiseOperationsRoundOnce(@ForAll long seed) {
+        Random r = new Random(seed);
+        for (int n = 0; n <= MAX_LENGTH; n++) {
+            float s = (float) r.nextGaussian();
+            Range x = Range.random(n, r, 5);
+            float[] before = x.values();
+            VectorMath.scale(x.array(), x.off(), n, s);
+            for (int i = 0; i < n; i++) {
+                assertEquals((float) ((double) before[i] * s), x.at(i), "scale at " + i);
+            }
+            x.assertGuardsIntact();
+
+            Range y = Range.random(n, r, 5);
+            Range z = Range.random(n, r, 5);
+            float[] zBefore = z.values();
+            VectorMath.multiply(z.array(), z.off(), y.array(), y.off(), n);
+            for (int i = 0; i < n; i++) {
+                assertEquals((float) ((double) zBefore[i] * y.at(i)), z.at(i), "multiply at " + i);
+            }
+            z.assertGuardsIntact();
+
+            zBefore = z.values();
+            VectorMath.add(z.array(), z.off(), y.array(), y.off(), n);
+            for (int i = 0; i < n; i++) {
+                assertEquals((float) ((double) zBefore[i] + y.at(i)), z.at(i), "add at " + i);
+            }
+            z.assertGuardsIntact();
+            y.assertGuardsIntact();
+        }
+    }
+
+    /** y + a*x with a single rounding: within half an ulp of the exact value, up to the double's own rounding. */
+    @Property(tries = 6)
+    void axpyIsAFusedMultiplyAdd(@ForAll long seed) {
+        Random r = new Random(seed);
+        for (int n = 0; n <= MAX_LENGTH; n++) {
+            float a = (float) r.nextGaussian();
+            Range x = Range.random(n, r, 5);
+            Range y = Range.random(n, r, 5);
+            float[] yBefore = y.values();
+            VectorMath.axpy(a, x.array(), x.off(), y.array(), y.off(), n);
+            for (int i = 0; i < n; i++) {
+                double exact = yBefore[i] + (double) a * x.at(i);
+                assertWithin(exact, y.at(i), 0.5 * Math.ulp(y.at(i)) * (1 + 1e-9), "axpy at " + i);
+            }
+            y.assertGuardsIntact();
+            x.assertGuardsIntact();
+        }
+    }
+
+    /**
+     * Each probability is within a relative (n + 16) * 2^-23 + |x - max| * 2^-24 of exp(x - max) / sum:
+     * the float sum of n terms, a few roundings, the vector exponential's error of a few ulps, and the
+     * rounding of x - max in float, which exp turns into a relative error of that size.
+     */
+    @Property(tries = 8)
+    void softmaxMatchesTheDoubleReference(@ForAll long seed) {
+        Random r = new Random(seed);
+        for (int n = 1; n <= MAX_LENGTH; n++) {
+            Range x = Range.random(n, r, 1 + r.nextInt(30));
+            float[] before = x.values();
+            double max = Double.NEGATIVE_INFINITY;
+            for (float v : before) {
+                max = Math.max(max, v);
+            }
+            double sum = 0;
+            for (float v : before) {
+                sum += Math.exp(v - max);
+            }
+            VectorMath.softmax(x.array(), x.off(), n);
+            double total = 0;
+            for (int i = 0; i < n; i++) {
+                double expected = Math.exp(before[i] - max) / sum;
+                double relative = (n + 16) * 2 * U + Math.abs(before[i] - max) * U;
+                assertWithin(expected, x.at(i), relative * expected + Float.MIN_NORMAL, "softmax of " + n + " at " + i);
+                total += x.at(i);
+            }
+            assertWithin(1.0, total, (n + 16) * 2 * U, "probabilities of " + n + " sum to 1");
+            x.assertGuardsIntact();
+        }
+    }
+
+    @Example
+    void softmaxDoesNotOverflowOnLargeLogits() {
+        float[] x = {1000f, 999f, -1000f, 1000f};
+        VectorMath.softmax(x, 0, 4);
+        double e = Math.exp(-1);
+        assertWithin(1 / (2 + e), x[0], 1e-6, "p0");
+        assertWithin(e / (2 + e), x[1], 1e-6, "p1");
+        assertEquals(0f, x[2]);
+        assertEquals(x[0], x[3]);
+    }
+
+    @Property(tries = 8)
+    void argmaxFindsTheFirstLargest(@ForAll long seed) {
+        Random r = new Random(seed);
+        for (int n = 1; n <= MAX_LENGTH; n++) {
+            int off = r.nextInt(3);
+            float[] x = new float[off + n + 2];
+            Arrays.fill(x, 1e30f); // outside the range: must be ignored
+            for (int i = 0; i < n; i++) {
+                x[off + i] = r.nextInt(7) - 3; // few distinct values: ties are common
+            }
+            int expected = 0;
+            for (int i = 1; i < n; i++) {
+                if (x[off + i] > x[off + expected]) {
+                    expected = i;
+                }
+            }
+            assertEquals(expected, VectorMath.argmax(x, off, n), "argmax of " + n);
+        }
+    }
+
+    @Example
+    void argmaxSkipsNaNs() {
+        assertEquals(2, VectorMath.argmax(new float[] {Float.NaN, -1f, 3f, Float.NaN, 2f}, 0, 5));
+    }
+
+    /** silu(g) * u = g / (1 + e^-g) * u: three float roundings and the exponential's few ulps. */
+    @Property(tries = 8)
+    void swigluIsSiluOfGateTimesUp(@ForAll long seed) {
+        Random r = new Random(seed);
+        for (int n = 0; n <= MAX_LENGTH; n++) {
+            float[] gate = Range.random(n, r, 6).values();
+            float[] up = Range.random(n, r, 2).values();
+            float[] before = gate.clone();
+            VectorMath.swiglu(gate, up, n);
+            for (int i = 0; i < n; i++) {
+                double g = before[i];
+                double expected = g / (1 + Math.exp(-g)) * up[i];
+                assertWithin(expected, gate[i], 16 * U * Math.abs(expected) + 1e-38, "swiglu at " + i);
+            }
+        }
+    }
+
+    @Example
+    void rangesThatDoNotFitAreRefusedWithAReason() {
+        float[] a = new float[10];
+        assertThrows(IllegalArgumentException.class, () -> VectorMath.dot(a, 5, a, 0, 6));
+        assertThrows(IllegalArgumentException.class, () -> VectorMath.dot(a, 0, a, 0, -1));
+        assertThrows(IllegalArgumentException.class, () -> VectorMath.scale(a, -1, 2, 1f));
+        assertThrows(IllegalArgumentException.class, () -> VectorMath.axpy(1f, a, 0, new float[3], 0, 4));
+        assertThrows(IllegalArgumentException.class, () -> VectorMath.rmsNorm(a, 0, a, 0, new float[4], 5, 1e-5f));
+        assertThrows(IllegalArgumentException.class, () -> VectorMath.softmax(a, 8, 3));
+        assertThrows(IllegalArgumentException.class, () -> VectorMath.swiglu(a, new float[2], 3));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> VectorMath.argmax(a, 0, 0));
+        assertTrue(e.getMessage().contains("empty"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> VectorMath.multiply(a, 0, a, 3, 8));
+        assertTrue(e.getMessage().contains("8 values at offset 3"), e.getMessage());
+    }
+}
