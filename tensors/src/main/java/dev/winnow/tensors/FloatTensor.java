@@ -88,11 +88,46 @@ public abstract class FloatTensor {
     public void matVec(float[] x, int xOffset, float[] out, int outOffset, WorkerPool pool) {
         checkVector("input", x, xOffset, cols);
         checkVector("output", out, outOffset, rows);
-        pool.parallelFor(rows, (start, end) -> {
+        WorkerPool.RangeTask rowDots = (start, end) -> {
             for (int r = start; r < end; r++) {
                 out[outOffset + r] = dotRow(r, x, xOffset);
             }
-        });
+        };
+        runRows(rowDots, 1, pool);
+    }
+
+    /**
+     * Matrix times a block of vectors: for each of the {@code batch} rows b of {@code x} ({@code cols} floats
+     * each, one after the other), out[b * rows + r] = dot(row r, x[b]). Each worker takes a range of weight rows
+     * and, row by row, uses it against every vector while it is in cache, so a block of prompt tokens reads the
+     * weights once instead of once per token.
+     */
+    public void matMul(float[] x, float[] out, int batch, WorkerPool pool) {
+        if (batch == 1) {
+            matVec(x, 0, out, 0, pool);
+            return;
+        }
+        checkVector("input", x, 0, batch * cols);
+        checkVector("output", out, 0, batch * rows);
+        WorkerPool.RangeTask rowDots = (start, end) -> {
+            for (int r = start; r < end; r++) {
+                for (int b = 0; b < batch; b++) {
+                    out[b * rows + r] = dotRow(r, x, b * cols);
+                }
+            }
+        };
+        runRows(rowDots, batch, pool);
+    }
+
+    /** Below this many multiply-adds, handing rows to other threads costs more than it saves. */
+    private static final long PARALLEL_WORK_THRESHOLD = 1 << 15;
+
+    private void runRows(WorkerPool.RangeTask task, int batch, WorkerPool pool) {
+        if ((long) rows * cols * batch < PARALLEL_WORK_THRESHOLD) {
+            task.run(0, rows);
+        } else {
+            pool.parallelFor(rows, task);
+        }
     }
 
     /**

@@ -1,0 +1,111 @@
+package dev.winnow.engine.model;
+
+import dev.winnow.gguf.GgufMetadata;
+import dev.winnow.gguf.GgufValue;
+
+/**
+ * The hyper-parameters of a Llama-architecture model, read from the {@code llama.*} keys of a GGUF file.
+ *
+ * @param contextLength  the context the model was trained for (the default limit of a session)
+ * @param dim            width of the residual stream ({@code embedding_length})
+ * @param layers         transformer blocks
+ * @param ffnDim         hidden width of the SwiGLU feed-forward block
+ * @param heads          query heads
+ * @param kvHeads        key/value heads (grouped-query attention when fewer than {@code heads})
+ * @param headDim        width of one head
+ * @param ropeDim        leading dimensions of each head that RoPE rotates
+ * @param ropeBase       RoPE frequency base
+ * @param normEps        RMSNorm epsilon
+ * @param vocabularySize rows of the embedding matrix
+ */
+public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, int heads, int kvHeads, int headDim,
+                          int ropeDim, float ropeBase, float normEps, int vocabularySize) {
+
+    public LlamaConfig {
+        require(dim > 0 && layers > 0 && ffnDim > 0 && heads > 0 && kvHeads > 0 && headDim > 0 && vocabularySize > 0,
+                "dimensions must be positive: dim %d, layers %d, ffn %d, heads %d, kv heads %d, head dim %d, vocabulary %d"
+                        .formatted(dim, layers, ffnDim, heads, kvHeads, headDim, vocabularySize));
+        require(contextLength > 0, "context_length must be positive, got " + contextLength);
+        require(heads % kvHeads == 0,
+                "head_count (%d) is not a multiple of head_count_kv (%d)".formatted(heads, kvHeads));
+        require(ropeDim > 0 && ropeDim <= headDim && ropeDim % 2 == 0,
+                "rope.dimension_count (%d) must be even and at most the head width (%d)".formatted(ropeDim, headDim));
+        require(ropeBase > 0, "rope.freq_base must be positive, got " + ropeBase);
+        require(normEps > 0, "attention.layer_norm_rms_epsilon must be positive, got " + normEps);
+    }
+
+    /** Width of the concatenated query heads. */
+    public int queryDim() {
+        return heads * headDim;
+    }
+
+    /** Width of the concatenated key (or value) heads of one token. */
+    public int kvDim() {
+        return kvHeads * headDim;
+    }
+
+    /**
+     * Reads the configuration of a {@code general.architecture = llama} file.
+     *
+     * @param vocabularySize the number of tokens, from the tokenizer (used when {@code llama.vocab_size} is absent)
+     */
+    public static LlamaConfig fromMetadata(GgufMetadata metadata, int vocabularySize) {
+        String arch = metadata.find("general.architecture").map(GgufValue::asString)
+                .orElseThrow(() -> new ModelLoadException("missing key general.architecture"));
+        if (!arch.equals("llama")) {
+            throw new ModelLoadException("unsupported architecture '%s' (general.architecture); Winnow runs: llama"
+                    .formatted(arch));
+        }
+        int dim = requiredInt(metadata, "llama.embedding_length");
+        int heads = requiredInt(metadata, "llama.attention.head_count");
+        int kvHeads = optionalInt(metadata, "llama.attention.head_count_kv", heads);
+        require(heads > 0 && dim % heads == 0 || metadata.contains("llama.attention.key_length"),
+                "embedding_length (%d) is not a multiple of head_count (%d)".formatted(dim, heads));
+        int headDim = optionalInt(metadata, "llama.attention.key_length", heads > 0 ? dim / heads : 0);
+        int valueDim = optionalInt(metadata, "llama.attention.value_length", headDim);
+        require(valueDim == headDim, "attention.value_length (%d) differs from key_length (%d)".formatted(valueDim, headDim));
+        return new LlamaConfig(
+                requiredInt(metadata, "llama.context_length"),
+                dim,
+                requiredInt(metadata, "llama.block_count"),
+                requiredInt(metadata, "llama.feed_forward_length"),
+                heads,
+                kvHeads,
+                headDim,
+                optionalInt(metadata, "llama.rope.dimension_count", headDim),
+                (float) optionalDouble(metadata, "llama.rope.freq_base", 10000.0),
+                (float) optionalDouble(metadata, "llama.attention.layer_norm_rms_epsilon", 1e-5),
+                optionalInt(metadata, "llama.vocab_size", vocabularySize));
+    }
+
+    private static int requiredInt(GgufMetadata metadata, String key) {
+        GgufValue value = metadata.find(key).orElseThrow(() -> new ModelLoadException("missing key " + key));
+        return toInt(key, value);
+    }
+
+    private static int optionalInt(GgufMetadata metadata, String key, int fallback) {
+        return metadata.find(key).map(v -> toInt(key, v)).orElse(fallback);
+    }
+
+    private static double optionalDouble(GgufMetadata metadata, String key, double fallback) {
+        try {
+            return metadata.find(key).map(GgufValue::asDouble).orElse(fallback);
+        } catch (RuntimeException e) {
+            throw new ModelLoadException("key %s: %s".formatted(key, e.getMessage()));
+        }
+    }
+
+    private static int toInt(String key, GgufValue value) {
+        try {
+            return value.asInt();
+        } catch (RuntimeException e) {
+            throw new ModelLoadException("key %s: %s".formatted(key, e.getMessage()));
+        }
+    }
+
+    private static void require(boolean condition, String message) {
+        if (!condition) {
+            throw new ModelLoadException(message);
+        }
+    }
+}

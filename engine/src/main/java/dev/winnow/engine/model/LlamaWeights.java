@@ -1,0 +1,79 @@
+package dev.winnow.engine.model;
+
+import dev.winnow.gguf.GgufFile;
+import dev.winnow.gguf.GgufTensorInfo;
+import dev.winnow.tensors.FloatTensor;
+import dev.winnow.tensors.GgmlType;
+
+import java.util.Arrays;
+
+/**
+ * The tensors of a Llama model as zero-copy views into the mapped GGUF file. Norm weights are small and read
+ * on every token, so they are dequantized once into float arrays.
+ */
+public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] outputNorm, FloatTensor output,
+                           boolean tiedOutput) {
+
+    /** The weights of one transformer block. */
+    public record Layer(float[] attentionNorm, FloatTensor wq, FloatTensor wk, FloatTensor wv, FloatTensor wo,
+                        float[] ffnNorm, FloatTensor gate, FloatTensor up, FloatTensor down) {
+    }
+
+    /** Finds and shape-checks every tensor the configuration needs. */
+    public static LlamaWeights load(GgufFile file, LlamaConfig c) {
+        FloatTensor embedding = matrix(file, "token_embd.weight", c.dim(), c.vocabularySize());
+        Layer[] layers = new Layer[c.layers()];
+        for (int i = 0; i < c.layers(); i++) {
+            String p = "blk." + i + ".";
+            layers[i] = new Layer(
+                    vector(file, p + "attn_norm.weight", c.dim()),
+                    matrix(file, p + "attn_q.weight", c.dim(), c.queryDim()),
+                    matrix(file, p + "attn_k.weight", c.dim(), c.kvDim()),
+                    matrix(file, p + "attn_v.weight", c.dim(), c.kvDim()),
+                    matrix(file, p + "attn_output.weight", c.queryDim(), c.dim()),
+                    vector(file, p + "ffn_norm.weight", c.dim()),
+                    matrix(file, p + "ffn_gate.weight", c.dim(), c.ffnDim()),
+                    matrix(file, p + "ffn_up.weight", c.dim(), c.ffnDim()),
+                    matrix(file, p + "ffn_down.weight", c.ffnDim(), c.dim()));
+        }
+        float[] outputNorm = vector(file, "output_norm.weight", c.dim());
+        boolean tied = file.tensor("output.weight").isEmpty();
+        FloatTensor output = tied ? embedding : matrix(file, "output.weight", c.dim(), c.vocabularySize());
+        return new LlamaWeights(embedding, layers, outputNorm, output, tied);
+    }
+
+    /** A tensor of ggml shape [cols, rows]: {@code rows} rows of {@code cols} values. */
+    static FloatTensor matrix(GgufFile file, String name, int cols, int rows) {
+        GgufTensorInfo info = require(file, name, new long[] {cols, rows});
+        if (!info.type().computable()) {
+            throw new ModelLoadException("tensor %s has type %s, which Winnow cannot compute (supported: %s)"
+                    .formatted(name, info.type(), supportedTypes()));
+        }
+        return FloatTensor.of(info.type(), file.tensorData(info), rows, cols);
+    }
+
+    /** A 1-D tensor of {@code n} values, dequantized to floats. */
+    static float[] vector(GgufFile file, String name, int n) {
+        float[] values = new float[n];
+        matrix(file, name, n, 1).dequantizeRow(0, values, 0);
+        return values;
+    }
+
+    private static GgufTensorInfo require(GgufFile file, String name, long[] shape) {
+        GgufTensorInfo info = file.tensor(name)
+                .orElseThrow(() -> new ModelLoadException("missing tensor " + name));
+        long[] actual = info.shape();
+        boolean matches = Arrays.equals(actual, shape)
+                || (shape.length == 2 && shape[1] == 1 && Arrays.equals(actual, new long[] {shape[0]}));
+        if (!matches) {
+            throw new ModelLoadException("tensor %s has shape %s, expected %s"
+                    .formatted(name, Arrays.toString(actual), Arrays.toString(shape)));
+        }
+        return info;
+    }
+
+    private static String supportedTypes() {
+        return Arrays.stream(GgmlType.values()).filter(GgmlType::computable).map(Enum::name)
+                .reduce((a, b) -> a + ", " + b).orElse("");
+    }
+}
