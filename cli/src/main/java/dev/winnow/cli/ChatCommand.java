@@ -1,0 +1,140 @@
+package dev.winnow.cli;
+
+import dev.winnow.engine.chat.ChatTemplate;
+import dev.winnow.engine.generate.ContextFullException;
+import dev.winnow.engine.generate.Generator;
+import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.model.Model;
+import dev.winnow.engine.sampling.Sampler;
+import dev.winnow.engine.tokenizer.Tokenizer;
+import dev.winnow.tensors.WorkerPool;
+import org.eclipse.collections.api.set.primitive.MutableIntSet;
+import org.eclipse.collections.impl.set.mutable.primitive.IntHashSet;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code winnow chat}: an interactive conversation. The whole conversation stays in the KV cache, so each
+ * turn only processes the new text.
+ */
+@Command(name = "chat", mixinStandardHelpOptions = true,
+        description = {"Chat with a model, using its chat template when it is a known one (Llama 2, Llama 3, ChatML), "
+                + "else plain continuation.",
+                "Commands: /reset forgets the conversation, /stats shows context use and speed, /quit leaves."})
+final class ChatCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Mixin
+    SamplingOptions samplingOptions;
+
+    @Option(names = {"-s", "--system"}, paramLabel = "TEXT", description = "System prompt.")
+    String systemPrompt;
+
+    @Option(names = {"-n", "--tokens"}, paramLabel = "N",
+            description = "Most tokens per reply; -1 for no limit but the context (default: ${DEFAULT-VALUE}).")
+    int tokens = 512;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Sampler sampler = Sampler.create(samplingOptions.config());
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        try (Model model = modelOptions.load(err); WorkerPool pool = modelOptions.pool()) {
+            Tokenizer tokenizer = model.tokenizer();
+            ChatTemplate.Detection detection = ChatTemplate.detect(model.vocabulary().chatTemplate());
+            ChatTemplate template = detection.template();
+            if (!detection.recognised()) {
+                err.println("winnow: warning: " + detection.reason());
+            }
+            err.printf("winnow: chat template: %s. Type /quit to leave, /reset to start over, /stats for figures.%n",
+                    template.name());
+            MutableIntSet stopIds = new IntHashSet();
+            for (String stop : template.stopTokens()) {
+                tokenizer.specialTokenId(stop).ifPresent(stopIds::add);
+            }
+            Session session = Session.dense(model, modelOptions.contextLength, pool);
+            Conversation conversation = new Conversation();
+            Generator.Result last = null;
+            while (true) {
+                out.print("> ");
+                out.flush();
+                String line = in.readLine();
+                if (line == null || line.strip().equals("/quit")) {
+                    break;
+                }
+                switch (line.strip()) {
+                    case "" -> {
+                        continue;
+                    }
+                    case "/reset" -> {
+                        session.reset();
+                        conversation = new Conversation();
+                        err.println("winnow: conversation forgotten");
+                        continue;
+                    }
+                    case "/stats" -> {
+                        printStats(err, session, last);
+                        continue;
+                    }
+                    default -> {
+                    }
+                }
+                String text = conversation.pending
+                        + (conversation.turns == 0 ? template.beginConversation(systemPrompt) : "")
+                        + template.userTurn(line, conversation.turns == 0);
+                boolean addBos = conversation.turns == 0 && model.vocabulary().addBos();
+                int[] input = tokenizer.encode(text, addBos, true);
+                try {
+                    last = Generator.generate(session, input, tokens, sampler,
+                            id -> tokenizer.isEndOfGeneration(id) || stopIds.contains(id), false, piece -> {
+                                out.print(piece);
+                                out.flush();
+                            });
+                } catch (ContextFullException e) {
+                    out.println();
+                    err.println("winnow: " + e.getMessage() + "; /reset starts a new conversation");
+                    continue;
+                }
+                out.println();
+                out.flush();
+                conversation.turns++;
+                conversation.pending = template.afterAssistantTurn();
+                if (last.stopReason() == Generator.StopReason.CONTEXT_FULL) {
+                    err.println("winnow: the context is full; /reset starts a new conversation");
+                }
+            }
+        }
+        return 0;
+    }
+
+    private static void printStats(PrintWriter err, Session session, Generator.Result last) {
+        err.printf("winnow: context %d / %d tokens, KV cache %,d bytes%n", session.position(), session.contextLength(),
+                session.cache().bytesHeld());
+        if (last != null) {
+            err.printf("winnow: last turn: prompt %d tokens at %.1f tok/s, reply %d tokens at %.1f tok/s%n",
+                    last.promptTokens(), last.promptTokensPerSecond(), last.generatedTokens(),
+                    last.generationTokensPerSecond());
+        }
+    }
+
+    /** Where the conversation stands between turns. */
+    private static final class Conversation {
+        int turns;
+        /** Text the template wants fed after the last reply (an end-of-turn marker), sent with the next turn. */
+        String pending = "";
+    }
+}

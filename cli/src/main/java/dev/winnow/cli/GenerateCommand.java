@@ -1,0 +1,68 @@
+package dev.winnow.cli;
+
+import dev.winnow.engine.generate.Generator;
+import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.model.Model;
+import dev.winnow.engine.sampling.Sampler;
+import dev.winnow.engine.tokenizer.Tokenizer;
+import dev.winnow.tensors.WorkerPool;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+
+/** {@code winnow generate}: continue a prompt, streaming the text as it is produced. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Generate text from a prompt. The prompt and the generated text go to stdout as they are "
+                + "produced; load time and speed go to stderr.")
+final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Mixin
+    SamplingOptions samplingOptions;
+
+    @Option(names = {"-p", "--prompt"}, required = true, paramLabel = "TEXT", description = "The prompt.")
+    String prompt;
+
+    @Option(names = {"-n", "--tokens"}, paramLabel = "N",
+            description = "Tokens to generate; -1 generates until the end of text or a full context (default: ${DEFAULT-VALUE}).")
+    int tokens = 256;
+
+    @Override
+    public Integer call() throws Exception {
+        if (tokens < -1) {
+            throw new UserInputException("-n must be -1 or more, got " + tokens);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Sampler sampler = Sampler.create(samplingOptions.config());
+        try (Model model = modelOptions.load(err); WorkerPool pool = modelOptions.pool()) {
+            Tokenizer tokenizer = model.tokenizer();
+            int[] promptTokens = tokenizer.encode(prompt, model.vocabulary().addBos(), true);
+            if (promptTokens.length == 0) {
+                throw new UserInputException("the prompt is empty and the model adds no BOS token: nothing to start from");
+            }
+            Session session = Session.dense(model, modelOptions.contextLength, pool);
+            Generator.Result result = Generator.generate(session, promptTokens, tokens, sampler,
+                    tokenizer::isEndOfGeneration, true, text -> {
+                        out.print(text);
+                        out.flush();
+                    });
+            out.println();
+            out.flush();
+            err.printf("winnow: prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | stop: %s%n",
+                    result.promptTokens(), result.promptTokensPerSecond(), result.generatedTokens(),
+                    result.generationTokensPerSecond(), result.stopReason().name().toLowerCase().replace('_', ' '));
+            err.flush();
+        }
+        return 0;
+    }
+}

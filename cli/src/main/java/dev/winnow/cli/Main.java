@@ -1,0 +1,66 @@
+package dev.winnow.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+
+/** The {@code winnow} command: one subcommand per job. */
+@Command(name = "winnow",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "Winnow: a pure-Java LLM inference engine for CPUs, with Dynamic Context Pruning.",
+        subcommands = {
+                GenerateCommand.class,
+                ChatCommand.class,
+                TokenizeCommand.class,
+                InspectCommand.class,
+                CommandLine.HelpCommand.class
+        })
+public final class Main implements Runnable {
+
+    @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
+            description = "Show the stack trace of an error.")
+    boolean debug;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a command (see --help)");
+    }
+
+    public static void main(String[] args) {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            System.err.println("winnow: the JVM was started without the Vector API; run it through bin/winnow, or pass "
+                    + "--add-modules jdk.incubator.vector to java");
+            System.exit(2);
+        }
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The configured command line, shared by {@link #main} and the tests. */
+    public static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(new PrintWriter(new OutputStreamWriter(new FileOutputStream(FileDescriptor.out), StandardCharsets.UTF_8), true));
+        cli.setErr(new PrintWriter(new OutputStreamWriter(new FileOutputStream(FileDescriptor.err), StandardCharsets.UTF_8), true));
+        cli.setExecutionExceptionHandler(new ErrorReporter());
+        cli.setParameterExceptionHandler(new ErrorReporter());
+        return cli;
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"winnow " + (v == null ? "(development build)" : v),
+                    "JVM " + Runtime.version() + ", " + System.getProperty("os.arch")};
+        }
+    }
+}

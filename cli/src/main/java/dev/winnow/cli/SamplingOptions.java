@@ -1,0 +1,43 @@
+package dev.winnow.cli;
+
+import dev.winnow.engine.sampling.SamplerConfig;
+import picocli.CommandLine.Option;
+
+/** Sampling options shared by the generating commands. */
+final class SamplingOptions {
+    private static final SamplerConfig DEFAULTS = SamplerConfig.defaults();
+
+    @Option(names = "--temperature", paramLabel = "T",
+            description = "Sampling temperature; 0 is greedy (default: ${DEFAULT-VALUE}).")
+    float temperature = DEFAULTS.temperature();
+
+    @Option(names = "--top-k", paramLabel = "K", description = "Keep the K most likely tokens; 0 keeps all (default: ${DEFAULT-VALUE}).")
+    int topK = DEFAULTS.topK();
+
+    @Option(names = "--top-p", paramLabel = "P", description = "Nucleus sampling mass (default: ${DEFAULT-VALUE}).")
+    float topP = DEFAULTS.topP();
+
+    @Option(names = "--min-p", paramLabel = "P",
+            description = "Drop tokens less likely than P times the most likely (default: ${DEFAULT-VALUE}).")
+    float minP = DEFAULTS.minP();
+
+    @Option(names = "--repeat-penalty", paramLabel = "R",
+            description = "Penalty for recently seen tokens; 1 is off (default: ${DEFAULT-VALUE}).")
+    float repeatPenalty = DEFAULTS.repeatPenalty();
+
+    @Option(names = "--repeat-last-n", paramLabel = "N",
+            description = "How many recent tokens the repeat penalty looks at (default: ${DEFAULT-VALUE}).")
+    int repeatLastN = DEFAULTS.repeatLastN();
+
+    @Option(names = "--seed", paramLabel = "S", description = "Random seed, for repeatable sampling (default: random).")
+    Long seed;
+
+    SamplerConfig config() {
+        try {
+            return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN,
+                    seed != null ? seed : System.nanoTime());
+        } catch (IllegalArgumentException e) {
+            throw new UserInputException(e.getMessage());
+        }
+    }
+}
