@@ -7,13 +7,10 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.Map;
-import java.util.Optional;
 
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -21,6 +18,7 @@ import dev.winnow.gguf.GgufFile;
 import dev.winnow.gguf.GgufTensorInfo;
 import dev.winnow.tensors.GgmlType;
 import dev.winnow.tensors.Quantize;
+import dev.winnow.tests.SharedFiles;
 
 /**
  * Winnow's encoders reproduce, byte for byte, the tensors of stories260K as ggml's reference quantizer
@@ -33,7 +31,7 @@ class QuantizeMatchesGgmlFilesTest {
     @ParameterizedTest
     @ValueSource(strings = {"stories260K-q8_0.gguf", "stories260K-q4_0.gguf", "stories260K-f16.gguf"})
     void encodingTheF32TensorsGivesTheFilesBytes(String fileName) throws IOException {
-        Path models = sharedModels();
+        Path models = SharedFiles.requireShared("models");
         Map<GgmlType, Integer> compared = new EnumMap<>(GgmlType.class);
         try (GgufFile f32 = GgufFile.open(models.resolve("stories260K-f32.gguf"));
              GgufFile encoded = GgufFile.open(models.resolve(fileName))) {
@@ -57,25 +55,5 @@ class QuantizeMatchesGgmlFilesTest {
         if (main != GgmlType.F16) {
             assertEquals(5, compared.getOrDefault(GgmlType.F16, 0), "the five ffn_down tensors are F16: " + compared);
         }
-    }
-
-    /**
-     * ../shared/models, found by walking up from the working directory; the test is skipped, with the
-     * reason printed, where there is none.
-     */
-    private static Path sharedModels() {
-        Optional<Path> found = Optional.empty();
-        for (Path dir = Path.of(System.getProperty("user.dir")).toAbsolutePath(); dir != null && found.isEmpty(); dir = dir.getParent()) {
-            Path candidate = dir.resolve("shared").resolve("models");
-            if (Files.isDirectory(candidate)) {
-                found = Optional.of(candidate);
-            }
-        }
-        if (found.isEmpty()) {
-            String reason = "no shared/models directory above " + System.getProperty("user.dir") + ": real-model checks skipped";
-            System.err.println(reason);
-            Assumptions.assumeTrue(false, reason);
-        }
-        return found.get();
     }
 }

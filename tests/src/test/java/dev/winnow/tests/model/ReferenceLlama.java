@@ -1,0 +1,130 @@
+package dev.winnow.tests.model;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A deliberately plain double-precision Llama forward pass, written from the equations and sharing no code with
+ * the engine: the independent reference the engine's logits are checked against. Recomputes attention over
+ * the whole prefix at every step.
+ */
+public final class ReferenceLlama {
+    private final TinyLlama m;
+    private final List<double[][]> keys = new ArrayList<>();
+    private final List<double[][]> values = new ArrayList<>();
+
+    public ReferenceLlama(TinyLlama model) {
+        this.m = model;
+        for (int l = 0; l < model.layers(); l++) {
+            keys.add(new double[model.context()][]);
+            values.add(new double[model.context()][]);
+        }
+    }
+
+    /** Logits after feeding {@code token} at {@code position} (positions must be fed in order from 0). */
+    public double[] forward(int token, int position) {
+        int dim = m.dim();
+        int headDim = m.headDim();
+        double[] x = row(m.tensors().get("token_embd.weight"), token, dim);
+        for (int l = 0; l < m.layers(); l++) {
+            String p = "blk." + l + ".";
+            double[] h = rmsNorm(x, m.tensors().get(p + "attn_norm.weight"));
+            double[] q = matVec(m.tensors().get(p + "attn_q.weight"), h, m.heads() * headDim);
+            double[] k = matVec(m.tensors().get(p + "attn_k.weight"), h, m.kvHeads() * headDim);
+            double[] v = matVec(m.tensors().get(p + "attn_v.weight"), h, m.kvHeads() * headDim);
+            rope(q, m.heads(), position);
+            rope(k, m.kvHeads(), position);
+            keys.get(l)[position] = k;
+            values.get(l)[position] = v;
+            double[] attention = new double[m.heads() * headDim];
+            for (int head = 0; head < m.heads(); head++) {
+                int kvHead = head / (m.heads() / m.kvHeads());
+                double[] scores = new double[position + 1];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int t = 0; t <= position; t++) {
+                    double s = 0;
+                    for (int i = 0; i < headDim; i++) {
+                        s += q[head * headDim + i] * keys.get(l)[t][kvHead * headDim + i];
+                    }
+                    scores[t] = s / Math.sqrt(headDim);
+                    max = Math.max(max, scores[t]);
+                }
+                double sum = 0;
+                for (int t = 0; t <= position; t++) {
+                    scores[t] = Math.exp(scores[t] - max);
+                    sum += scores[t];
+                }
+                for (int t = 0; t <= position; t++) {
+                    for (int i = 0; i < headDim; i++) {
+                        attention[head * headDim + i] += scores[t] / sum * values.get(l)[t][kvHead * headDim + i];
+                    }
+                }
+            }
+            add(x, matVec(m.tensors().get(p + "attn_output.weight"), attention, dim));
+            double[] f = rmsNorm(x, m.tensors().get(p + "ffn_norm.weight"));
+            double[] gate = matVec(m.tensors().get(p + "ffn_gate.weight"), f, m.ffnDim());
+            double[] up = matVec(m.tensors().get(p + "ffn_up.weight"), f, m.ffnDim());
+            for (int i = 0; i < gate.length; i++) {
+                gate[i] = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
+            }
+            add(x, matVec(m.tensors().get(p + "ffn_down.weight"), gate, dim));
+        }
+        double[] out = rmsNorm(x, m.tensors().get("output_norm.weight"));
+        float[] output = m.tied() ? m.tensors().get("token_embd.weight") : m.tensors().get("output.weight");
+        return matVec(output, out, m.vocab());
+    }
+
+    private void rope(double[] vector, int heads, int position) {
+        int headDim = m.headDim();
+        for (int h = 0; h < heads; h++) {
+            for (int i = 0; i < m.ropeDim() / 2; i++) {
+                double theta = position * Math.pow(m.ropeBase(), -2.0 * i / m.ropeDim());
+                int j = h * headDim + 2 * i;
+                double a = vector[j];
+                double b = vector[j + 1];
+                vector[j] = a * Math.cos(theta) - b * Math.sin(theta);
+                vector[j + 1] = a * Math.sin(theta) + b * Math.cos(theta);
+            }
+        }
+    }
+
+    private double[] rmsNorm(double[] x, float[] weight) {
+        double ss = 0;
+        for (double v : x) {
+            ss += v * v;
+        }
+        double scale = 1 / Math.sqrt(ss / x.length + m.eps());
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = x[i] * scale * weight[i];
+        }
+        return out;
+    }
+
+    /** Row-major matrix of {@code rows} rows, each {@code x.length} long (ggml's [cols, rows]). */
+    private static double[] matVec(float[] w, double[] x, int rows) {
+        double[] out = new double[rows];
+        for (int r = 0; r < rows; r++) {
+            double s = 0;
+            for (int c = 0; c < x.length; c++) {
+                s += w[r * x.length + c] * x[c];
+            }
+            out[r] = s;
+        }
+        return out;
+    }
+
+    private static double[] row(float[] w, int r, int cols) {
+        double[] out = new double[cols];
+        for (int c = 0; c < cols; c++) {
+            out[c] = w[r * cols + c];
+        }
+        return out;
+    }
+
+    private static void add(double[] x, double[] y) {
+        for (int i = 0; i < x.length; i++) {
+            x[i] += y[i];
+        }
+    }
+}

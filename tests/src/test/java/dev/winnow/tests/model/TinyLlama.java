@@ -1,0 +1,129 @@
+package dev.winnow.tests.model;
+
+import dev.winnow.gguf.GgufArray;
+import dev.winnow.gguf.GgufValue;
+import dev.winnow.gguf.GgufValueType;
+import dev.winnow.gguf.GgufWriter;
+import dev.winnow.tensors.GgmlType;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A random-weight Llama model small enough to check against a double-precision reference: its hyper-parameters,
+ * its F32 weights as plain arrays, and a writer that saves it as GGUF with a tiny SentencePiece vocabulary.
+ */
+public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim, int vocab, int context,
+                        int ropeDim, float ropeBase, float eps, boolean tied, Map<String, float[]> tensors) {
+
+    public int headDim() {
+        return dim / heads;
+    }
+
+    /** Random weights; values scaled so activations stay O(1) through the layers. */
+    public static TinyLlama random(long seed, int dim, int layers, int heads, int kvHeads, int ffnDim, int vocab,
+                                   int context, int ropeDim, boolean tied) {
+        SplittableRandom random = new SplittableRandom(seed);
+        int headDim = dim / heads;
+        Map<String, float[]> t = new LinkedHashMap<>();
+        t.put("token_embd.weight", values(random, dim * vocab, 1.0));
+        for (int l = 0; l < layers; l++) {
+            String p = "blk." + l + ".";
+            t.put(p + "attn_norm.weight", norm(random, dim));
+            t.put(p + "attn_q.weight", values(random, dim * heads * headDim, 1 / Math.sqrt(dim)));
+            t.put(p + "attn_k.weight", values(random, dim * kvHeads * headDim, 1 / Math.sqrt(dim)));
+            t.put(p + "attn_v.weight", values(random, dim * kvHeads * headDim, 1 / Math.sqrt(dim)));
+            t.put(p + "attn_output.weight", values(random, heads * headDim * dim, 1 / Math.sqrt(dim)));
+            t.put(p + "ffn_norm.weight", norm(random, dim));
+            t.put(p + "ffn_gate.weight", values(random, dim * ffnDim, 1 / Math.sqrt(dim)));
+            t.put(p + "ffn_up.weight", values(random, dim * ffnDim, 1 / Math.sqrt(dim)));
+            t.put(p + "ffn_down.weight", values(random, ffnDim * dim, 1 / Math.sqrt(ffnDim)));
+        }
+        t.put("output_norm.weight", norm(random, dim));
+        if (!tied) {
+            t.put("output.weight", values(random, dim * vocab, 1 / Math.sqrt(dim)));
+        }
+        return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, 10000f, 1e-5f, tied, t);
+    }
+
+    /** The ggml shape of a tensor: [cols, rows] for matrices, [n] for norms. */
+    long[] shape(String name) {
+        int headDim = headDim();
+        String kind = name.substring(name.lastIndexOf('.', name.length() - ".weight".length() - 1) + 1);
+        return switch (kind) {
+            case "token_embd.weight", "output.weight" -> new long[] {dim, vocab};
+            case "attn_norm.weight", "ffn_norm.weight", "output_norm.weight" -> new long[] {dim};
+            case "attn_q.weight" -> new long[] {dim, (long) heads * headDim};
+            case "attn_k.weight", "attn_v.weight" -> new long[] {dim, (long) kvHeads * headDim};
+            case "attn_output.weight" -> new long[] {(long) heads * headDim, dim};
+            case "ffn_gate.weight", "ffn_up.weight" -> new long[] {dim, ffnDim};
+            case "ffn_down.weight" -> new long[] {ffnDim, dim};
+            default -> throw new IllegalArgumentException(name);
+        };
+    }
+
+    /** Writes the model as an F32 GGUF file with a vocabulary of BOS, EOS, UNK and single letters. */
+    public void write(Path path) throws IOException {
+        GgufWriter w = new GgufWriter();
+        w.putString("general.architecture", "llama");
+        w.putUInt32("llama.context_length", context);
+        w.putUInt32("llama.embedding_length", dim);
+        w.putUInt32("llama.block_count", layers);
+        w.putUInt32("llama.feed_forward_length", ffnDim);
+        w.putUInt32("llama.attention.head_count", heads);
+        w.putUInt32("llama.attention.head_count_kv", kvHeads);
+        w.putUInt32("llama.rope.dimension_count", ropeDim);
+        w.putFloat32("llama.rope.freq_base", ropeBase);
+        w.putFloat32("llama.attention.layer_norm_rms_epsilon", eps);
+        String[] tokens = new String[vocab];
+        float[] scores = new float[vocab];
+        int[] types = new int[vocab];
+        for (int i = 0; i < vocab; i++) {
+            tokens[i] = switch (i) {
+                case 0 -> "<unk>";
+                case 1 -> "<s>";
+                case 2 -> "</s>";
+                default -> "\u2581" + i;
+            };
+            types[i] = i == 0 ? 2 : i < 3 ? 3 : 1;
+        }
+        w.put("tokenizer.ggml.model", GgufValue.ofString("llama"));
+        w.put("tokenizer.ggml.tokens", GgufValue.ofArray(new GgufArray(GgufValueType.STRING, tokens)));
+        w.put("tokenizer.ggml.scores", GgufValue.ofArray(new GgufArray(GgufValueType.FLOAT32, scores)));
+        w.put("tokenizer.ggml.token_type", GgufValue.ofArray(new GgufArray(GgufValueType.INT32, types)));
+        w.putUInt32("tokenizer.ggml.bos_token_id", 1);
+        w.putUInt32("tokenizer.ggml.eos_token_id", 2);
+        w.putUInt32("tokenizer.ggml.unknown_token_id", 0);
+        try (Arena arena = Arena.ofConfined()) {
+            for (Map.Entry<String, float[]> e : tensors.entrySet()) {
+                float[] v = e.getValue();
+                MemorySegment data = arena.allocate((long) v.length * Float.BYTES, 32);
+                MemorySegment.copy(v, 0, data, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, v.length);
+                w.addTensor(e.getKey(), GgmlType.F32, shape(e.getKey()), data);
+            }
+            w.write(path);
+        }
+    }
+
+    private static float[] values(SplittableRandom random, int n, double scale) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) ((random.nextDouble() * 2 - 1) * Math.sqrt(3) * scale);
+        }
+        return v;
+    }
+
+    private static float[] norm(SplittableRandom random, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (0.5 + random.nextDouble());
+        }
+        return v;
+    }
+}
