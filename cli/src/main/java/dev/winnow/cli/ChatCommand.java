@@ -4,6 +4,10 @@ import dev.winnow.engine.chat.ChatTemplate;
 import dev.winnow.engine.generate.ContextFullException;
 import dev.winnow.engine.generate.Generator;
 import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.kv.KvCacheFullException;
+import dev.winnow.engine.kv.KvGeometry;
+import dev.winnow.engine.kv.PagePool;
+import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.sampling.Sampler;
 import dev.winnow.engine.tokenizer.Tokenizer;
@@ -40,6 +44,9 @@ final class ChatCommand implements Callable<Integer> {
     @Mixin
     SamplingOptions samplingOptions;
 
+    @Mixin
+    KvOptions kvOptions;
+
     @Option(names = {"-s", "--system"}, paramLabel = "TEXT", description = "System prompt.")
     String systemPrompt;
 
@@ -53,7 +60,9 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Sampler sampler = Sampler.create(samplingOptions.config());
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        try (Model model = modelOptions.load(err); WorkerPool pool = modelOptions.pool()) {
+        try (Model model = modelOptions.load(err);
+             WorkerPool pool = modelOptions.pool();
+             PagePool pages = kvOptions.newPool(model, modelOptions.contextLength(model))) {
             Tokenizer tokenizer = model.tokenizer();
             ChatTemplate.Detection detection = ChatTemplate.detect(model.vocabulary().chatTemplate());
             ChatTemplate template = detection.template();
@@ -66,7 +75,8 @@ final class ChatCommand implements Callable<Integer> {
             for (String stop : template.stopTokens()) {
                 tokenizer.specialTokenId(stop).ifPresent(stopIds::add);
             }
-            Session session = Session.dense(model, modelOptions.contextLength, pool);
+            PagedKvCache cache = new PagedKvCache(pages, KvGeometry.of(model.config(), modelOptions.contextLength(model)));
+            Session session = new Session(model, cache, pool);
             Conversation conversation = new Conversation();
             Generator.Result last = null;
             while (true) {
@@ -88,6 +98,7 @@ final class ChatCommand implements Callable<Integer> {
                     }
                     case "/stats" -> {
                         printStats(err, session, last);
+                        KvStatsTable.print(err, cache);
                         continue;
                     }
                     default -> {
@@ -104,9 +115,11 @@ final class ChatCommand implements Callable<Integer> {
                                 out.print(piece);
                                 out.flush();
                             });
-                } catch (ContextFullException e) {
+                } catch (ContextFullException | KvCacheFullException e) {
                     out.println();
-                    err.println("winnow: " + e.getMessage() + "; /reset starts a new conversation");
+                    err.println("winnow: " + e.getMessage() + " /reset starts a new conversation.");
+                    session.reset();
+                    conversation = new Conversation();
                     continue;
                 }
                 out.println();

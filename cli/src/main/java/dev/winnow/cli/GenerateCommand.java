@@ -2,6 +2,9 @@ package dev.winnow.cli;
 
 import dev.winnow.engine.generate.Generator;
 import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.kv.KvGeometry;
+import dev.winnow.engine.kv.PagePool;
+import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.sampling.Sampler;
 import dev.winnow.engine.tokenizer.Tokenizer;
@@ -29,6 +32,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SamplingOptions samplingOptions;
 
+    @Mixin
+    KvOptions kvOptions;
+
     @Option(names = {"-p", "--prompt"}, required = true, paramLabel = "TEXT", description = "The prompt.")
     String prompt;
 
@@ -44,24 +50,34 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Sampler sampler = Sampler.create(samplingOptions.config());
-        try (Model model = modelOptions.load(err); WorkerPool pool = modelOptions.pool()) {
+        try (Model model = modelOptions.load(err);
+             WorkerPool pool = modelOptions.pool();
+             PagePool pages = kvOptions.newPool(model, modelOptions.contextLength(model))) {
             Tokenizer tokenizer = model.tokenizer();
             int[] promptTokens = tokenizer.encode(prompt, model.vocabulary().addBos(), true);
             if (promptTokens.length == 0) {
                 throw new UserInputException("the prompt is empty and the model adds no BOS token: nothing to start from");
             }
-            Session session = Session.dense(model, modelOptions.contextLength, pool);
-            Generator.Result result = Generator.generate(session, promptTokens, tokens, sampler,
-                    tokenizer::isEndOfGeneration, true, text -> {
-                        out.print(text);
-                        out.flush();
-                    });
-            out.println();
-            out.flush();
+            PagedKvCache cache = new PagedKvCache(pages, KvGeometry.of(model.config(), modelOptions.contextLength(model)));
+            Session session = new Session(model, cache, pool);
+            Generator.Result result;
+            try {
+                result = Generator.generate(session, promptTokens, tokens, sampler, tokenizer::isEndOfGeneration, true,
+                        text -> {
+                            out.print(text);
+                            out.flush();
+                        });
+            } finally {
+                out.println();
+                out.flush();
+            }
             err.printf("winnow: prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | stop: %s%n",
                     result.promptTokens(), result.promptTokensPerSecond(), result.generatedTokens(),
                     result.generationTokensPerSecond(), result.stopReason().name().toLowerCase().replace('_', ' '));
             err.flush();
+            if (kvOptions.stats) {
+                KvStatsTable.print(err, cache);
+            }
         }
         return 0;
     }

@@ -37,6 +37,11 @@ final class ModelOptions {
         return loaded;
     }
 
+    /** The context length of a session: --ctx, or the model's own. */
+    int contextLength(Model model) {
+        return contextLength > 0 ? contextLength : model.config().contextLength();
+    }
+
     WorkerPool pool() {
         return new WorkerPool(threads);
     }

@@ -1,0 +1,54 @@
+package dev.winnow.cli;
+
+import dev.winnow.engine.kv.KvBudget;
+import dev.winnow.engine.kv.KvCacheConfig;
+import dev.winnow.engine.kv.KvGeometry;
+import dev.winnow.engine.kv.PagePool;
+import dev.winnow.engine.model.Model;
+import dev.winnow.tensors.GgmlType;
+import picocli.CommandLine.Option;
+
+import java.util.Locale;
+
+/** How the KV cache is laid out and how much memory it may take. */
+final class KvOptions {
+    @Option(names = "--kv-page-size", paramLabel = "N",
+            description = "Token slots per KV page, 1 to 64 (default: ${DEFAULT-VALUE}).")
+    int pageSize = KvCacheConfig.DEFAULT_PAGE_SIZE;
+
+    @Option(names = "--kv-budget", paramLabel = "SIZE",
+            description = "Memory for the KV pages: a token count (room for that many tokens in every layer) or a size "
+                    + "with a unit such as 256MiB (default: enough for the context).")
+    String budget;
+
+    @Option(names = "--kv-type", paramLabel = "TYPE",
+            description = "Storage type of cached keys and values: f32, f16 or q8_0 (default: ${DEFAULT-VALUE}).")
+    String type = "f16";
+
+    @Option(names = "--stats", description = "After generating, print the KV cache per layer: live tokens, pages, "
+            + "free slots, bytes held against a dense cache.")
+    boolean stats;
+
+    /** The page pool for a session of {@code contextLength} tokens on {@code model}. */
+    PagePool newPool(Model model, int contextLength) {
+        try {
+            return config().newPool(KvGeometry.of(model.config(), contextLength), 0);
+        } catch (IllegalArgumentException e) {
+            throw new UserInputException(e.getMessage());
+        }
+    }
+
+    KvCacheConfig config() {
+        GgmlType storage = switch (type.toLowerCase(Locale.ROOT)) {
+            case "f32" -> GgmlType.F32;
+            case "f16" -> GgmlType.F16;
+            case "q8_0" -> GgmlType.Q8_0;
+            default -> throw new UserInputException("--kv-type must be f32, f16 or q8_0, got '%s'".formatted(type));
+        };
+        try {
+            return new KvCacheConfig(pageSize, storage, budget == null ? null : KvBudget.parse(budget));
+        } catch (IllegalArgumentException e) {
+            throw new UserInputException(e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,38 @@
+package dev.winnow.cli;
+
+import dev.winnow.engine.kv.PagedKvCache;
+
+import java.io.PrintWriter;
+
+/** Prints what a paged KV cache holds, layer by layer and in total, against a dense cache of the same sequence. */
+final class KvStatsTable {
+    private KvStatsTable() {
+    }
+
+    static void print(PrintWriter err, PagedKvCache cache) {
+        err.printf("KV cache (%s, %d-token pages, %,d bytes each; pool: %d of %d pages in use)%n",
+                cache.pool().storage(), cache.pool().pageSize(), cache.pool().pageBytes(), cache.pool().pagesInUse(),
+                cache.pool().maxPages());
+        err.printf("%7s %8s %7s %7s %12s %12s %7s%n", "layer", "live", "pages", "free", "bytes", "dense", "kept");
+        long live = 0;
+        long pages = 0;
+        long free = 0;
+        long bytes = 0;
+        long dense = 0;
+        long length = 0;
+        for (int l = 0; l < cache.geometry().layers(); l++) {
+            PagedKvCache.LayerStats s = cache.stats(l);
+            err.printf("%7d %8d %7d %7d %,12d %,12d %6.1f%%%n", l, s.liveTokens(), s.pages(), s.freeSlots(), s.bytes(),
+                    s.denseBytes(), 100 * s.keptFraction());
+            live += s.liveTokens();
+            pages += s.pages();
+            free += s.freeSlots();
+            bytes += s.bytes();
+            dense += s.denseBytes();
+            length += s.sequenceLength();
+        }
+        err.printf("%7s %8d %7d %7d %,12d %,12d %6.1f%%%n", "total", live, pages, free, bytes, dense,
+                length == 0 ? 100.0 : 100.0 * live / length);
+        err.flush();
+    }
+}

@@ -1,0 +1,90 @@
+package dev.winnow.engine.kv;
+
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * How much memory the KV page pool may take: either a token count (room for that many tokens in every layer,
+ * the size a dense cache of that length would have) or a number of bytes.
+ */
+public sealed interface KvBudget {
+
+    /** Room for {@code tokens} tokens in every layer. */
+    record Tokens(long tokens) implements KvBudget {
+        public Tokens {
+            if (tokens < 1) {
+                throw new IllegalArgumentException("a KV budget of %d tokens holds nothing".formatted(tokens));
+            }
+        }
+
+        @Override
+        public long maxPages(int layers, int pageSize, long pageBytes) {
+            return layers * ((tokens + pageSize - 1) / pageSize);
+        }
+
+        @Override
+        public String toString() {
+            return tokens + " tokens";
+        }
+    }
+
+    /** At most {@code bytes} bytes of pages. */
+    record Bytes(long bytes) implements KvBudget {
+        public Bytes {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("a KV budget of %d bytes holds nothing".formatted(bytes));
+            }
+        }
+
+        @Override
+        public long maxPages(int layers, int pageSize, long pageBytes) {
+            return bytes / pageBytes;
+        }
+
+        @Override
+        public String toString() {
+            return bytes + " bytes";
+        }
+    }
+
+    /** Pages the budget allows for pages of {@code pageSize} slots and {@code pageBytes} bytes. */
+    long maxPages(int layers, int pageSize, long pageBytes);
+
+    Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMGT]?I?B)?");
+
+    /**
+     * Reads {@code 4096} (tokens) or a size with a unit: {@code B}, {@code KB}/{@code KiB}, {@code MB}/{@code MiB},
+     * {@code GB}/{@code GiB}, {@code TB}/{@code TiB} (case-insensitive; decimal units are powers of 1000).
+     */
+    static KvBudget parse(String text) {
+        Matcher m = SIZE.matcher(text.strip().toUpperCase(Locale.ROOT));
+        if (!m.matches()) {
+            throw new IllegalArgumentException(
+                    "KV budget '%s' is neither a token count (4096) nor a size with a unit (256MiB, 1.5GB)".formatted(text));
+        }
+        String unit = m.group(2);
+        if (unit == null) {
+            if (m.group(1).contains(".")) {
+                throw new IllegalArgumentException("KV budget '%s': a token count must be a whole number".formatted(text));
+            }
+            return new Tokens(Long.parseLong(m.group(1)));
+        }
+        double base = unit.contains("I") ? 1024 : 1000;
+        int power = switch (unit.charAt(0)) {
+            case 'K' -> 1;
+            case 'M' -> 2;
+            case 'G' -> 3;
+            case 'T' -> 4;
+            default -> 0;
+        };
+        if (unit.equals("IB")) {
+            throw new IllegalArgumentException("KV budget '%s': unknown unit".formatted(text));
+        }
+        double bytes = Double.parseDouble(m.group(1)) * Math.pow(base, power);
+        if (bytes >= Long.MAX_VALUE) {
+            throw new IllegalArgumentException("KV budget '%s' is too large".formatted(text));
+        }
+        return new Bytes((long) bytes);
+    }
+}
