@@ -1,0 +1,162 @@
+package dev.winnow.tests.kv;
+
+import dev.winnow.engine.kv.KvGeometry;
+import dev.winnow.engine.kv.PagePool;
+import dev.winnow.engine.kv.PagedKvCache;
+import dev.winnow.tensors.GgmlType;
+import dev.winnow.tensors.Quantize;
+import dev.winnow.tensors.WorkerPool;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.lifecycle.AfterContainer;
+import net.jqwik.api.lifecycle.BeforeContainer;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Paged attention equals a straightforward dense masked attention in double precision over the same kept tokens,
+ * for random head counts (grouped-query included), head widths, page sizes, sequence lengths, dropped tokens,
+ * storage types and blocks of causal queries. The reference reads the values the storage type keeps
+ * (F16 or Q8_0 rounding), so the tolerance is the same tight one for every type: 1e-5 relative to the largest
+ * value magnitude.
+ */
+class PagedAttentionEquivalenceTest {
+    private static WorkerPool workers;
+
+    @BeforeContainer
+    static void start() {
+        workers = new WorkerPool(2);
+    }
+
+    @AfterContainer
+    static void stop() {
+        workers.close();
+    }
+
+    @Property(tries = 1000)
+    void pagedAttentionEqualsDenseReference(@ForAll @IntRange(min = 1, max = 3) int kvHeads,
+                                            @ForAll @IntRange(min = 1, max = 3) int group,
+                                            @ForAll @IntRange(min = 0, max = 3) int headDimChoice,
+                                            @ForAll @IntRange(min = 1, max = 20) int pageSize,
+                                            @ForAll @IntRange(min = 1, max = 70) int length,
+                                            @ForAll @IntRange(min = 1, max = 4) int queries,
+                                            @ForAll @IntRange(min = 0, max = 90) int dropPercent,
+                                            @ForAll @IntRange(min = 0, max = 2) int storageChoice,
+                                            @ForAll long seed) {
+        int headDim = new int[] {4, 8, 12, 32}[headDimChoice];
+        GgmlType storage = new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.Q8_0}[storageChoice];
+        if (headDim % storage.blockSize() != 0) {
+            storage = GgmlType.F16;
+        }
+        int heads = kvHeads * group;
+        int kvDim = kvHeads * headDim;
+        int count = Math.min(queries, length);
+        int firstQuery = length - count;
+        SplittableRandom random = new SplittableRandom(seed);
+
+        KvGeometry geometry = new KvGeometry(1, heads, kvHeads, headDim, length);
+        try (PagePool pool = new PagePool(kvHeads, headDim, 0, pageSize, storage, 1 + length)) {
+            PagedKvCache cache = new PagedKvCache(pool, geometry);
+            float[] keys = gaussian(random, length * kvDim);
+            float[] values = gaussian(random, length * kvDim);
+            cache.store(0, 0, length, keys, values);
+            boolean[] kept = new boolean[length];
+            for (int t = 0; t < length; t++) {
+                kept[t] = t >= firstQuery || random.nextInt(100) >= dropPercent;
+                if (!kept[t]) {
+                    cache.drop(0, t);
+                }
+            }
+            float[] q = gaussian(random, count * heads * headDim);
+            float[] out = new float[q.length];
+            cache.attend(0, q, out, firstQuery, count, workers);
+
+            double[] storedKeys = stored(storage, keys, headDim);
+            double[] storedValues = stored(storage, values, headDim);
+            double tolerance = 1e-5 * maxAbs(storedValues);
+            for (int i = 0; i < count; i++) {
+                for (int h = 0; h < heads; h++) {
+                    double[] expected = reference(q, (i * heads + h) * headDim, storedKeys, storedValues, kept,
+                            firstQuery + i, (h / group) * headDim, kvDim, headDim);
+                    for (int d = 0; d < headDim; d++) {
+                        double actual = out[(i * heads + h) * headDim + d];
+                        assertTrue(Math.abs(actual - expected[d]) <= tolerance,
+                                "query %d head %d dim %d (%s, page size %d): expected %.7f got %.7f".formatted(
+                                        i, h, d, storage, pageSize, expected[d], actual));
+                    }
+                }
+            }
+        }
+    }
+
+    /** softmax(q . k_t / sqrt(d)) v_t over the kept tokens t <= position, in double precision. */
+    private static double[] reference(float[] q, int qOffset, double[] k, double[] v, boolean[] kept, int position,
+                                      int headOffset, int kvDim, int headDim) {
+        double max = Double.NEGATIVE_INFINITY;
+        double[] scores = new double[position + 1];
+        for (int t = 0; t <= position; t++) {
+            if (!kept[t]) {
+                continue;
+            }
+            double s = 0;
+            for (int d = 0; d < headDim; d++) {
+                s += q[qOffset + d] * k[t * kvDim + headOffset + d];
+            }
+            scores[t] = s / Math.sqrt(headDim);
+            max = Math.max(max, scores[t]);
+        }
+        double sum = 0;
+        double[] out = new double[headDim];
+        for (int t = 0; t <= position; t++) {
+            if (kept[t]) {
+                double w = Math.exp(scores[t] - max);
+                sum += w;
+                for (int d = 0; d < headDim; d++) {
+                    out[d] += w * v[t * kvDim + headOffset + d];
+                }
+            }
+        }
+        for (int d = 0; d < headDim; d++) {
+            out[d] /= sum;
+        }
+        return out;
+    }
+
+    /** The values as the storage type keeps them, one head row at a time. */
+    private static double[] stored(GgmlType type, float[] x, int headDim) {
+        float[] roundTrip = new float[x.length];
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(type.rowBytes(headDim));
+            for (int off = 0; off < x.length; off += headDim) {
+                Quantize.quantize(type, x, off, headDim, buffer, 0);
+                Quantize.dequantize(type, buffer, 0, roundTrip, off, headDim);
+            }
+        }
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = roundTrip[i];
+        }
+        return out;
+    }
+
+    private static float[] gaussian(SplittableRandom random, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) random.nextGaussian();
+        }
+        return x;
+    }
+
+    private static double maxAbs(double[] x) {
+        double m = 1e-30;
+        for (double v : x) {
+            m = Math.max(m, Math.abs(v));
+        }
+        return m;
+    }
+}
