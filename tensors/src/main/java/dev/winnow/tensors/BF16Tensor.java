@@ -39,7 +39,7 @@ public final class BF16Tensor extends FloatTensor {
         for (int vectorEnd = cols - LANES; i <= vectorEnd; i += LANES) {
             acc0 = load(rowStart + (long) i * VALUE_BYTES).fma(FloatVector.fromArray(FLOAT, x, xOffset + i), acc0);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = Vectors.sum(acc0.add(acc1));
         for (; i < cols; i++) {
             sum += scalar(rowStart + (long) i * VALUE_BYTES) * x[xOffset + i];
         }

@@ -42,7 +42,7 @@ public final class F32Tensor extends FloatTensor {
         for (int vectorEnd = cols - LANES; i <= vectorEnd; i += LANES) {
             acc0 = load(rowStart + (long) i * FLOAT_BYTES).fma(FloatVector.fromArray(FLOAT, x, xOffset + i), acc0);
         }
-        float sum = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+        float sum = Vectors.sum(acc0.add(acc1).add(acc2.add(acc3)));
         for (; i < cols; i++) {
             sum += data.get(LE_FLOAT, rowStart + (long) i * FLOAT_BYTES) * x[xOffset + i];
         }

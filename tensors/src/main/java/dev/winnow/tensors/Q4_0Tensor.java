@@ -52,7 +52,7 @@ public final class Q4_0Tensor extends FloatTensor {
             }
             acc = blockSum.fma(FloatVector.broadcast(FLOAT, scale(blockStart)), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return Vectors.sum(acc);
     }
 
     @Override

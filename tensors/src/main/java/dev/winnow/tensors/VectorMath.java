@@ -35,7 +35,7 @@ public final class VectorMath {
         for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
             acc0 = FloatVector.fromArray(FLOAT, a, aOff + i).fma(FloatVector.fromArray(FLOAT, b, bOff + i), acc0);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = Vectors.sum(acc0.add(acc1));
         for (; i < n; i++) {
             sum += a[aOff + i] * b[bOff + i];
         }
@@ -58,7 +58,7 @@ public final class VectorMath {
             acc0 = acc0.add(squares.convertShape(VectorOperators.F2D, DOUBLE, 0));
             acc1 = acc1.add(squares.convertShape(VectorOperators.F2D, DOUBLE, 1));
         }
-        double sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        double sum = Vectors.sum(acc0.add(acc1));
         for (; i < n; i++) {
             float v = x[off + i];
             sum += v * v;
@@ -154,16 +154,10 @@ public final class VectorMath {
             return;
         }
         float max = max(x, off, n);
-        FloatVector maxV = FloatVector.broadcast(FLOAT, max);
-        FloatVector sumV = FloatVector.zero(FLOAT);
-        int i = 0;
-        for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
-            FloatVector e = FloatVector.fromArray(FLOAT, x, off + i).sub(maxV).lanewise(VectorOperators.EXP);
-            e.intoArray(x, off + i);
-            sumV = sumV.add(e);
-        }
-        float sum = sumV.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
+        // Scalar exp on purpose: the Vector API's EXP gives different last bits compiled and interpreted, so
+        // results would change with warm-up; Math.exp is the same everywhere.
+        float sum = 0;
+        for (int i = 0; i < n; i++) {
             float e = (float) Math.exp(x[off + i] - max);
             x[off + i] = e;
             sum += e;
@@ -210,13 +204,8 @@ public final class VectorMath {
     public static void swiglu(float[] gate, float[] up, int n) {
         checkRange("gate", gate, 0, n);
         checkRange("up", up, 0, n);
-        int i = 0;
-        for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
-            FloatVector g = FloatVector.fromArray(FLOAT, gate, i);
-            FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
-            silu.mul(FloatVector.fromArray(FLOAT, up, i)).intoArray(gate, i);
-        }
-        for (; i < n; i++) {
+        // Scalar exp, for reproducible results (see softmax).
+        for (int i = 0; i < n; i++) {
             float g = gate[i];
             gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
         }

@@ -3,12 +3,14 @@ package dev.winnow.tensors;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -69,6 +71,44 @@ final class Vectors {
         VectorMask<Integer> notFinite = halves.and(HALF_EXPONENT).compare(VectorOperators.EQ, HALF_EXPONENT);
         IntVector rebiased = bits.reinterpretAsFloats().mul(HALF_EXPONENT_REBIAS).reinterpretAsInts();
         return rebiased.lanewise(VectorOperators.OR, FLOAT_EXPONENT, notFinite).reinterpretAsFloats();
+    }
+
+    /**
+     * Shuffles that pair lane i with lane i ^ half, for half = LANES/2, LANES/4, ..., 1: the steps of a pairwise sum
+     * in a fixed order.
+     */
+    private static final VectorShuffle<Float>[] HALVES = halves(FLOAT);
+
+    @SuppressWarnings("unchecked")
+    private static <E> VectorShuffle<E>[] halves(VectorSpecies<E> species) {
+        int steps = Integer.numberOfTrailingZeros(species.length());
+        VectorShuffle<E>[] shuffles = new VectorShuffle[steps];
+        for (int s = 0; s < steps; s++) {
+            int half = species.length() >> (s + 1);
+            shuffles[s] = VectorShuffle.fromOp(species, i -> i ^ half);
+        }
+        return shuffles;
+    }
+
+    /**
+     * The sum of the lanes, added pairwise in a fixed order. {@code reduceLanes(ADD)} leaves the order open, and
+     * the interpreter and the compiled code do use different orders, so the same input could give different
+     * floats before and after warm-up; this keeps every result reproducible.
+     */
+    static float sum(FloatVector v) {
+        for (VectorShuffle<Float> shuffle : HALVES) {
+            v = v.add(v.rearrange(shuffle));
+        }
+        return v.lane(0);
+    }
+
+    /** The sum of the lanes of a double vector, in a fixed order (see {@link #sum(FloatVector)}). */
+    static double sum(DoubleVector v) {
+        double total = 0;
+        for (int i = 0; i < v.length(); i++) {
+            total += v.lane(i);
+        }
+        return total;
     }
 
     /** Widens {@link #LANES} shorts to ints (sign-extending). */
