@@ -5,6 +5,11 @@ import dev.winnow.engine.kv.KvCache;
 import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
+import dev.winnow.engine.kv.PagePool;
+import dev.winnow.engine.kv.PagedKvCache;
+import dev.winnow.engine.pruning.Pruner;
+import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.pruning.PruningTrace;
 import dev.winnow.tensors.WorkerPool;
 
 /**
@@ -18,14 +23,42 @@ public final class Session {
     private final WorkerPool pool;
     private final int contextLength;
     private final int[] single = new int[1];
+    private final Pruner pruner;
+    private final PruningTrace trace;
     private int position;
 
     public Session(Model model, KvCache cache, WorkerPool pool) {
+        this(model, cache, pool, Pruner.NONE, null);
+    }
+
+    /**
+     * A session whose cache is pruned by {@code pruner} (built over the same cache), recording what it does in
+     * {@code trace} when that is not null.
+     */
+    public Session(Model model, KvCache cache, WorkerPool pool, Pruner pruner, PruningTrace trace) {
         this.model = model;
         this.cache = cache;
         this.pool = pool;
+        this.pruner = pruner;
+        this.trace = trace;
         this.contextLength = cache.geometry().capacity();
         this.state = model.llama().newState(LlamaModel.DEFAULT_BLOCK);
+    }
+
+    /**
+     * A session over a new paged cache in {@code pages}, pruned by {@code policy}.
+     *
+     * @param trace where to record the pruning decisions, or null
+     */
+    public static Session paged(Model model, PagePool pages, int contextLength, WorkerPool pool, PruningPolicy policy,
+                                PruningTrace trace) {
+        PagedKvCache cache = new PagedKvCache(pages, KvGeometry.of(model.config(), contextLength));
+        return new Session(model, cache, pool, policy.create(model, cache, trace), trace);
+    }
+
+    /** The pruning record, if this session keeps one. */
+    public PruningTrace trace() {
+        return trace;
     }
 
     /** A session with a dense cache of {@code contextLength} tokens (0: the model's own context length). */
@@ -70,7 +103,8 @@ public final class Session {
         for (int offset = 0; offset < tokens.length; offset += state.blockSize()) {
             int count = Math.min(state.blockSize(), tokens.length - offset);
             boolean last = offset + count == tokens.length;
-            logits = model.llama().forward(tokens, offset, count, position, state, cache, pool, last);
+            record(tokens, offset, count);
+            logits = model.llama().forward(tokens, offset, count, position, state, cache, pruner, pool, last);
             position += count;
         }
         return logits;
@@ -80,7 +114,8 @@ public final class Session {
     public float[] next(int token) {
         requireRoom(1);
         single[0] = token;
-        float[] logits = model.llama().forward(single, 0, 1, position, state, cache, pool, true);
+        record(single, 0, 1);
+        float[] logits = model.llama().forward(single, 0, 1, position, state, cache, pruner, pool, true);
         position++;
         return logits;
     }
@@ -88,7 +123,19 @@ public final class Session {
     /** Forgets the whole sequence. */
     public void reset() {
         cache.clear();
+        pruner.reset();
+        if (trace != null) {
+            trace.clear();
+        }
         position = 0;
+    }
+
+    private void record(int[] tokens, int offset, int count) {
+        if (trace != null) {
+            for (int i = 0; i < count; i++) {
+                trace.token(tokens[offset + i]);
+            }
+        }
     }
 
     private void requireRoom(int tokens) {

@@ -64,7 +64,11 @@ public final class DenseKvCache implements KvCache {
     }
 
     @Override
-    public void attend(int layer, float[] q, float[] out, int firstPosition, int count, WorkerPool pool) {
+    public void attend(int layer, float[] q, float[] out, int firstPosition, int count, WorkerPool pool,
+                       AttentionWeights weights) {
+        if (weights != null) {
+            throw new UnsupportedOperationException("the dense reference cache does not report attention weights");
+        }
         int visibleAtMost = firstPosition + count;
         if (visibleAtMost > length[layer]) {
             throw new IllegalStateException("layer %d holds %d tokens; query at position %d has not been stored"

@@ -25,8 +25,10 @@ public interface KvCache {
      * every token of this layer at a position up to {@code firstPosition + i}. For query head h (reading KV head
      * h / groupSize), out[i][h] = sum over visible tokens t of softmax_t(q[i][h] . k[t] / sqrt(headDim)) v[t].
      * {@code q} and {@code out} hold {@code count x heads x headDim} floats.
+     *
+     * @param weights where to add the attention weights each token received, or null when nobody needs them
      */
-    void attend(int layer, float[] q, float[] out, int firstPosition, int count, WorkerPool pool);
+    void attend(int layer, float[] q, float[] out, int firstPosition, int count, WorkerPool pool, AttentionWeights weights);
 
     /** Tokens held by a layer. */
     int tokens(int layer);

@@ -42,8 +42,13 @@ public final class PagePool implements AutoCloseable {
     private FloatTensor[] interactionKeys = new FloatTensor[16];
     /** Bit s set: slot s of the page holds a live token. */
     long[] live = new long[16];
-    /** Position of the token in each slot, page * pageSize + slot. */
-    int[] positions = new int[16 * MAX_PAGE_SIZE];
+    /** Position of the token in each slot, indexed by slot handle page * pageSize + slot. */
+    int[] positions;
+    /**
+     * Per slot handle: the first query position that no longer sees the token (a pruning decision taking effect
+     * inside a block of queries); {@link Integer#MAX_VALUE} while it is kept.
+     */
+    int[] visibleUntil;
     /** Index of the page in its owner's page list, and in its owner's list of pages with free slots (-1: none). */
     int[] tableIndex = new int[16];
     int[] freeIndex = new int[16];
@@ -72,6 +77,8 @@ public final class PagePool implements AutoCloseable {
         this.maxPages = maxPages;
         this.keyRegionBytes = (long) pageSize * kvHeads * storage.rowBytes(headDim);
         this.pageBytes = 2 * keyRegionBytes + (long) pageSize * interactionDim * Float.BYTES;
+        this.positions = new int[segments.length * pageSize];
+        this.visibleUntil = new int[segments.length * pageSize];
     }
 
     /** Bytes one page takes, for one layer's worth of {@link #pageSize()} tokens. */
@@ -191,7 +198,8 @@ public final class PagePool implements AutoCloseable {
             values = Arrays.copyOf(values, grown);
             interactionKeys = Arrays.copyOf(interactionKeys, grown);
             live = Arrays.copyOf(live, grown);
-            positions = Arrays.copyOf(positions, grown * MAX_PAGE_SIZE);
+            positions = Arrays.copyOf(positions, grown * pageSize);
+            visibleUntil = Arrays.copyOf(visibleUntil, grown * pageSize);
             tableIndex = Arrays.copyOf(tableIndex, grown);
             freeIndex = Arrays.copyOf(freeIndex, grown);
             held = Arrays.copyOf(held, grown);

@@ -9,6 +9,8 @@ import org.eclipse.collections.api.map.primitive.MutableIntIntMap;
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
 import org.eclipse.collections.impl.map.mutable.primitive.IntIntHashMap;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -16,19 +18,28 @@ import java.util.Arrays;
  * different tokens. Storing a token takes a free slot in one of the layer's pages if there is one, else a new
  * page; dropping a token frees its slot at once, and a page whose last slot is freed goes back to the pool. Both
  * are O(1). Keys are stored after RoPE at their true positions, so slot order does not matter to attention.
+ *
+ * <p>Pruning works in two steps. While a block of tokens is processed, a policy may {@link #hideFrom hide} a
+ * token from a query position on: queries at or after it no longer see the token (the keep mask inside a
+ * block). After the block, {@link #commitDrops} frees every hidden token's slot for good.
  */
 public final class PagedKvCache implements KvCache {
     private final PagePool pool;
     private final KvGeometry geometry;
     private final Layer[] layers;
-    /** Per query head: the running attention sum and one dequantized value row. */
-    private final float[][] accumulators;
-    private final float[][] valueRows;
     private final float scale;
+    /** Per query head: attention scores of the visited slots, then their weights. */
+    private float[][] scores;
+    /** Per query head: summed weights of the visited slots, when attention weights were asked for. */
+    private float[][] weightSums;
+    /** Per query head: one dequantized value row. */
+    private final float[][] valueRows;
+    /** Visible earlier tokens of each query of the current block (for the sparsity count). */
+    private int[] visibleEarlier = new int[1];
     /** One past the highest position ever stored: the length of the sequence as a dense cache would see it. */
     private int length;
 
-    /** A layer's page table. */
+    /** A layer's page table and its pruning counts. */
     private static final class Layer {
         /** Pages held, in no particular order; {@code pool.tableIndex[page]} is the index here. */
         final MutableIntList pages = new IntArrayList();
@@ -36,6 +47,9 @@ public final class PagedKvCache implements KvCache {
         final MutableIntList pagesWithFreeSlots = new IntArrayList();
         /** Token position to slot handle (page * pageSize + slot). */
         final MutableIntIntMap slotOfPosition = new IntIntHashMap();
+        /** (query, earlier token) pairs seen, and how many of them were visible: dcp.md's sparsity. */
+        long earlierPairs;
+        long visiblePairs;
     }
 
     public PagedKvCache(PagePool pool, KvGeometry geometry) {
@@ -45,7 +59,8 @@ public final class PagedKvCache implements KvCache {
         for (int l = 0; l < layers.length; l++) {
             layers[l] = new Layer();
         }
-        this.accumulators = new float[geometry.heads()][geometry.headDim()];
+        this.scores = new float[geometry.heads()][16];
+        this.weightSums = new float[geometry.heads()][16];
         this.valueRows = new float[geometry.heads()][geometry.headDim()];
         this.scale = (float) (1.0 / Math.sqrt(geometry.headDim()));
     }
@@ -63,9 +78,9 @@ public final class PagedKvCache implements KvCache {
     public void store(int layer, int firstPosition, int count, float[] k, float[] v) {
         int kvDim = geometry.kvDim();
         int headDim = geometry.headDim();
+        Layer table = layers[layer];
         for (int i = 0; i < count; i++) {
             int position = firstPosition + i;
-            Layer table = layers[layer];
             if (table.slotOfPosition.containsKey(position)) {
                 throw new IllegalStateException("layer %d already holds position %d".formatted(layer, position));
             }
@@ -78,18 +93,35 @@ public final class PagedKvCache implements KvCache {
                 Quantize.quantize(pool.storage(), v, from, headDim, pool.segment(page), pool.valueOffset(slot, g));
             }
             pool.positions[handle] = position;
+            pool.visibleUntil[handle] = Integer.MAX_VALUE;
             table.slotOfPosition.put(position, handle);
             length = Math.max(length, position + 1);
+        }
+    }
+
+    /**
+     * Stores the pruning module's interaction keys (r floats per token, {@code count} tokens from
+     * {@code firstPosition}) next to the keys and values already stored for those positions.
+     */
+    public void storeInteractionKeys(int layer, int firstPosition, int count, float[] keys) {
+        int r = pool.interactionDim();
+        if (r == 0) {
+            throw new IllegalStateException("this cache's pool has no room for interaction keys (r = 0)");
+        }
+        for (int i = 0; i < count; i++) {
+            int handle = handleOf(layer, firstPosition + i);
+            MemorySegment.copy(keys, i * r, pool.segment(handle / pool.pageSize()), ValueLayout.JAVA_FLOAT_UNALIGNED,
+                    pool.interactionOffset(handle % pool.pageSize()), r);
         }
     }
 
     /** Frees the slot of the token at {@code position} in one layer; false if the layer does not hold it. */
     public boolean drop(int layer, int position) {
         Layer table = layers[layer];
-        if (!table.slotOfPosition.containsKey(position)) {
+        int handle = table.slotOfPosition.removeKeyIfAbsent(position, -1);
+        if (handle < 0) {
             return false;
         }
-        int handle = table.slotOfPosition.removeKeyIfAbsent(position, -1);
         int page = handle / pool.pageSize();
         int slot = handle % pool.pageSize();
         pool.live[page] &= ~(1L << slot);
@@ -103,56 +135,204 @@ public final class PagedKvCache implements KvCache {
         return true;
     }
 
-    @Override
-    public void attend(int layer, float[] q, float[] out, int firstPosition, int count, WorkerPool workers) {
+    // ---- access for pruning policies: the layer's pages, their live slots, and hiding a token ----
+
+    /** Pages a layer holds. */
+    public int pageCount(int layer) {
+        return layers[layer].pages.size();
+    }
+
+    /** The {@code index}-th page a layer holds (in no particular order). */
+    public int page(int layer, int index) {
+        return layers[layer].pages.get(index);
+    }
+
+    /** Live slots of a page, one bit per slot. */
+    public long liveSlots(int page) {
+        return pool.live[page];
+    }
+
+    /** Position of the token in a slot. */
+    public int position(int page, int slot) {
+        return pool.positions[page * pool.pageSize() + slot];
+    }
+
+    /** The interaction keys of a page's slots, one row per slot (r columns). */
+    public FloatTensor interactionKeys(int page) {
+        return pool.interactionKeys(page);
+    }
+
+    /** The first query position that no longer sees the token in a slot ({@link Integer#MAX_VALUE}: kept). */
+    public int visibleUntil(int page, int slot) {
+        return pool.visibleUntil[page * pool.pageSize() + slot];
+    }
+
+    /** Hides the token in a slot from query position {@code position} on (a drop decided at that step). */
+    public void hideFrom(int page, int slot, int position) {
+        int handle = page * pool.pageSize() + slot;
+        pool.visibleUntil[handle] = Math.min(pool.visibleUntil[handle], position);
+    }
+
+    /** Receives each token that {@link #commitDrops} frees: its position and the step from which it was hidden. */
+    @FunctionalInterface
+    public interface DropListener {
+        void dropped(int layer, int position, int step);
+    }
+
+    /**
+     * Frees every token of the layer hidden from a query position at or before {@code lastPosition}: after a
+     * block, those tokens can never be seen again.
+     *
+     * @return how many were freed
+     */
+    public int commitDrops(int layer, int lastPosition, DropListener listener) {
         Layer table = layers[layer];
+        int pageSize = pool.pageSize();
+        int freed = 0;
+        // Dropping may release the page and reorder the list, so walk it backwards from a snapshot of its size.
+        for (int p = table.pages.size() - 1; p >= 0; p--) {
+            if (p >= table.pages.size()) {
+                continue;
+            }
+            int page = table.pages.get(p);
+            for (long bits = pool.live[page]; bits != 0; bits &= bits - 1) {
+                int slot = Long.numberOfTrailingZeros(bits);
+                int handle = page * pageSize + slot;
+                int step = pool.visibleUntil[handle];
+                if (step <= lastPosition) {
+                    int position = pool.positions[handle];
+                    drop(layer, position);
+                    freed++;
+                    if (listener != null) {
+                        listener.dropped(layer, position, step);
+                    }
+                }
+            }
+        }
+        return freed;
+    }
+
+    @Override
+    public void attend(int layer, float[] q, float[] out, int firstPosition, int count, WorkerPool workers,
+                       AttentionWeights weights) {
+        Layer table = layers[layer];
+        int live = table.slotOfPosition.size();
+        prepareBuffers(live, count, weights != null);
+        float[][] scoreRows = scores;
+        float[][] weightRows = weightSums;
+        int[] visible = visibleEarlier;
         int headDim = geometry.headDim();
         int queryDim = geometry.heads() * headDim;
         int group = geometry.groupSize();
         int kvHeads = geometry.kvHeads();
         int pageSize = pool.pageSize();
+        int[] positions = pool.positions;
+        int[] visibleUntil = pool.visibleUntil;
         workers.parallelFor(geometry.heads(), (firstHead, endHead) -> {
             for (int h = firstHead; h < endHead; h++) {
-                float[] acc = accumulators[h];
+                float[] s = scoreRows[h];
                 float[] valueRow = valueRows[h];
                 int kvHead = h / group;
                 for (int i = 0; i < count; i++) {
                     int qOffset = i * queryDim + h * headDim;
                     int queryPosition = firstPosition + i;
-                    // Online softmax: one pass over the live slots, rescaling when a larger score appears.
+                    // Pass 1: scores of the visible slots (in page order; invisible ones score -inf), and their max.
                     float max = Float.NEGATIVE_INFINITY;
-                    float sum = 0;
-                    Arrays.fill(acc, 0f);
-                    for (int p = 0, n = table.pages.size(); p < n; p++) {
+                    int n = 0;
+                    int earlier = 0;
+                    for (int p = 0, pages = table.pages.size(); p < pages; p++) {
                         int page = table.pages.get(p);
                         FloatTensor keys = pool.keys(page);
-                        FloatTensor values = pool.values(page);
                         for (long bits = pool.live[page]; bits != 0; bits &= bits - 1) {
                             int slot = Long.numberOfTrailingZeros(bits);
-                            if (pool.positions[page * pageSize + slot] > queryPosition) {
+                            int handle = page * pageSize + slot;
+                            int position = positions[handle];
+                            if (position > queryPosition || queryPosition >= visibleUntil[handle]) {
+                                s[n++] = Float.NEGATIVE_INFINITY;
                                 continue;
                             }
-                            int row = slot * kvHeads + kvHead;
-                            float score = keys.dotRow(row, q, qOffset) * scale;
-                            if (score > max) {
-                                float correction = (float) Math.exp(max - score);
-                                VectorMath.scale(acc, 0, headDim, correction);
-                                sum *= correction;
-                                max = score;
+                            if (position < queryPosition) {
+                                earlier++;
                             }
-                            float weight = (float) Math.exp(score - max);
-                            sum += weight;
-                            values.dequantizeRow(row, valueRow, 0);
-                            VectorMath.axpy(weight, valueRow, 0, acc, 0, headDim);
+                            float score = keys.dotRow(slot * kvHeads + kvHead, q, qOffset) * scale;
+                            s[n++] = score;
+                            max = Math.max(max, score);
                         }
                     }
+                    if (h == 0) {
+                        visible[i] = earlier;
+                    }
+                    // Pass 2: weights, max-subtracted so that no exponent overflows.
+                    float sum = 0;
+                    for (int t = 0; t < n; t++) {
+                        float w = (float) Math.exp(s[t] - max);
+                        s[t] = w;
+                        sum += w;
+                    }
                     float inverse = 1 / sum;
-                    for (int d = 0; d < headDim; d++) {
-                        out[qOffset + d] = acc[d] * inverse;
+                    // Pass 3: the weighted sum of the visible values.
+                    Arrays.fill(out, qOffset, qOffset + headDim, 0f);
+                    boolean record = weights != null && i >= weights.fromQuery();
+                    int t = 0;
+                    for (int p = 0, pages = table.pages.size(); p < pages; p++) {
+                        int page = table.pages.get(p);
+                        FloatTensor values = pool.values(page);
+                        for (long bits = pool.live[page]; bits != 0; bits &= bits - 1, t++) {
+                            float w = s[t] * inverse;
+                            if (w == 0) {
+                                continue;
+                            }
+                            int slot = Long.numberOfTrailingZeros(bits);
+                            values.dequantizeRow(slot * kvHeads + kvHead, valueRow, 0);
+                            VectorMath.axpy(w, valueRow, 0, out, qOffset, headDim);
+                            if (record) {
+                                weightRows[h][t] += w;
+                            }
+                        }
                     }
                 }
             }
         });
+        for (int i = 0; i < count; i++) {
+            table.earlierPairs += firstPosition + i;
+            table.visiblePairs += visible[i];
+        }
+        if (weights != null) {
+            addWeights(table, weights);
+        }
+    }
+
+    private void prepareBuffers(int live, int count, boolean weights) {
+        if (scores[0].length < live) {
+            int grown = Math.max(live, 2 * scores[0].length);
+            scores = new float[geometry.heads()][grown];
+            weightSums = new float[geometry.heads()][grown];
+        }
+        if (weights) {
+            for (float[] row : weightSums) {
+                Arrays.fill(row, 0, live, 0f);
+            }
+        }
+        if (visibleEarlier.length < count) {
+            visibleEarlier = new int[count];
+        }
+    }
+
+    /** Adds the head-averaged weights recorded per visited slot to the positions they belong to. */
+    private void addWeights(Layer table, AttentionWeights weights) {
+        float perHead = 1f / geometry.heads();
+        int t = 0;
+        for (int p = 0; p < table.pages.size(); p++) {
+            int page = table.pages.get(p);
+            for (long bits = pool.live[page]; bits != 0; bits &= bits - 1, t++) {
+                float sum = 0;
+                for (float[] row : weightSums) {
+                    sum += row[t];
+                }
+                int position = pool.positions[page * pool.pageSize() + Long.numberOfTrailingZeros(bits)];
+                weights.byPosition()[position] += sum * perHead;
+            }
+        }
     }
 
     @Override
@@ -174,10 +354,7 @@ public final class PagedKvCache implements KvCache {
 
     /** Reads back the stored key and value (kvDim floats each) of the token at {@code position}. */
     public void read(int layer, int position, float[] k, float[] v) {
-        int handle = layers[layer].slotOfPosition.getIfAbsent(position, -1);
-        if (handle < 0) {
-            throw new IllegalArgumentException("layer %d does not hold position %d".formatted(layer, position));
-        }
+        int handle = handleOf(layer, position);
         int page = handle / pool.pageSize();
         int slot = handle % pool.pageSize();
         for (int g = 0; g < geometry.kvHeads(); g++) {
@@ -196,6 +373,8 @@ public final class PagedKvCache implements KvCache {
             for (int l = 0; l < layers.length; l++) {
                 Layer from = layers[l];
                 Layer to = copy.layers[l];
+                to.earlierPairs = from.earlierPairs;
+                to.visiblePairs = from.visiblePairs;
                 for (int p = 0; p < from.pages.size(); p++) {
                     int source = from.pages.get(p);
                     int page = copy.acquirePage(l, 0);
@@ -203,9 +382,9 @@ public final class PagedKvCache implements KvCache {
                     pool.live[page] = pool.live[source];
                     for (long bits = pool.live[source]; bits != 0; bits &= bits - 1) {
                         int slot = Long.numberOfTrailingZeros(bits);
-                        int position = pool.positions[source * pageSize + slot];
-                        pool.positions[page * pageSize + slot] = position;
-                        to.slotOfPosition.put(position, page * pageSize + slot);
+                        pool.positions[page * pageSize + slot] = pool.positions[source * pageSize + slot];
+                        pool.visibleUntil[page * pageSize + slot] = pool.visibleUntil[source * pageSize + slot];
+                        to.slotOfPosition.put(pool.positions[source * pageSize + slot], page * pageSize + slot);
                     }
                     if (Long.bitCount(pool.live[page]) < pageSize) {
                         addIndexed(to.pagesWithFreeSlots, pool.freeIndex, page);
@@ -228,6 +407,8 @@ public final class PagedKvCache implements KvCache {
             table.pages.clear();
             table.pagesWithFreeSlots.clear();
             table.slotOfPosition.clear();
+            table.earlierPairs = 0;
+            table.visiblePairs = 0;
         }
     }
 
@@ -240,15 +421,6 @@ public final class PagedKvCache implements KvCache {
         return pages * pool.pageBytes();
     }
 
-    /** Occupancy of one layer: live tokens, pages, free slots inside held pages, bytes, dense-equivalent bytes. */
-    public LayerStats stats(int layer) {
-        Layer table = layers[layer];
-        int pages = table.pages.size();
-        int live = table.slotOfPosition.size();
-        long denseBytes = (long) length * pool.pageBytes() / pool.pageSize();
-        return new LayerStats(live, pages, pages * pool.pageSize() - live, pages * pool.pageBytes(), length, denseBytes);
-    }
-
     /** Live slots of each page a layer holds (every entry is at least 1: empty pages go back to the pool). */
     public int[] pageOccupancy(int layer) {
         MutableIntList pages = layers[layer].pages;
@@ -259,17 +431,39 @@ public final class PagedKvCache implements KvCache {
         return occupancy;
     }
 
+    /** Occupancy of one layer: live tokens, pages, free slots inside held pages, bytes, dense-equivalent bytes. */
+    public LayerStats stats(int layer) {
+        Layer table = layers[layer];
+        int pages = table.pages.size();
+        int live = table.slotOfPosition.size();
+        long denseBytes = (long) length * pool.pageBytes() / pool.pageSize();
+        double sparsity = table.earlierPairs == 0 ? 0 : 1 - (double) table.visiblePairs / table.earlierPairs;
+        return new LayerStats(live, pages, pages * pool.pageSize() - live, pages * pool.pageBytes(), length, denseBytes,
+                sparsity);
+    }
+
     /**
      * What one layer holds.
      *
      * @param sequenceLength tokens the sequence has seen: what a dense cache would hold in this layer
      * @param denseBytes     the bytes a dense cache of the same storage type would hold for this layer
+     * @param sparsity       the fraction of (query, earlier token) pairs whose token was no longer visible
+     *                       (dcp.md section 6), over every query this layer has answered
      */
-    public record LayerStats(int liveTokens, int pages, int freeSlots, long bytes, int sequenceLength, long denseBytes) {
+    public record LayerStats(int liveTokens, int pages, int freeSlots, long bytes, int sequenceLength, long denseBytes,
+                             double sparsity) {
         /** Fraction of the sequence's tokens this layer still holds. */
         public double keptFraction() {
             return sequenceLength == 0 ? 1 : (double) liveTokens / sequenceLength;
         }
+    }
+
+    private int handleOf(int layer, int position) {
+        int handle = layers[layer].slotOfPosition.getIfAbsent(position, -1);
+        if (handle < 0) {
+            throw new IllegalArgumentException("layer %d does not hold position %d".formatted(layer, position));
+        }
+        return handle;
     }
 
     private int takeSlot(int layer, int position) {

@@ -1,6 +1,7 @@
 package dev.winnow.engine.model;
 
 import dev.winnow.engine.kv.KvCache;
+import dev.winnow.engine.pruning.Pruner;
 import dev.winnow.tensors.VectorMath;
 import dev.winnow.tensors.WorkerPool;
 
@@ -81,13 +82,14 @@ public final class LlamaModel {
 
     /**
      * Runs {@code count} tokens from {@code tokens[offset]} at positions {@code firstPosition ..}, storing their
-     * keys and values in {@code cache}.
+     * keys and values in {@code cache}; {@code pruner} decides, layer by layer, which cached tokens the block's
+     * queries still see and which leave the cache.
      *
      * @param computeLogits false for prompt blocks whose next-token distribution nobody reads
      * @return the logits after the last token (inside {@code s}, valid until the next call), or null
      */
     public float[] forward(int[] tokens, int offset, int count, int firstPosition, State s, KvCache cache,
-                           WorkerPool pool, boolean computeLogits) {
+                           Pruner pruner, WorkerPool pool, boolean computeLogits) {
         LlamaConfig c = config;
         if (count < 1 || count > s.blockSize) {
             throw new IllegalArgumentException("a block holds 1 to %d tokens, got %d".formatted(s.blockSize, count));
@@ -115,7 +117,9 @@ public final class LlamaModel {
                 rotate(s.k, i * c.kvDim(), c.kvHeads(), s);
             }
             cache.store(l, firstPosition, count, s.k, s.v);
-            cache.attend(l, s.q, s.attention, firstPosition, count, pool);
+            pruner.beforeAttention(l, s.xb, firstPosition, count, pool);
+            cache.attend(l, s.q, s.attention, firstPosition, count, pool, pruner.attentionWeights(l, firstPosition, count));
+            pruner.afterAttention(l, firstPosition, count);
             w.wo().matMul(s.attention, s.xb, count, pool);
             VectorMath.add(s.x, 0, s.xb, 0, count * dim);
 

@@ -1,11 +1,13 @@
 package dev.winnow.engine.model;
 
+import dev.winnow.engine.pruning.PruningModule;
 import dev.winnow.engine.tokenizer.Tokenizer;
 import dev.winnow.engine.tokenizer.Vocabulary;
 import dev.winnow.gguf.GgufFile;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * A loaded model: the mapped GGUF file, its configuration, weights and tokenizer. Closing it unmaps the file,
@@ -16,22 +18,34 @@ public final class Model implements AutoCloseable {
     private final Vocabulary vocabulary;
     private final Tokenizer tokenizer;
     private final LlamaModel llama;
+    private final GgufFile adapter;
+    private final PruningModule pruningModule;
 
-    private Model(GgufFile file, Vocabulary vocabulary, Tokenizer tokenizer, LlamaModel llama) {
+    private Model(GgufFile file, Vocabulary vocabulary, Tokenizer tokenizer, LlamaModel llama, GgufFile adapter,
+                  PruningModule pruningModule) {
         this.file = file;
         this.vocabulary = vocabulary;
         this.tokenizer = tokenizer;
         this.llama = llama;
+        this.adapter = adapter;
+        this.pruningModule = pruningModule;
+    }
+
+    /** Maps and validates {@code path}, with the pruning module its file carries, if any. */
+    public static Model load(Path path) throws IOException {
+        return load(path, null);
     }
 
     /**
-     * Maps and validates {@code path}.
+     * Maps and validates {@code path}, and the pruning adapter {@code adapterPath} laid over it (null: the
+     * pruning module of the model file itself, if it has one).
      *
-     * @throws dev.winnow.gguf.GgufFormatException when the file is not well-formed GGUF
-     * @throws ModelLoadException                  when it is GGUF but not a model Winnow can run
+     * @throws dev.winnow.gguf.GgufFormatException when a file is not well-formed GGUF
+     * @throws ModelLoadException                  when it is GGUF but not a model (or adapter) Winnow can run
      */
-    public static Model load(Path path) throws IOException {
+    public static Model load(Path path, Path adapterPath) throws IOException {
         GgufFile file = GgufFile.open(path);
+        GgufFile adapter = null;
         try {
             Vocabulary vocabulary = Vocabulary.fromGguf(file.metadata());
             Tokenizer tokenizer = Tokenizer.of(vocabulary);
@@ -41,11 +55,26 @@ public final class Model implements AutoCloseable {
                         .formatted(config.vocabularySize(), vocabulary.tokens().length));
             }
             LlamaModel llama = new LlamaModel(config, LlamaWeights.load(file, config));
-            return new Model(file, vocabulary, tokenizer, llama);
-        } catch (RuntimeException e) {
+            PruningModule module;
+            if (adapterPath != null) {
+                adapter = GgufFile.open(adapterPath);
+                module = PruningModule.read(adapter, config);
+            } else {
+                module = PruningModule.find(file, config).orElse(null);
+            }
+            return new Model(file, vocabulary, tokenizer, llama, adapter, module);
+        } catch (RuntimeException | IOException e) {
+            if (adapter != null) {
+                adapter.close();
+            }
             file.close();
             throw e;
         }
+    }
+
+    /** The learned pruning module, from the model file or an adapter, if one was loaded. */
+    public Optional<PruningModule> pruningModule() {
+        return Optional.ofNullable(pruningModule);
     }
 
     public GgufFile file() {
@@ -70,6 +99,9 @@ public final class Model implements AutoCloseable {
 
     @Override
     public void close() {
+        if (adapter != null) {
+            adapter.close();
+        }
         file.close();
     }
 }

@@ -1,0 +1,148 @@
+package dev.winnow.engine.pruning;
+
+import dev.winnow.engine.kv.PagedKvCache;
+import dev.winnow.engine.model.Model;
+
+/**
+ * Which tokens leave the KV cache, chosen with {@code --prune SPEC}: {@code none}; {@code dcp} (the learned
+ * module); {@code window:S:W} (StreamingLLM: the first S tokens and the last W); {@code h2o:B:W} (the B heavy
+ * hitters by accumulated attention plus the last W); {@code tova:B} (drop the least attended-to token of the
+ * current query while over B). Every policy frees slots physically, per layer.
+ */
+public sealed interface PruningPolicy {
+
+    /** The pruner of one sequence whose cache is {@code cache}; {@code trace} may be null. */
+    Pruner create(Model model, PagedKvCache cache, PruningTrace trace);
+
+    /** Floats per token the cache must keep for this policy (the interaction keys of DCP), else 0. */
+    default int interactionDim(Model model) {
+        return 0;
+    }
+
+    /** Keeps everything. */
+    record None() implements PruningPolicy {
+        @Override
+        public Pruner create(Model model, PagedKvCache cache, PruningTrace trace) {
+            return Pruner.NONE;
+        }
+
+        @Override
+        public String toString() {
+            return "none";
+        }
+    }
+
+    /** The learned DCP module of the model or its adapter. */
+    record Dcp() implements PruningPolicy {
+        @Override
+        public Pruner create(Model model, PagedKvCache cache, PruningTrace trace) {
+            return new DcpPruner(module(model), cache, trace);
+        }
+
+        @Override
+        public int interactionDim(Model model) {
+            return module(model).interactionDim();
+        }
+
+        private static PruningModule module(Model model) {
+            return model.pruningModule().orElseThrow(() -> new IllegalArgumentException(
+                    "--prune dcp needs a pruning module: this model file has none; give one with --prune-adapter FILE "
+                            + "(train one with train-pruning, or make a random one with dcp-init)"));
+        }
+
+        @Override
+        public String toString() {
+            return "dcp";
+        }
+    }
+
+    /** StreamingLLM: the first {@code sink} tokens and the last {@code window}. */
+    record Window(int sink, int window) implements PruningPolicy {
+        public Window {
+            if (sink < 0 || window < 1) {
+                throw new IllegalArgumentException("window:S:W needs S >= 0 and W >= 1, got " + sink + ":" + window);
+            }
+        }
+
+        @Override
+        public Pruner create(Model model, PagedKvCache cache, PruningTrace trace) {
+            return new WindowPruner(sink, window, cache, trace);
+        }
+
+        @Override
+        public String toString() {
+            return "window:" + sink + ":" + window;
+        }
+    }
+
+    /** H2O: the {@code budget} heavy hitters and the last {@code window} tokens. */
+    record HeavyHitters(int budget, int window) implements PruningPolicy {
+        public HeavyHitters {
+            if (budget < 0 || window < 1) {
+                throw new IllegalArgumentException("h2o:B:W needs B >= 0 and W >= 1, got " + budget + ":" + window);
+            }
+        }
+
+        @Override
+        public Pruner create(Model model, PagedKvCache cache, PruningTrace trace) {
+            return new HeavyHitterPruner(budget, window, cache.geometry().layers(), cache.geometry().capacity(), cache, trace);
+        }
+
+        @Override
+        public String toString() {
+            return "h2o:" + budget + ":" + window;
+        }
+    }
+
+    /** TOVA: at most {@code budget} tokens, dropping the least attended-to. */
+    record Tova(int budget) implements PruningPolicy {
+        public Tova {
+            if (budget < 1) {
+                throw new IllegalArgumentException("tova:B needs B >= 1, got " + budget);
+            }
+        }
+
+        @Override
+        public Pruner create(Model model, PagedKvCache cache, PruningTrace trace) {
+            return new TovaPruner(budget, cache.geometry().layers(), cache.geometry().capacity(), cache, trace);
+        }
+
+        @Override
+        public String toString() {
+            return "tova:" + budget;
+        }
+    }
+
+    /** Reads a {@code --prune} specification. */
+    static PruningPolicy parse(String spec) {
+        String[] parts = spec.strip().split(":", -1);
+        try {
+            return switch (parts[0]) {
+                case "none" -> arity(parts, 1, new None());
+                case "dcp" -> arity(parts, 1, new Dcp());
+                case "window" -> arity(parts, 3, parts.length == 3 ? new Window(number(parts[1]), number(parts[2])) : null);
+                case "h2o" -> arity(parts, 3, parts.length == 3 ? new HeavyHitters(number(parts[1]), number(parts[2])) : null);
+                case "tova" -> arity(parts, 2, parts.length == 2 ? new Tova(number(parts[1])) : null);
+                default -> throw new IllegalArgumentException("unknown pruning policy '%s'".formatted(parts[0]));
+            };
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--prune %s: %s (use none, dcp, window:S:W, h2o:B:W or tova:B)"
+                    .formatted(spec, e.getMessage()));
+        }
+    }
+
+    private static PruningPolicy arity(String[] parts, int expected, PruningPolicy policy) {
+        if (parts.length != expected) {
+            throw new IllegalArgumentException("'%s' takes %d number%s".formatted(parts[0], expected - 1, expected == 2 ? "" : "s"));
+        }
+        return policy;
+    }
+
+    private static int number(String text) {
+        try {
+            return Integer.parseInt(text);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'%s' is not a whole number".formatted(text));
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package dev.winnow.engine.pruning;
+
+import dev.winnow.engine.kv.AttentionWeights;
+import dev.winnow.engine.kv.PagedKvCache;
+import dev.winnow.tensors.WorkerPool;
+
+/**
+ * StreamingLLM's attention sinks plus a sliding window: at query position j a layer keeps the first
+ * {@code sink} tokens and the last {@code window} (positions j - window + 1 .. j). Token k >= sink is hidden
+ * from step k + window on.
+ */
+final class WindowPruner extends CachePruner {
+    private final int sink;
+    private final int window;
+
+    WindowPruner(int sink, int window, PagedKvCache cache, PruningTrace trace) {
+        super(cache, trace);
+        this.sink = sink;
+        this.window = window;
+    }
+
+    @Override
+    public void beforeAttention(int layer, float[] normalized, int firstPosition, int count, WorkerPool pool) {
+        int last = firstPosition + count - 1;
+        for (int p = 0, pages = cache.pageCount(layer); p < pages; p++) {
+            int page = cache.page(layer, p);
+            for (long bits = cache.liveSlots(page); bits != 0; bits &= bits - 1) {
+                int slot = Long.numberOfTrailingZeros(bits);
+                int position = cache.position(page, slot);
+                if (position >= sink && position + window <= last) {
+                    cache.hideFrom(page, slot, position + window);
+                }
+            }
+        }
+    }
+
+    @Override
+    public AttentionWeights attentionWeights(int layer, int firstPosition, int count) {
+        return null;
+    }
+
+    @Override
+    public void afterAttention(int layer, int firstPosition, int count) {
+        commit(layer, firstPosition + count - 1);
+    }
+}
