@@ -5,10 +5,11 @@ import dev.winnow.engine.generate.ContextFullException;
 import dev.winnow.engine.generate.Generator;
 import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvCacheFullException;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
+import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.pruning.PruningTrace;
 import dev.winnow.engine.sampling.Sampler;
 import dev.winnow.engine.tokenizer.Tokenizer;
 import dev.winnow.tensors.WorkerPool;
@@ -33,7 +34,8 @@ import java.util.concurrent.Callable;
 @Command(name = "chat", mixinStandardHelpOptions = true,
         description = {"Chat with a model, using its chat template when it is a known one (Llama 2, Llama 3, ChatML), "
                 + "else plain continuation.",
-                "Commands: /reset forgets the conversation, /stats shows context use and speed, /quit leaves."})
+                "Commands: /reset forgets the conversation, /stats shows context use, speed and the KV cache, "
+                        + "/pruning toggles a coloured view of which tokens the layers still hold, /quit leaves."})
 final class ChatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -46,6 +48,9 @@ final class ChatCommand implements Callable<Integer> {
 
     @Mixin
     KvOptions kvOptions;
+
+    @Mixin
+    PruneOptions pruneOptions;
 
     @Option(names = {"-s", "--system"}, paramLabel = "TEXT", description = "System prompt.")
     String systemPrompt;
@@ -60,9 +65,11 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Sampler sampler = Sampler.create(samplingOptions.config());
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        try (Model model = modelOptions.load(err);
+        PruningPolicy policy = pruneOptions.policy();
+        try (Model model = modelOptions.load(err, pruneOptions.adapter);
              WorkerPool pool = modelOptions.pool();
-             PagePool pages = kvOptions.newPool(model, modelOptions.contextLength(model))) {
+             PagePool pages = kvOptions.newPool(model, modelOptions.contextLength(model),
+                     GenerateCommand.interactionDim(policy, model))) {
             Tokenizer tokenizer = model.tokenizer();
             ChatTemplate.Detection detection = ChatTemplate.detect(model.vocabulary().chatTemplate());
             ChatTemplate template = detection.template();
@@ -75,8 +82,10 @@ final class ChatCommand implements Callable<Integer> {
             for (String stop : template.stopTokens()) {
                 tokenizer.specialTokenId(stop).ifPresent(stopIds::add);
             }
-            PagedKvCache cache = new PagedKvCache(pages, KvGeometry.of(model.config(), modelOptions.contextLength(model)));
-            Session session = new Session(model, cache, pool);
+            PruningTrace trace = new PruningTrace(model.config().layers());
+            Session session = Session.paged(model, pages, modelOptions.contextLength(model), pool, policy, trace);
+            PagedKvCache cache = (PagedKvCache) session.cache();
+            boolean showPruning = false;
             Conversation conversation = new Conversation();
             Generator.Result last = null;
             while (true) {
@@ -98,7 +107,15 @@ final class ChatCommand implements Callable<Integer> {
                     }
                     case "/stats" -> {
                         printStats(err, session, last);
-                        KvStatsTable.print(err, cache);
+                        KvStatsTable.print(err, cache, policy);
+                        continue;
+                    }
+                    case "/pruning" -> {
+                        showPruning = !showPruning;
+                        err.println("winnow: pruning view " + (showPruning ? "on" : "off"));
+                        if (showPruning) {
+                            PruningView.print(out, trace, tokenizer);
+                        }
                         continue;
                     }
                     default -> {
@@ -123,6 +140,9 @@ final class ChatCommand implements Callable<Integer> {
                     continue;
                 }
                 out.println();
+                if (showPruning) {
+                    PruningView.print(out, trace, tokenizer);
+                }
                 out.flush();
                 conversation.turns++;
                 conversation.pending = template.afterAssistantTurn();

@@ -2,10 +2,11 @@ package dev.winnow.cli;
 
 import dev.winnow.engine.generate.Generator;
 import dev.winnow.engine.generate.Session;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
+import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.pruning.PruningTrace;
 import dev.winnow.engine.sampling.Sampler;
 import dev.winnow.engine.tokenizer.Tokenizer;
 import dev.winnow.tensors.WorkerPool;
@@ -16,6 +17,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code winnow generate}: continue a prompt, streaming the text as it is produced. */
@@ -35,12 +37,23 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     KvOptions kvOptions;
 
+    @Mixin
+    PruneOptions pruneOptions;
+
     @Option(names = {"-p", "--prompt"}, required = true, paramLabel = "TEXT", description = "The prompt.")
     String prompt;
 
     @Option(names = {"-n", "--tokens"}, paramLabel = "N",
             description = "Tokens to generate; -1 generates until the end of text or a full context (default: ${DEFAULT-VALUE}).")
     int tokens = 256;
+
+    @Option(names = "--explain", paramLabel = "FILE.html",
+            description = "Write a self-contained page showing which tokens each layer dropped, and when.")
+    Path explainHtml;
+
+    @Option(names = "--explain-json", paramLabel = "FILE",
+            description = "Write the pruning trace as JSON: per token, its id, text, position and, per layer, the drop step and score.")
+    Path explainJson;
 
     @Override
     public Integer call() throws Exception {
@@ -50,16 +63,18 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Sampler sampler = Sampler.create(samplingOptions.config());
-        try (Model model = modelOptions.load(err);
+        PruningPolicy policy = pruneOptions.policy();
+        try (Model model = modelOptions.load(err, pruneOptions.adapter);
              WorkerPool pool = modelOptions.pool();
-             PagePool pages = kvOptions.newPool(model, modelOptions.contextLength(model))) {
+             PagePool pages = kvOptions.newPool(model, modelOptions.contextLength(model), interactionDim(policy, model))) {
             Tokenizer tokenizer = model.tokenizer();
             int[] promptTokens = tokenizer.encode(prompt, model.vocabulary().addBos(), true);
             if (promptTokens.length == 0) {
                 throw new UserInputException("the prompt is empty and the model adds no BOS token: nothing to start from");
             }
-            PagedKvCache cache = new PagedKvCache(pages, KvGeometry.of(model.config(), modelOptions.contextLength(model)));
-            Session session = new Session(model, cache, pool);
+            boolean tracing = explainHtml != null || explainJson != null;
+            PruningTrace trace = tracing ? new PruningTrace(model.config().layers()) : null;
+            Session session = Session.paged(model, pages, modelOptions.contextLength(model), pool, policy, trace);
             Generator.Result result;
             try {
                 result = Generator.generate(session, promptTokens, tokens, sampler, tokenizer::isEndOfGeneration, true,
@@ -70,15 +85,38 @@ final class GenerateCommand implements Callable<Integer> {
             } finally {
                 out.println();
                 out.flush();
+                if (trace != null) {
+                    writeExplanations(trace, model, policy, err);
+                }
             }
             err.printf("winnow: prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | stop: %s%n",
                     result.promptTokens(), result.promptTokensPerSecond(), result.generatedTokens(),
                     result.generationTokensPerSecond(), result.stopReason().name().toLowerCase().replace('_', ' '));
             err.flush();
             if (kvOptions.stats) {
-                KvStatsTable.print(err, cache);
+                KvStatsTable.print(err, (PagedKvCache) session.cache(), policy);
             }
         }
         return 0;
+    }
+
+    static int interactionDim(PruningPolicy policy, Model model) {
+        try {
+            return policy.interactionDim(model);
+        } catch (IllegalArgumentException e) {
+            throw new UserInputException(e.getMessage());
+        }
+    }
+
+    private void writeExplanations(PruningTrace trace, Model model, PruningPolicy policy, PrintWriter err) throws java.io.IOException {
+        Explanation explanation = Explanation.of(trace, model.tokenizer(), policy.toString());
+        if (explainJson != null) {
+            explanation.writeJson(explainJson);
+            err.println("winnow: pruning trace written to " + explainJson);
+        }
+        if (explainHtml != null) {
+            explanation.writeHtml(explainHtml);
+            err.println("winnow: pruning page written to " + explainHtml);
+        }
     }
 }

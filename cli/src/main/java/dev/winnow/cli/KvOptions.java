@@ -29,10 +29,13 @@ final class KvOptions {
             + "free slots, bytes held against a dense cache.")
     boolean stats;
 
-    /** The page pool for a session of {@code contextLength} tokens on {@code model}. */
-    PagePool newPool(Model model, int contextLength) {
+    /**
+     * The page pool for a session of {@code contextLength} tokens on {@code model}, with room for
+     * {@code interactionDim} floats of pruning state per token.
+     */
+    PagePool newPool(Model model, int contextLength, int interactionDim) {
         try {
-            return config().newPool(KvGeometry.of(model.config(), contextLength), 0);
+            return config().newPool(KvGeometry.of(model.config(), contextLength), interactionDim);
         } catch (IllegalArgumentException e) {
             throw new UserInputException(e.getMessage());
         }

@@ -23,9 +23,14 @@ final class ModelOptions {
 
     /** Loads the model, reporting the time it took on {@code log}. */
     Model load(PrintWriter log) throws IOException {
+        return load(log, null);
+    }
+
+    /** Loads the model with a pruning adapter laid over it (null: none). */
+    Model load(PrintWriter log, Path adapter) throws IOException {
         validate();
         long start = System.nanoTime();
-        Model loaded = Model.load(model);
+        Model loaded = Model.load(model, adapter);
         if (contextLength > loaded.config().contextLength()) {
             log.printf("winnow: note: --ctx %d is longer than the %d tokens the model was trained for%n",
                     contextLength, loaded.config().contextLength());

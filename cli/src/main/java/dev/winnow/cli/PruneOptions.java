@@ -1,0 +1,27 @@
+package dev.winnow.cli;
+
+import dev.winnow.engine.pruning.PruningPolicy;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+
+/** Which tokens leave the KV cache, and where to show what happened. */
+final class PruneOptions {
+    @Option(names = "--prune", paramLabel = "SPEC",
+            description = "Pruning policy: none, dcp (the learned module), window:S:W (first S and last W tokens), "
+                    + "h2o:B:W (B heavy hitters and the last W), tova:B (at most B, least attended-to goes) "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String spec = "none";
+
+    @Option(names = "--prune-adapter", paramLabel = "FILE",
+            description = "A GGUF pruning module (from train-pruning or dcp-init) laid over the model, for --prune dcp.")
+    Path adapter;
+
+    PruningPolicy policy() {
+        try {
+            return PruningPolicy.parse(spec);
+        } catch (IllegalArgumentException e) {
+            throw new UserInputException(e.getMessage());
+        }
+    }
+}
