@@ -74,7 +74,7 @@ class PagedAttentionEquivalenceTest {
             }
             float[] q = gaussian(random, count * heads * headDim);
             float[] out = new float[q.length];
-            cache.attend(0, q, out, firstQuery, count, workers);
+            cache.attend(0, q, out, firstQuery, count, workers, null);
 
             double[] storedKeys = stored(storage, keys, headDim);
             double[] storedValues = stored(storage, values, headDim);

@@ -1,24 +1,55 @@
 package dev.winnow.tests.model;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
 
 /**
  * A deliberately plain double-precision Llama forward pass, written from the equations and sharing no code with
  * the engine: the independent reference the engine's logits are checked against. Recomputes attention over
- * the whole prefix at every step.
+ * every token still alive at every step; a {@link ReferencePruning} restates a pruning policy's definition.
  */
 public final class ReferenceLlama {
     private final TinyLlama m;
     private final List<double[][]> keys = new ArrayList<>();
     private final List<double[][]> values = new ArrayList<>();
+    private final List<TreeSet<Integer>> alive = new ArrayList<>();
+    private final ReferencePruning pruning;
+
+    /**
+     * Decides, per layer and step, which tokens the reference still attends to: a plain restatement of a
+     * pruning policy's definition.
+     */
+    public interface ReferencePruning {
+        /** Before the attention of step {@code step}: may remove tokens from {@code alive} (which holds the step itself). */
+        default void beforeAttention(int layer, int step, double[] normalized, TreeSet<Integer> alive) {
+        }
+
+        /** After it, with the weight each alive token got from this step's query, averaged over heads. */
+        default void afterAttention(int layer, int step, Map<Integer, Double> weights, TreeSet<Integer> alive) {
+        }
+    }
 
     public ReferenceLlama(TinyLlama model) {
+        this(model, new ReferencePruning() {
+        });
+    }
+
+    public ReferenceLlama(TinyLlama model, ReferencePruning pruning) {
         this.m = model;
+        this.pruning = pruning;
         for (int l = 0; l < model.layers(); l++) {
             keys.add(new double[model.context()][]);
             values.add(new double[model.context()][]);
+            alive.add(new TreeSet<>());
         }
+    }
+
+    /** The positions a layer still attends to. */
+    public TreeSet<Integer> alive(int layer) {
+        return alive.get(layer);
     }
 
     /** Logits after feeding {@code token} at {@code position} (positions must be fed in order from 0). */
@@ -36,12 +67,16 @@ public final class ReferenceLlama {
             rope(k, m.kvHeads(), position);
             keys.get(l)[position] = k;
             values.get(l)[position] = v;
+            TreeSet<Integer> visible = alive.get(l);
+            visible.add(position);
+            pruning.beforeAttention(l, position, h, visible);
             double[] attention = new double[m.heads() * headDim];
+            Map<Integer, Double> weights = new HashMap<>();
             for (int head = 0; head < m.heads(); head++) {
                 int kvHead = head / (m.heads() / m.kvHeads());
                 double[] scores = new double[position + 1];
                 double max = Double.NEGATIVE_INFINITY;
-                for (int t = 0; t <= position; t++) {
+                for (int t : visible) {
                     double s = 0;
                     for (int i = 0; i < headDim; i++) {
                         s += q[head * headDim + i] * keys.get(l)[t][kvHead * headDim + i];
@@ -50,16 +85,18 @@ public final class ReferenceLlama {
                     max = Math.max(max, scores[t]);
                 }
                 double sum = 0;
-                for (int t = 0; t <= position; t++) {
+                for (int t : visible) {
                     scores[t] = Math.exp(scores[t] - max);
                     sum += scores[t];
                 }
-                for (int t = 0; t <= position; t++) {
+                for (int t : visible) {
+                    weights.merge(t, scores[t] / sum / m.heads(), Double::sum);
                     for (int i = 0; i < headDim; i++) {
                         attention[head * headDim + i] += scores[t] / sum * values.get(l)[t][kvHead * headDim + i];
                     }
                 }
             }
+            pruning.afterAttention(l, position, weights, visible);
             add(x, matVec(m.tensors().get(p + "attn_output.weight"), attention, dim));
             double[] f = rmsNorm(x, m.tensors().get(p + "ffn_norm.weight"));
             double[] gate = matVec(m.tensors().get(p + "ffn_gate.weight"), f, m.ffnDim());

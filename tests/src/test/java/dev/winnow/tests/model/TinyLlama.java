@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -20,7 +21,34 @@ import java.util.SplittableRandom;
  * its F32 weights as plain arrays, and a writer that saves it as GGUF with a tiny SentencePiece vocabulary.
  */
 public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim, int vocab, int context,
-                        int ropeDim, float ropeBase, float eps, boolean tied, Map<String, float[]> tensors) {
+                        int ropeDim, float ropeBase, float eps, boolean tied, Map<String, float[]> tensors, Dcp dcp) {
+
+    /** A DCP pruning module: per layer W_qi and W_ki (r rows of dim values) and a bias. */
+    public record Dcp(int rank, float[][] queries, float[][] keys, float[] bias) {
+        public static Dcp random(long seed, int layers, int dim, int rank, double std, float[] bias) {
+            SplittableRandom random = new SplittableRandom(seed);
+            float[][] q = new float[layers][];
+            float[][] k = new float[layers][];
+            for (int l = 0; l < layers; l++) {
+                q[l] = gaussian(random, rank * dim, std);
+                k[l] = gaussian(random, rank * dim, std);
+            }
+            return new Dcp(rank, q, k, bias.clone());
+        }
+
+        private static float[] gaussian(SplittableRandom random, int n, double std) {
+            float[] v = new float[n];
+            for (int i = 0; i < n; i++) {
+                v[i] = (float) (random.nextGaussian() * std);
+            }
+            return v;
+        }
+    }
+
+    /** The same model carrying a pruning module. */
+    public TinyLlama withDcp(Dcp module) {
+        return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, ropeBase, eps, tied, tensors, module);
+    }
 
     public int headDim() {
         return dim / heads;
@@ -49,7 +77,7 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
         if (!tied) {
             t.put("output.weight", values(random, dim * vocab, 1 / Math.sqrt(dim)));
         }
-        return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, 10000f, 1e-5f, tied, t);
+        return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, 10000f, 1e-5f, tied, t, null);
     }
 
     /** The ggml shape of a tensor: [cols, rows] for matrices, [n] for norms. */
@@ -102,13 +130,25 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
         w.putUInt32("tokenizer.ggml.unknown_token_id", 0);
         try (Arena arena = Arena.ofConfined()) {
             for (Map.Entry<String, float[]> e : tensors.entrySet()) {
-                float[] v = e.getValue();
-                MemorySegment data = arena.allocate((long) v.length * Float.BYTES, 32);
-                MemorySegment.copy(v, 0, data, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, v.length);
+                MemorySegment data = segment(arena, e.getValue());
                 w.addTensor(e.getKey(), GgmlType.F32, shape(e.getKey()), data);
+            }
+            if (dcp != null) {
+                w.put("winnow.dcp.interaction_dim", GgufValue.ofUInt32(dcp.rank()));
+                for (int l = 0; l < layers; l++) {
+                    w.addTensor("blk." + l + ".dcp_q.weight", GgmlType.F32, new long[] {dim, dcp.rank()}, segment(arena, dcp.queries()[l]));
+                    w.addTensor("blk." + l + ".dcp_k.weight", GgmlType.F32, new long[] {dim, dcp.rank()}, segment(arena, dcp.keys()[l]));
+                    w.addTensor("blk." + l + ".dcp_bias", GgmlType.F32, new long[] {1}, segment(arena, new float[] {dcp.bias()[l]}));
+                }
             }
             w.write(path);
         }
+    }
+
+    private static MemorySegment segment(Arena arena, float[] v) {
+        MemorySegment data = arena.allocate((long) v.length * Float.BYTES, 32);
+        MemorySegment.copy(v, 0, data, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, v.length);
+        return data;
     }
 
     private static float[] values(SplittableRandom random, int n, double scale) {
