@@ -32,8 +32,10 @@ public final class PagedKvCache implements KvCache {
     private float[][] scores;
     /** Per query head: summed weights of the visited slots, when attention weights were asked for. */
     private float[][] weightSums;
-    /** Per query head: one dequantized value row. */
+    /** Per KV head: one dequantized key row and one value row, and the running maxima of its query heads. */
+    private final float[][] keyRows;
     private final float[][] valueRows;
+    private final float[][] maxima;
     /** Visible earlier tokens of each query of the current block (for the sparsity count). */
     private int[] visibleEarlier = new int[1];
     /** One past the highest position ever stored: the length of the sequence as a dense cache would see it. */
@@ -61,7 +63,9 @@ public final class PagedKvCache implements KvCache {
         }
         this.scores = new float[geometry.heads()][16];
         this.weightSums = new float[geometry.heads()][16];
-        this.valueRows = new float[geometry.heads()][geometry.headDim()];
+        this.keyRows = new float[geometry.kvHeads()][geometry.headDim()];
+        this.valueRows = new float[geometry.kvHeads()][geometry.headDim()];
+        this.maxima = new float[geometry.kvHeads()][geometry.groupSize()];
         this.scale = (float) (1.0 / Math.sqrt(geometry.headDim()));
     }
 
@@ -228,65 +232,81 @@ public final class PagedKvCache implements KvCache {
         int pageSize = pool.pageSize();
         int[] positions = pool.positions;
         int[] visibleUntil = pool.visibleUntil;
-        workers.parallelFor(geometry.heads(), (firstHead, endHead) -> {
-            for (int h = firstHead; h < endHead; h++) {
-                float[] s = scoreRows[h];
-                float[] valueRow = valueRows[h];
-                int kvHead = h / group;
+        // One task per KV head: each key and value row is read (and converted) once for all the query heads
+        // of its group.
+        workers.parallelFor(kvHeads, (firstKvHead, endKvHead) -> {
+            for (int kvHead = firstKvHead; kvHead < endKvHead; kvHead++) {
+                float[] keyRow = keyRows[kvHead];
+                float[] valueRow = valueRows[kvHead];
+                int firstHead = kvHead * group;
                 for (int i = 0; i < count; i++) {
-                    int qOffset = i * queryDim + h * headDim;
                     int queryPosition = firstPosition + i;
+                    int qBase = i * queryDim;
                     // Pass 1: scores of the visible slots (in page order; invisible ones score -inf), and their max.
-                    float max = Float.NEGATIVE_INFINITY;
+                    Arrays.fill(maxima[kvHead], Float.NEGATIVE_INFINITY);
+                    float[] max = maxima[kvHead];
                     int n = 0;
                     int earlier = 0;
                     for (int p = 0, pages = table.pages.size(); p < pages; p++) {
                         int page = table.pages.get(p);
                         FloatTensor keys = pool.keys(page);
-                        for (long bits = pool.live[page]; bits != 0; bits &= bits - 1) {
+                        for (long bits = pool.live[page]; bits != 0; bits &= bits - 1, n++) {
                             int slot = Long.numberOfTrailingZeros(bits);
                             int handle = page * pageSize + slot;
                             int position = positions[handle];
                             if (position > queryPosition || queryPosition >= visibleUntil[handle]) {
-                                s[n++] = Float.NEGATIVE_INFINITY;
+                                for (int h = 0; h < group; h++) {
+                                    scoreRows[firstHead + h][n] = Float.NEGATIVE_INFINITY;
+                                }
                                 continue;
                             }
                             if (position < queryPosition) {
                                 earlier++;
                             }
-                            float score = keys.dotRow(slot * kvHeads + kvHead, q, qOffset) * scale;
-                            s[n++] = score;
-                            max = Math.max(max, score);
+                            keys.dequantizeRow(slot * kvHeads + kvHead, keyRow, 0);
+                            for (int h = 0; h < group; h++) {
+                                float score = VectorMath.dot(q, qBase + (firstHead + h) * headDim, keyRow, 0, headDim) * scale;
+                                scoreRows[firstHead + h][n] = score;
+                                max[h] = Math.max(max[h], score);
+                            }
                         }
                     }
-                    if (h == 0) {
+                    if (kvHead == 0) {
                         visible[i] = earlier;
                     }
                     // Pass 2: weights, max-subtracted so that no exponent overflows.
-                    float sum = 0;
-                    for (int t = 0; t < n; t++) {
-                        float w = (float) Math.exp(s[t] - max);
-                        s[t] = w;
-                        sum += w;
+                    for (int h = 0; h < group; h++) {
+                        float[] s = scoreRows[firstHead + h];
+                        float sum = 0;
+                        for (int t = 0; t < n; t++) {
+                            float w = (float) Math.exp(s[t] - max[h]);
+                            s[t] = w;
+                            sum += w;
+                        }
+                        float inverse = 1 / sum;
+                        for (int t = 0; t < n; t++) {
+                            s[t] *= inverse;
+                        }
+                        int outOffset = qBase + (firstHead + h) * headDim;
+                        Arrays.fill(out, outOffset, outOffset + headDim, 0f);
                     }
-                    float inverse = 1 / sum;
                     // Pass 3: the weighted sum of the visible values.
-                    Arrays.fill(out, qOffset, qOffset + headDim, 0f);
                     boolean record = weights != null && i >= weights.fromQuery();
                     int t = 0;
                     for (int p = 0, pages = table.pages.size(); p < pages; p++) {
                         int page = table.pages.get(p);
                         FloatTensor values = pool.values(page);
                         for (long bits = pool.live[page]; bits != 0; bits &= bits - 1, t++) {
-                            float w = s[t] * inverse;
-                            if (w == 0) {
+                            if (scoreRows[firstHead][t] == 0 && allZero(scoreRows, firstHead, group, t)) {
                                 continue;
                             }
-                            int slot = Long.numberOfTrailingZeros(bits);
-                            values.dequantizeRow(slot * kvHeads + kvHead, valueRow, 0);
-                            VectorMath.axpy(w, valueRow, 0, out, qOffset, headDim);
-                            if (record) {
-                                weightRows[h][t] += w;
+                            values.dequantizeRow(Long.numberOfTrailingZeros(bits) * kvHeads + kvHead, valueRow, 0);
+                            for (int h = 0; h < group; h++) {
+                                float w = scoreRows[firstHead + h][t];
+                                VectorMath.axpy(w, valueRow, 0, out, qBase + (firstHead + h) * headDim, headDim);
+                                if (record) {
+                                    weightRows[firstHead + h][t] += w;
+                                }
                             }
                         }
                     }
@@ -300,6 +320,15 @@ public final class PagedKvCache implements KvCache {
         if (weights != null) {
             addWeights(table, weights);
         }
+    }
+
+    private static boolean allZero(float[][] rows, int first, int count, int t) {
+        for (int h = 0; h < count; h++) {
+            if (rows[first + h][t] != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void prepareBuffers(int live, int count, boolean weights) {
