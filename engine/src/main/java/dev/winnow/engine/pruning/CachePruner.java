@@ -1,6 +1,8 @@
 package dev.winnow.engine.pruning;
 
+import dev.winnow.engine.kv.AttentionWeights;
 import dev.winnow.engine.kv.PagedKvCache;
+import dev.winnow.tensors.WorkerPool;
 import org.eclipse.collections.api.set.primitive.MutableIntSet;
 import org.eclipse.collections.impl.set.mutable.primitive.IntHashSet;
 
@@ -16,6 +18,23 @@ abstract class CachePruner implements Pruner {
         this.cache = cache;
         this.trace = trace;
         this.recordDrop = trace == null ? null : (layer, position, step) -> trace.dropped(layer, position, step);
+    }
+
+    /** Nothing to decide before the attention unless a policy says so. */
+    @Override
+    public void beforeAttention(int layer, float[] normalized, int firstPosition, int count, WorkerPool pool) {
+    }
+
+    /** No attention weights unless a policy needs them. */
+    @Override
+    public AttentionWeights attentionWeights(int layer, int firstPosition, int count) {
+        return null;
+    }
+
+    /** By default the decisions were all taken before the attention: free what they hid. */
+    @Override
+    public void afterAttention(int layer, int firstPosition, int count) {
+        commit(layer, firstPosition + count - 1);
     }
 
     /** Frees every token of the layer hidden from a query at or before {@code lastPosition}. */

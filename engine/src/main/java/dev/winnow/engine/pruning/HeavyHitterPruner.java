@@ -2,7 +2,6 @@ package dev.winnow.engine.pruning;
 
 import dev.winnow.engine.kv.AttentionWeights;
 import dev.winnow.engine.kv.PagedKvCache;
-import dev.winnow.tensors.WorkerPool;
 
 import java.util.Arrays;
 
@@ -32,10 +31,6 @@ final class HeavyHitterPruner extends CachePruner {
         for (AttentionWeights layer : accumulated) {
             Arrays.fill(layer.byPosition(), 0f);
         }
-    }
-
-    @Override
-    public void beforeAttention(int layer, float[] normalized, int firstPosition, int count, WorkerPool pool) {
     }
 
     @Override

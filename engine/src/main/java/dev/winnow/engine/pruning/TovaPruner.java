@@ -2,7 +2,6 @@ package dev.winnow.engine.pruning;
 
 import dev.winnow.engine.kv.AttentionWeights;
 import dev.winnow.engine.kv.PagedKvCache;
-import dev.winnow.tensors.WorkerPool;
 
 import java.util.Arrays;
 
@@ -19,10 +18,6 @@ final class TovaPruner extends CachePruner {
         super(cache, trace);
         this.budget = budget;
         this.lastWeights = new float[layers][capacity];
-    }
-
-    @Override
-    public void beforeAttention(int layer, float[] normalized, int firstPosition, int count, WorkerPool pool) {
     }
 
     @Override

@@ -1,6 +1,5 @@
 package dev.winnow.engine.pruning;
 
-import dev.winnow.engine.kv.AttentionWeights;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.tensors.WorkerPool;
 
@@ -32,15 +31,5 @@ final class WindowPruner extends CachePruner {
                 }
             }
         }
-    }
-
-    @Override
-    public AttentionWeights attentionWeights(int layer, int firstPosition, int count) {
-        return null;
-    }
-
-    @Override
-    public void afterAttention(int layer, int firstPosition, int count) {
-        commit(layer, firstPosition + count - 1);
     }
 }
