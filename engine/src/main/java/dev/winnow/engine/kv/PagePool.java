@@ -12,12 +12,13 @@ import java.util.Arrays;
 /**
  * The shared store of KV pages. A page has {@link #pageSize()} token slots; each slot holds, for one layer of
  * one sequence, the keys and values of every KV head and the pruning module's interaction key (r floats).
- * Page memory is laid out as three regions, so each is an ordinary tensor view:
+ * Page memory is laid out as three regions, so each part is an ordinary tensor view:
  * <pre>
- *   keys   : slots x kvHeads rows of headDim values, in the storage type
- *   values : slots x kvHeads rows of headDim values, in the storage type
+ *   keys   : per KV head, a block of slots x headDim values in the storage type
+ *   values : the same for values
  *   inter. : slots rows of r F32 values
  * </pre>
+ * A KV head's block of a page is contiguous, so attention converts it with one call, not one per slot.
  * Pages are created on first need, up to {@link #maxPages()}, and a released page is reused before a new one is
  * created. The pool also keeps each page's occupancy bitmap and the positions of its slots. It is not
  * thread-safe: one thread (the decode loop) acquires and releases pages.
@@ -37,8 +38,9 @@ public final class PagePool implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
 
     private MemorySegment[] segments = new MemorySegment[16];
-    private FloatTensor[] keys = new FloatTensor[16];
-    private FloatTensor[] values = new FloatTensor[16];
+    /** Per page and KV head, the block of keys (or values) of every slot, viewed as one row of slots x headDim. */
+    private FloatTensor[][] keys = new FloatTensor[16][];
+    private FloatTensor[][] values = new FloatTensor[16][];
     private FloatTensor[] interactionKeys = new FloatTensor[16];
     /** Bit s set: slot s of the page holds a live token. */
     long[] live = new long[16];
@@ -161,12 +163,14 @@ public final class PagePool implements AutoCloseable {
         inUse--;
     }
 
-    FloatTensor keys(int page) {
-        return keys[page];
+    /** The keys of a KV head in a page: one row of pageSize x headDim values, slot after slot. */
+    FloatTensor keyBlock(int page, int kvHead) {
+        return keys[page][kvHead];
     }
 
-    FloatTensor values(int page) {
-        return values[page];
+    /** The values of a KV head in a page, laid out like {@link #keyBlock}. */
+    FloatTensor valueBlock(int page, int kvHead) {
+        return values[page][kvHead];
     }
 
     FloatTensor interactionKeys(int page) {
@@ -178,7 +182,7 @@ public final class PagePool implements AutoCloseable {
     }
 
     long keyOffset(int slot, int kvHead) {
-        return ((long) slot * kvHeads + kvHead) * storage.rowBytes(headDim);
+        return ((long) kvHead * pageSize + slot) * storage.rowBytes(headDim);
     }
 
     long valueOffset(int slot, int kvHead) {
@@ -206,9 +210,14 @@ public final class PagePool implements AutoCloseable {
         }
         MemorySegment memory = arena.allocate(pageBytes, 64);
         segments[page] = memory;
-        int rows = pageSize * kvHeads;
-        keys[page] = FloatTensor.of(storage, memory.asSlice(0, keyRegionBytes), rows, headDim);
-        values[page] = FloatTensor.of(storage, memory.asSlice(keyRegionBytes, keyRegionBytes), rows, headDim);
+        long blockBytes = keyRegionBytes / kvHeads;
+        keys[page] = new FloatTensor[kvHeads];
+        values[page] = new FloatTensor[kvHeads];
+        for (int g = 0; g < kvHeads; g++) {
+            keys[page][g] = FloatTensor.of(storage, memory.asSlice(g * blockBytes, blockBytes), 1, pageSize * headDim);
+            values[page][g] = FloatTensor.of(storage, memory.asSlice(keyRegionBytes + g * blockBytes, blockBytes), 1,
+                    pageSize * headDim);
+        }
         if (interactionDim > 0) {
             interactionKeys[page] = FloatTensor.of(GgmlType.F32,
                     memory.asSlice(2 * keyRegionBytes, (long) pageSize * interactionDim * Float.BYTES), pageSize, interactionDim);

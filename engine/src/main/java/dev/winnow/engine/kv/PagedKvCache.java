@@ -24,6 +24,9 @@ import java.util.Arrays;
  * block). After the block, {@link #commitDrops} frees every hidden token's slot for good.
  */
 public final class PagedKvCache implements KvCache {
+    /** Below this many multiply-adds, handing KV heads to other threads costs more than it saves. */
+    private static final long PARALLEL_WORK_THRESHOLD = 1 << 15;
+
     private final PagePool pool;
     private final KvGeometry geometry;
     private final Layer[] layers;
@@ -32,9 +35,9 @@ public final class PagedKvCache implements KvCache {
     private float[][] scores;
     /** Per query head: summed weights of the visited slots, when attention weights were asked for. */
     private float[][] weightSums;
-    /** Per KV head: one dequantized key row and one value row, and the running maxima of its query heads. */
-    private final float[][] keyRows;
-    private final float[][] valueRows;
+    /** Per KV head: one page's keys and values converted to floats, and the maxima of its query heads' scores. */
+    private final float[][] keyBlocks;
+    private final float[][] valueBlocks;
     private final float[][] maxima;
     /** Visible earlier tokens of each query of the current block (for the sparsity count). */
     private int[] visibleEarlier = new int[1];
@@ -63,8 +66,8 @@ public final class PagedKvCache implements KvCache {
         }
         this.scores = new float[geometry.heads()][16];
         this.weightSums = new float[geometry.heads()][16];
-        this.keyRows = new float[geometry.kvHeads()][geometry.headDim()];
-        this.valueRows = new float[geometry.kvHeads()][geometry.headDim()];
+        this.keyBlocks = new float[geometry.kvHeads()][pool.pageSize() * geometry.headDim()];
+        this.valueBlocks = new float[geometry.kvHeads()][pool.pageSize() * geometry.headDim()];
         this.maxima = new float[geometry.kvHeads()][geometry.groupSize()];
         this.scale = (float) (1.0 / Math.sqrt(geometry.headDim()));
     }
@@ -234,10 +237,10 @@ public final class PagedKvCache implements KvCache {
         int[] visibleUntil = pool.visibleUntil;
         // One task per KV head: each key and value row is read (and converted) once for all the query heads
         // of its group.
-        workers.parallelFor(kvHeads, (firstKvHead, endKvHead) -> {
+        WorkerPool.RangeTask task = (firstKvHead, endKvHead) -> {
             for (int kvHead = firstKvHead; kvHead < endKvHead; kvHead++) {
-                float[] keyRow = keyRows[kvHead];
-                float[] valueRow = valueRows[kvHead];
+                float[] keyBlock = keyBlocks[kvHead];
+                float[] valueBlock = valueBlocks[kvHead];
                 int firstHead = kvHead * group;
                 for (int i = 0; i < count; i++) {
                     int queryPosition = firstPosition + i;
@@ -249,7 +252,7 @@ public final class PagedKvCache implements KvCache {
                     int earlier = 0;
                     for (int p = 0, pages = table.pages.size(); p < pages; p++) {
                         int page = table.pages.get(p);
-                        FloatTensor keys = pool.keys(page);
+                        pool.keyBlock(page, kvHead).dequantizeRow(0, keyBlock, 0);
                         for (long bits = pool.live[page]; bits != 0; bits &= bits - 1, n++) {
                             int slot = Long.numberOfTrailingZeros(bits);
                             int handle = page * pageSize + slot;
@@ -263,9 +266,9 @@ public final class PagedKvCache implements KvCache {
                             if (position < queryPosition) {
                                 earlier++;
                             }
-                            keys.dequantizeRow(slot * kvHeads + kvHead, keyRow, 0);
                             for (int h = 0; h < group; h++) {
-                                float score = VectorMath.dot(q, qBase + (firstHead + h) * headDim, keyRow, 0, headDim) * scale;
+                                float score = VectorMath.dot(q, qBase + (firstHead + h) * headDim, keyBlock, slot * headDim,
+                                        headDim) * scale;
                                 scoreRows[firstHead + h][n] = score;
                                 max[h] = Math.max(max[h], score);
                             }
@@ -295,15 +298,15 @@ public final class PagedKvCache implements KvCache {
                     int t = 0;
                     for (int p = 0, pages = table.pages.size(); p < pages; p++) {
                         int page = table.pages.get(p);
-                        FloatTensor values = pool.values(page);
+                        pool.valueBlock(page, kvHead).dequantizeRow(0, valueBlock, 0);
                         for (long bits = pool.live[page]; bits != 0; bits &= bits - 1, t++) {
                             if (scoreRows[firstHead][t] == 0 && allZero(scoreRows, firstHead, group, t)) {
                                 continue;
                             }
-                            values.dequantizeRow(Long.numberOfTrailingZeros(bits) * kvHeads + kvHead, valueRow, 0);
+                            int from = Long.numberOfTrailingZeros(bits) * headDim;
                             for (int h = 0; h < group; h++) {
                                 float w = scoreRows[firstHead + h][t];
-                                VectorMath.axpy(w, valueRow, 0, out, qBase + (firstHead + h) * headDim, headDim);
+                                VectorMath.axpy(w, valueBlock, from, out, qBase + (firstHead + h) * headDim, headDim);
                                 if (record) {
                                     weightRows[firstHead + h][t] += w;
                                 }
@@ -312,7 +315,12 @@ public final class PagedKvCache implements KvCache {
                     }
                 }
             }
-        });
+        };
+        if ((long) live * queryDim * count < PARALLEL_WORK_THRESHOLD) {
+            task.run(0, kvHeads);
+        } else {
+            workers.parallelFor(kvHeads, task);
+        }
         for (int i = 0; i < count; i++) {
             table.earlierPairs += firstPosition + i;
             table.visiblePairs += visible[i];
@@ -386,10 +394,10 @@ public final class PagedKvCache implements KvCache {
         int handle = handleOf(layer, position);
         int page = handle / pool.pageSize();
         int slot = handle % pool.pageSize();
+        int headDim = geometry.headDim();
         for (int g = 0; g < geometry.kvHeads(); g++) {
-            int row = slot * geometry.kvHeads() + g;
-            pool.keys(page).dequantizeRow(row, k, g * geometry.headDim());
-            pool.values(page).dequantizeRow(row, v, g * geometry.headDim());
+            Quantize.dequantize(pool.storage(), pool.segment(page), pool.keyOffset(slot, g), k, g * headDim, headDim);
+            Quantize.dequantize(pool.storage(), pool.segment(page), pool.valueOffset(slot, g), v, g * headDim, headDim);
         }
     }
 
