@@ -21,6 +21,7 @@ import java.nio.charset.StandardCharsets;
                 TokenizeCommand.class,
                 InspectCommand.class,
                 QuantizeCommand.class,
+                PullCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {
