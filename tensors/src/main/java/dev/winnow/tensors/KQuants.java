@@ -8,6 +8,7 @@ import static dev.winnow.tensors.Vectors.LE;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
@@ -20,6 +21,9 @@ import jdk.incubator.vector.VectorOperators;
  * and 4-7 (mins); sub-blocks 4-7 in the nibbles of bytes 8-11, their top two bits in the top bits of bytes 0-7).
  */
 final class KQuants {
+    private static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
     /** Values per super-block of the K formats. */
     static final int SUPER_BLOCK = 256;
     /** Bytes of packed 6-bit scales and mins in Q4_K and Q5_K. */
@@ -40,17 +44,26 @@ final class KQuants {
                 .convertShape(VectorOperators.B2I, INT, chunk % BYTE_PARTS);
     }
 
-    /**
-     * d * scale of sub-block {@code sub} of the Q4_K or Q5_K super-block at {@code blockStart} (which starts with
-     * fp16 d, fp16 dmin and the packed scales): exact in float, a half times a 6-bit integer.
-     */
-    static float subBlockScale(MemorySegment data, long blockStart, int sub) {
-        return Float.float16ToFloat(data.get(Vectors.LE_SHORT, blockStart)) * scale(data, blockStart + 4, sub);
+    /** The first eight of the twelve packed scale bytes of a Q4_K or Q5_K block, as one little-endian long. */
+    static long scaleBytesLow(MemorySegment data, long blockStart) {
+        return data.get(LE_LONG, blockStart + 4);
     }
 
-    /** dmin * min of sub-block {@code sub}, as {@link #subBlockScale}. */
-    static float subBlockMin(MemorySegment data, long blockStart, int sub) {
-        return Float.float16ToFloat(data.get(Vectors.LE_SHORT, blockStart + 2)) * min(data, blockStart + 4, sub);
+    /** The last four packed scale bytes, as one little-endian int. */
+    static int scaleBytesHigh(MemorySegment data, long blockStart) {
+        return data.get(LE_INT, blockStart + 12);
+    }
+
+    /** The 6-bit scale of sub-block j (0..7), from the packed bytes as {@link #scaleBytesLow}/{@link #scaleBytesHigh}. */
+    static int scale(long low, int high, int j) {
+        return j < 4 ? (int) (low >>> 8 * j) & 63
+                : (high >>> 8 * (j - 4)) & 0xF | ((int) (low >>> 8 * (j - 4) + 6) & 3) << 4;
+    }
+
+    /** The 6-bit min of sub-block j (0..7), as {@link #scale}. */
+    static int min(long low, int high, int j) {
+        return j < 4 ? (int) (low >>> 8 * (j + 4)) & 63
+                : (high >>> 8 * (j - 4) + 4) & 0xF | ((int) (low >>> 8 * j + 6) & 3) << 4;
     }
 
     /**
@@ -72,18 +85,6 @@ final class KQuants {
 
     private static final int[] BIT_INDEX = java.util.stream.IntStream.range(0, 32).toArray();
 
-    /** The 6-bit scale of sub-block j (0..7) from the packed bytes at {@code scalesAt}. */
-    static int scale(MemorySegment data, long scalesAt, int j) {
-        return j < 4 ? u8(data, scalesAt + j) & 63
-                : (u8(data, scalesAt + j + 4) & 0xF) | (u8(data, scalesAt + j - 4) >> 6) << 4;
-    }
-
-    /** The 6-bit min of sub-block j (0..7) from the packed bytes at {@code scalesAt}. */
-    static int min(MemorySegment data, long scalesAt, int j) {
-        return j < 4 ? u8(data, scalesAt + j + 4) & 63
-                : (u8(data, scalesAt + j + 4) >> 4) | (u8(data, scalesAt + j) >> 6) << 4;
-    }
-
     /** Packs eight 6-bit scales and mins (each 0..63) into the twelve bytes at {@code scalesAt}. */
     static void packScalesAndMins(int[] scales, int[] mins, MemorySegment data, long scalesAt) {
         for (int j = 0; j < 4; j++) {
@@ -95,8 +96,5 @@ final class KQuants {
         }
     }
 
-    static int u8(MemorySegment data, long at) {
-        return data.get(ValueLayout.JAVA_BYTE, at) & 0xFF;
-    }
 
 }

@@ -2,6 +2,7 @@ package dev.winnow.tensors;
 
 import static dev.winnow.tensors.Vectors.FLOAT;
 import static dev.winnow.tensors.Vectors.LANES;
+import static dev.winnow.tensors.Vectors.LE_SHORT;
 
 import java.lang.foreign.MemorySegment;
 
@@ -38,9 +39,14 @@ public final class Q4_KTensor extends FloatTensor {
         FloatVector acc = FloatVector.zero(FLOAT);
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {
             long blockStart = rowStart + (long) b * BLOCK_BYTES;
+            float d = Float.float16ToFloat(data.get(LE_SHORT, blockStart));
+            float dMin = Float.float16ToFloat(data.get(LE_SHORT, blockStart + 2));
+            long scalesLow = KQuants.scaleBytesLow(data, blockStart);
+            int scalesHigh = KQuants.scaleBytesHigh(data, blockStart);
             for (int sub = 0; sub < KQuants.SUB_BLOCKS; sub++) {
-                FloatVector scale = FloatVector.broadcast(FLOAT, KQuants.subBlockScale(data, blockStart, sub));
-                FloatVector negativeMin = FloatVector.broadcast(FLOAT, -KQuants.subBlockMin(data, blockStart, sub));
+                // Both products are exact in float: a half times a 6-bit integer.
+                FloatVector scale = FloatVector.broadcast(FLOAT, d * KQuants.scale(scalesLow, scalesHigh, sub));
+                FloatVector negativeMin = FloatVector.broadcast(FLOAT, -dMin * KQuants.min(scalesLow, scalesHigh, sub));
                 int xAt = xOffset + b * BLOCK_SIZE + sub * SUB_BLOCK_SIZE;
                 for (int chunk = 0; chunk < CHUNKS; chunk++) {
                     FloatVector w = quants(blockStart, sub, chunk).fma(scale, negativeMin);
@@ -56,9 +62,14 @@ public final class Q4_KTensor extends FloatTensor {
         long rowStart = rowStart(row, out, outOffset);
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {
             long blockStart = rowStart + (long) b * BLOCK_BYTES;
+            float d = Float.float16ToFloat(data.get(LE_SHORT, blockStart));
+            float dMin = Float.float16ToFloat(data.get(LE_SHORT, blockStart + 2));
+            long scalesLow = KQuants.scaleBytesLow(data, blockStart);
+            int scalesHigh = KQuants.scaleBytesHigh(data, blockStart);
             for (int sub = 0; sub < KQuants.SUB_BLOCKS; sub++) {
-                FloatVector scale = FloatVector.broadcast(FLOAT, KQuants.subBlockScale(data, blockStart, sub));
-                FloatVector negativeMin = FloatVector.broadcast(FLOAT, -KQuants.subBlockMin(data, blockStart, sub));
+                // Both products are exact in float: a half times a 6-bit integer.
+                FloatVector scale = FloatVector.broadcast(FLOAT, d * KQuants.scale(scalesLow, scalesHigh, sub));
+                FloatVector negativeMin = FloatVector.broadcast(FLOAT, -dMin * KQuants.min(scalesLow, scalesHigh, sub));
                 int outAt = outOffset + b * BLOCK_SIZE + sub * SUB_BLOCK_SIZE;
                 for (int chunk = 0; chunk < CHUNKS; chunk++) {
                     quants(blockStart, sub, chunk).fma(scale, negativeMin).intoArray(out, outAt + chunk * LANES);
