@@ -4,6 +4,7 @@ import static dev.winnow.tensors.Vectors.LE_SHORT;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 
 /**
  * Encoders to Q4_K and Q6_K that follow ggml's reference quantizers ({@code quantize_row_q4_K_ref},
@@ -121,7 +122,7 @@ public final class KQuantize {
             min = 0;
         }
         if (max == min) {
-            java.util.Arrays.fill(quants, quantsAt, quantsAt + n, 0);
+            Arrays.fill(quants, quantsAt, quantsAt + n, 0);
             mins[sub] = -min;
             return 0f;
         }
@@ -252,7 +253,7 @@ public final class KQuantize {
             }
         }
         if (amax < GROUP_MAX_EPS) {
-            java.util.Arrays.fill(quants, quantsAt, quantsAt + n, 0);
+            Arrays.fill(quants, quantsAt, quantsAt + n, 0);
             return 0f;
         }
         float inverse = -nmax / max;

@@ -9,6 +9,7 @@ import static dev.winnow.tensors.Vectors.LE;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.stream.IntStream;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
@@ -22,7 +23,7 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class KQuants {
     private static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** Values per super-block of the K formats. */
     static final int SUPER_BLOCK = 256;
@@ -83,7 +84,7 @@ final class KQuants {
                 .and(1).lanewise(VectorOperators.LSHL, 4);
     }
 
-    private static final int[] BIT_INDEX = java.util.stream.IntStream.range(0, 32).toArray();
+    private static final int[] BIT_INDEX = IntStream.range(0, 32).toArray();
 
     /** Packs eight 6-bit scales and mins (each 0..63) into the twelve bytes at {@code scalesAt}. */
     static void packScalesAndMins(int[] scales, int[] mins, MemorySegment data, long scalesAt) {

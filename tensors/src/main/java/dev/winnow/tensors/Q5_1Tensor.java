@@ -5,8 +5,6 @@ import static dev.winnow.tensors.Vectors.LANES;
 import static dev.winnow.tensors.Vectors.LE_SHORT;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -20,7 +18,6 @@ public final class Q5_1Tensor extends FloatTensor {
     static final int BLOCK_SIZE = 32;
     static final int BLOCK_BYTES = 24;
     private static final int QUANTS_OFFSET = 8;
-    private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int CHUNKS = BLOCK_SIZE / LANES;
 
     public Q5_1Tensor(MemorySegment data, int rows, int cols) {
@@ -62,7 +59,7 @@ public final class Q5_1Tensor extends FloatTensor {
     }
 
     private FloatVector quants(long blockStart, int chunk) {
-        int fifthBits = data.get(LE_INT, blockStart + 4);
+        int fifthBits = data.get(KQuants.LE_INT, blockStart + 4);
         return (FloatVector) KQuants.blockNibbles(data, blockStart + QUANTS_OFFSET, chunk)
                 .or(KQuants.fifthBits(fifthBits, chunk))
                 .convertShape(VectorOperators.I2F, FLOAT, 0);

@@ -3,6 +3,7 @@ package dev.winnow.engine.tokenizer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -79,7 +80,7 @@ enum PreTokenizer {
         PreTokenizer found = BY_NAME.get(nameOrNull);
         if (found == null) {
             throw new TokenizerException("the pre-tokenizer '" + nameOrNull + "' (" + Vocabulary.PRE_KEY
-                    + ") is not supported; supported: " + String.join(", ", new java.util.TreeSet<>(BY_NAME.keySet())));
+                    + ") is not supported; supported: " + String.join(", ", new TreeSet<>(BY_NAME.keySet())));
         }
         return found;
     }
