@@ -32,7 +32,7 @@ import java.util.concurrent.Callable;
  * turn only processes the new text.
  */
 @Command(name = "chat", mixinStandardHelpOptions = true,
-        description = {"Chat with a model, using its chat template when it is a known one (Llama 2, Llama 3, ChatML), "
+        description = {"Chat with a model, using its chat template when it is a known one (Llama 2, Mistral, Llama 3, ChatML, Phi-3, Gemma), "
                 + "else plain continuation.",
                 "Commands: /reset forgets the conversation, /stats shows context use, speed and the KV cache, "
                         + "/pruning toggles a coloured view of which tokens the layers still hold, /quit leaves."})

@@ -2,7 +2,10 @@ package dev.winnow.cli;
 
 import dev.winnow.engine.model.Model;
 import dev.winnow.tensors.WorkerPool;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -10,8 +13,15 @@ import java.nio.file.Path;
 
 /** The options every command that runs a model shares. */
 final class ModelOptions {
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "MODEL", description = "GGUF model file.")
+    @Option(names = {"-m", "--model"}, paramLabel = "MODEL", description = "GGUF model file.")
     Path model;
+
+    @Option(names = {"-hf", "--hf"}, paramLabel = "REPO:FILE",
+            description = "Instead of -m: a GGUF file on the Hugging Face hub, downloaded into the cache once (see pull).")
+    String hubFile;
+
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec spec;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N",
             description = "Worker threads for the matrix work (default: the number of cores, ${DEFAULT-VALUE}).")
@@ -29,13 +39,14 @@ final class ModelOptions {
     /** Loads the model with a pruning adapter laid over it (null: none). */
     Model load(PrintWriter log, Path adapter) throws IOException {
         validate();
+        Path path = model != null ? model : HubDownloader.configured(null, null, System.getenv(), log).fetch(hubFile);
         long start = System.nanoTime();
-        Model loaded = Model.load(model, adapter);
+        Model loaded = Model.load(path, adapter);
         if (contextLength > loaded.config().contextLength()) {
             log.printf("winnow: note: --ctx %d is longer than the %d tokens the model was trained for%n",
                     contextLength, loaded.config().contextLength());
         }
-        log.printf("winnow: loaded %s (%d layers, dim %d, vocabulary %d) in %.0f ms%n", model.getFileName(),
+        log.printf("winnow: loaded %s (%d layers, dim %d, vocabulary %d) in %.0f ms%n", path.getFileName(),
                 loaded.config().layers(), loaded.config().dim(), loaded.config().vocabularySize(),
                 (System.nanoTime() - start) / 1e6);
         log.flush();
@@ -52,6 +63,11 @@ final class ModelOptions {
     }
 
     void validate() {
+        if ((model == null) == (hubFile == null)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), model == null
+                    ? "Missing required option: '--model=MODEL' (or --hf REPO:FILE)"
+                    : "give the model either with --model or with --hf, not both");
+        }
         if (threads < 1) {
             throw new UserInputException("--threads must be at least 1, got " + threads);
         }

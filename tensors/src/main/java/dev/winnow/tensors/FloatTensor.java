@@ -51,6 +51,12 @@ public abstract class FloatTensor {
             case BF16 -> new BF16Tensor(data, rows, cols);
             case Q8_0 -> new Q8_0Tensor(data, rows, cols);
             case Q4_0 -> new Q4_0Tensor(data, rows, cols);
+            case Q4_1 -> new Q4_1Tensor(data, rows, cols);
+            case Q5_0 -> new Q5_0Tensor(data, rows, cols);
+            case Q5_1 -> new Q5_1Tensor(data, rows, cols);
+            case Q4_K -> new Q4_KTensor(data, rows, cols);
+            case Q5_K -> new Q5_KTensor(data, rows, cols);
+            case Q6_K -> new Q6_KTensor(data, rows, cols);
             default -> throw new IllegalArgumentException("tensor type " + type + " is not supported for computation");
         };
     }

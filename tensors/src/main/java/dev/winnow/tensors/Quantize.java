@@ -140,6 +140,8 @@ public final class Quantize {
             case BF16 -> toBF16(src, srcOff, n, dst, dstOff);
             case Q8_0 -> quantizeQ8_0(src, srcOff, n, dst, dstOff);
             case Q4_0 -> quantizeQ4_0(src, srcOff, n, dst, dstOff);
+            case Q4_K -> KQuantize.quantizeQ4_K(src, srcOff, n, dst, dstOff);
+            case Q6_K -> KQuantize.quantizeQ6_K(src, srcOff, n, dst, dstOff);
             default -> throw new IllegalArgumentException("no encoder for tensor type " + type);
         };
     }
@@ -160,7 +162,7 @@ public final class Quantize {
         FloatTensor.of(type, src.asSlice(srcOff, bytes), 1, n).dequantizeRow(0, dst, dstOff);
     }
 
-    private static void checkBlocks(GgmlType type, float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+    static void checkBlocks(GgmlType type, float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
         if (n < 0 || srcOff < 0 || srcOff > src.length - n) {
             throw new IllegalArgumentException("%d values at offset %d do not fit in a source of %d floats"
                     .formatted(n, srcOff, src.length));

@@ -11,7 +11,8 @@ import java.util.Random;
  * run. Everything is computed in double.
  */
 final class KernelReference {
-    static final GgmlType[] TYPES = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0};
+    static final GgmlType[] TYPES = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
+            GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K};
 
     private KernelReference() {
     }
@@ -81,7 +82,9 @@ final class KernelReference {
                     }
                 }
             }
-            default -> throw new IllegalArgumentException(type.toString());
+            default -> {
+                return QuantizedFormatReference.decodeRow(type, s, at, cols);
+            }
         }
         return v;
     }
@@ -121,9 +124,29 @@ final class KernelReference {
                     }
                 }
             }
-            default -> throw new IllegalArgumentException(type.toString());
+            default -> {
+                // Random bytes, then every fp16 field (scales, mins) made a random finite half.
+                for (long at = 0; at < bytes; at++) {
+                    s.set(ValueLayout.JAVA_BYTE, at, (byte) r.nextInt(256));
+                }
+                for (long block = 0; block < bytes; block += type.blockBytes()) {
+                    for (int field : halfFields(type)) {
+                        putU16(s, block + field, randomFiniteHalf(r));
+                    }
+                }
+            }
         }
         return s;
+    }
+
+    /** Byte offsets of the fp16 fields in a block of each quantized type. */
+    private static int[] halfFields(GgmlType type) {
+        return switch (type) {
+            case Q4_1, Q5_1, Q4_K, Q5_K -> new int[] {0, 2};
+            case Q5_0 -> new int[] {0};
+            case Q6_K -> new int[] {208};
+            default -> throw new IllegalArgumentException(type.toString());
+        };
     }
 
     private static int randomFiniteHalf(Random r) {
@@ -206,7 +229,7 @@ final class KernelReference {
 
     /** A random shape valid for the type: rows 1..40, cols a whole number of blocks up to 1024 (any count for plain types). */
     static int randomCols(GgmlType type, Random r) {
-        return type.blockSize() == 1 ? r.nextInt(1, 1025) : 32 * r.nextInt(1, 33);
+        return type.blockSize() == 1 ? r.nextInt(1, 1025) : type.blockSize() * r.nextInt(1, 1024 / type.blockSize() + 1);
     }
 
     private static void check(boolean condition, String what, GgmlType type, int rows, int cols, long seed) {

@@ -17,7 +17,7 @@ import java.util.List;
  */
 public interface ChatTemplate {
 
-    /** A short name: "llama2", "llama3", "chatml" or "plain". */
+    /** A short name: "llama2", "llama3", "chatml", "mistral", "phi3", "gemma" or "plain". */
     String name();
 
     /** Starts a conversation: the text to feed first (may be empty). */
@@ -71,11 +71,18 @@ public interface ChatTemplate {
                 return new Detection(new Llama2Template(), true,
                         "the chat template uses [INST] and <<SYS>>: Llama 2 format");
             }
-            return new Detection(new PlainTemplate(), false,
-                    "the chat template uses [INST] without <<SYS>> (Mistral style), which is not supported: "
-                            + "plain text continuation");
+            return new Detection(new MistralTemplate(), true,
+                    "the chat template uses [INST] without <<SYS>>: Mistral format");
         }
-        return new Detection(new PlainTemplate(), false,
-                "the chat template is not one Winnow recognises (Llama 2, Llama 3, ChatML): plain text continuation");
+        if (source.contains("<|assistant|>") && source.contains("<|end|>")) {
+            return new Detection(HeaderTemplate.phi3(), true,
+                    "the chat template uses <|assistant|> and <|end|>: Phi-3 format");
+        }
+        if (source.contains("<start_of_turn>") && source.contains("<end_of_turn>")) {
+            return new Detection(HeaderTemplate.gemma(), true,
+                    "the chat template uses <start_of_turn> and <end_of_turn>: Gemma format");
+        }
+        return new Detection(new PlainTemplate(), false, "the chat template is not one Winnow recognises (Llama 2, "
+                + "Llama 3, ChatML, Mistral, Phi-3, Gemma): plain text continuation");
     }
 }

@@ -46,21 +46,12 @@ final class Llama2Template implements ChatTemplate {
 
     @Override
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
-        TemplateText.requireMessages(messages);
-        boolean hasSystem = !messages.isEmpty() && messages.getFirst().role().equals(ChatMessage.SYSTEM);
-        String system = hasSystem ? messages.getFirst().content() : null;
-        List<ChatMessage> turns = hasSystem ? messages.subList(1, messages.size()) : messages;
+        List<ChatMessage> turns = TemplateText.alternatingTurns(messages, "Llama 2");
+        String system = TemplateText.leadingSystem(messages);
         StringBuilder text = new StringBuilder();
         for (int i = 0; i < turns.size(); i++) {
-            ChatMessage message = turns.get(i);
-            String expected = i % 2 == 0 ? ChatMessage.USER : ChatMessage.ASSISTANT;
-            if (!message.role().equals(expected)) {
-                throw new IllegalArgumentException("Llama 2 conversations alternate user/assistant after an optional "
-                        + "system message, but message " + (hasSystem ? i + 1 : i) + " is '" + message.role() + "'");
-            }
-            text.append(i % 2 == 0
-                    ? instruction(i == 0 ? system : null, message.content())
-                    : assistantReply(message.content()) + EOS);
+            String content = turns.get(i).content();
+            text.append(i % 2 == 0 ? instruction(i == 0 ? system : null, content) : assistantReply(content) + EOS);
         }
         // The format has no separate generation prompt: a user turn already ends with [/INST].
         return text.toString();

@@ -42,4 +42,29 @@ final class TemplateText {
         }
         return messages;
     }
+
+    /** The system message that opens a conversation, or null. */
+    static String leadingSystem(List<ChatMessage> messages) {
+        return !messages.isEmpty() && messages.getFirst().role().equals(ChatMessage.SYSTEM)
+                ? messages.getFirst().content() : null;
+    }
+
+    /**
+     * The messages after an optional leading system message, checked to alternate user, assistant, user, ...
+     *
+     * @throws IllegalArgumentException naming the first message out of turn
+     */
+    static List<ChatMessage> alternatingTurns(List<ChatMessage> messages, String format) {
+        requireMessages(messages);
+        int first = leadingSystem(messages) == null ? 0 : 1;
+        List<ChatMessage> turns = messages.subList(first, messages.size());
+        for (int i = 0; i < turns.size(); i++) {
+            String expected = i % 2 == 0 ? ChatMessage.USER : ChatMessage.ASSISTANT;
+            if (!turns.get(i).role().equals(expected)) {
+                throw new IllegalArgumentException(format + " conversations alternate user/assistant after an optional "
+                        + "system message, but message " + (first + i) + " is '" + turns.get(i).role() + "'");
+            }
+        }
+        return turns;
+    }
 }

@@ -57,9 +57,10 @@ public interface Tokenizer {
     static Tokenizer of(Vocabulary vocabulary) {
         return switch (vocabulary.model()) {
             case SentencePieceTokenizer.MODEL -> new SentencePieceTokenizer(vocabulary);
+            case ByteLevelBpeTokenizer.MODEL -> new ByteLevelBpeTokenizer(vocabulary);
             default -> throw new TokenizerException("tokenizer model '" + vocabulary.model()
                     + "' (tokenizer.ggml.model) is not supported; supported: '" + SentencePieceTokenizer.MODEL
-                    + "' (SentencePiece)");
+                    + "' (SentencePiece), '" + ByteLevelBpeTokenizer.MODEL + "' (byte-level BPE)");
         };
     }
 }

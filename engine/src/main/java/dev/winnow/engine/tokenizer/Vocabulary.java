@@ -23,9 +23,13 @@ import dev.winnow.gguf.GgufValueType;
  * @param addEos         whether encoded sequences should end with EOS
  * @param addSpacePrefix whether SentencePiece puts a space in front of the text
  * @param chatTemplate   {@code tokenizer.chat_template} (Jinja source), or null
+ * @param merges         byte-level BPE merges, "left right", highest priority first ({@code tokenizer.ggml.merges}),
+ *                       or null
+ * @param preTokenizer   the name of the BPE pre-tokenizer ({@code tokenizer.ggml.pre}), or null
  */
 public record Vocabulary(String model, String[] tokens, float[] scores, int[] tokenTypes, int bos, int eos,
-                         int unk, boolean addBos, boolean addEos, boolean addSpacePrefix, String chatTemplate) {
+                         int unk, boolean addBos, boolean addEos, boolean addSpacePrefix, String chatTemplate,
+                         String[] merges, String preTokenizer) {
     public static final String MODEL_KEY = "tokenizer.ggml.model";
     public static final String TOKENS_KEY = "tokenizer.ggml.tokens";
     public static final String SCORES_KEY = "tokenizer.ggml.scores";
@@ -37,6 +41,8 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
     public static final String ADD_EOS_KEY = "tokenizer.ggml.add_eos_token";
     public static final String ADD_SPACE_PREFIX_KEY = "tokenizer.ggml.add_space_prefix";
     public static final String CHAT_TEMPLATE_KEY = "tokenizer.chat_template";
+    public static final String MERGES_KEY = "tokenizer.ggml.merges";
+    public static final String PRE_KEY = "tokenizer.ggml.pre";
 
     public Vocabulary {
         if (model == null || model.isBlank()) {
@@ -76,11 +82,25 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
         requireIdOrAbsent("BOS", bos, tokens.length);
         requireIdOrAbsent("EOS", eos, tokens.length);
         requireIdOrAbsent("unknown-token", unk, tokens.length);
+        if (merges != null) {
+            for (int rank = 0; rank < merges.length; rank++) {
+                if (merges[rank] == null) {
+                    throw new TokenizerException("merge " + rank + " has no text");
+                }
+            }
+        }
+    }
+
+    /** A vocabulary without BPE merges or pre-tokenizer (SentencePiece). */
+    public Vocabulary(String model, String[] tokens, float[] scores, int[] tokenTypes, int bos, int eos, int unk,
+                      boolean addBos, boolean addEos, boolean addSpacePrefix, String chatTemplate) {
+        this(model, tokens, scores, tokenTypes, bos, eos, unk, addBos, addEos, addSpacePrefix, chatTemplate, null, null);
     }
 
     /**
      * The vocabulary stored in a GGUF file's metadata. Absent keys take llama.cpp's defaults: for SentencePiece
-     * ("llama") BOS 1, EOS 2, unknown 0, BOS added, space prefix on; otherwise no special tokens and neither.
+     * ("llama") BOS 1, EOS 2, unknown 0, BOS added, space prefix on; otherwise no special tokens and neither, except
+     * that the Llama 3 pre-tokenizers add BOS.
      *
      * @throws TokenizerException naming the key that is missing, of the wrong type or inconsistent
      */
@@ -95,14 +115,17 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
         int bos = tokenId(metadata, BOS_KEY, sentencePiece ? 1 : -1, tokens.length);
         int eos = tokenId(metadata, EOS_KEY, sentencePiece ? 2 : -1, tokens.length);
         int unk = tokenId(metadata, UNK_KEY, sentencePiece ? 0 : -1, tokens.length);
-        boolean addBos = flag(metadata, ADD_BOS_KEY, sentencePiece);
+        String[] merges = metadata.find(MERGES_KEY).map(value -> array(MERGES_KEY, value, GgufValueType.STRING).strings())
+                .orElse(null);
+        String pre = metadata.find(PRE_KEY).map(value -> string(PRE_KEY, value)).orElse(null);
+        boolean addBos = flag(metadata, ADD_BOS_KEY, sentencePiece || PreTokenizer.addsBosByDefault(pre));
         boolean addEos = flag(metadata, ADD_EOS_KEY, false);
         boolean addSpacePrefix = flag(metadata, ADD_SPACE_PREFIX_KEY, sentencePiece);
         String chatTemplate = metadata.find(CHAT_TEMPLATE_KEY).map(value -> string(CHAT_TEMPLATE_KEY, value))
                 .orElse(null);
         try {
             return new Vocabulary(model, tokens, scores, types, bos, eos, unk, addBos, addEos, addSpacePrefix,
-                    chatTemplate);
+                    chatTemplate, merges, pre);
         } catch (TokenizerException e) {
             throw new TokenizerException("the GGUF vocabulary (tokenizer.ggml.*) is invalid: " + e.getMessage());
         }

@@ -46,10 +46,13 @@ class ChatTemplatePropertiesTest {
 
     @Provide
     Arbitrary<ChatTemplate> templates() {
-        return Arbitraries.of("llama2", "llama3", "chatml", "plain").map(name -> switch (name) {
+        return Arbitraries.of("llama2", "llama3", "chatml", "mistral", "phi3", "gemma", "plain").map(name -> switch (name) {
             case "llama2" -> new Llama2Template();
             case "llama3" -> HeaderTemplate.llama3();
             case "chatml" -> HeaderTemplate.chatMl();
+            case "mistral" -> new MistralTemplate();
+            case "phi3" -> HeaderTemplate.phi3();
+            case "gemma" -> HeaderTemplate.gemma();
             default -> new PlainTemplate();
         });
     }

@@ -51,6 +51,44 @@ class ChatTemplateTest {
     }
 
     @Test
+    void rendersMistral() {
+        assertEquals("<s>[INST] You are terse.\n\nHi! [/INST]Hello.</s>"
+                        + "[INST] What is 2+2? [/INST]4.</s>"
+                        + "[INST] Thanks [/INST]",
+                new MistralTemplate().render(THREE_TURNS, true));
+        assertEquals("<s>[INST]  Hi!\n [/INST]\tHello.  </s>", new MistralTemplate().render(
+                List.of(ChatMessage.user(" Hi!\n"), ChatMessage.assistant("\tHello.  ")), false));
+    }
+
+    @Test
+    void rendersPhi3() {
+        assertEquals("<|system|>\nYou are terse.<|end|>\n"
+                        + "<|user|>\nHi!<|end|>\n"
+                        + "<|assistant|>\nHello.<|end|>\n"
+                        + "<|user|>\nWhat is 2+2?<|end|>\n"
+                        + "<|assistant|>\n4.<|end|>\n"
+                        + "<|user|>\nThanks<|end|>\n"
+                        + "<|assistant|>\n",
+                HeaderTemplate.phi3().render(THREE_TURNS, true));
+    }
+
+    @Test
+    void rendersGemma() {
+        assertEquals("<bos><start_of_turn>user\nYou are terse.\n\nHi!<end_of_turn>\n"
+                        + "<start_of_turn>model\nHello.<end_of_turn>\n"
+                        + "<start_of_turn>user\nWhat is 2+2?<end_of_turn>\n"
+                        + "<start_of_turn>model\n4.<end_of_turn>\n"
+                        + "<start_of_turn>user\nThanks<end_of_turn>\n"
+                        + "<start_of_turn>model\n",
+                HeaderTemplate.gemma().render(THREE_TURNS, true));
+        assertEquals("<bos><start_of_turn>user\nHi!<end_of_turn>\n<start_of_turn>model\nHello.<end_of_turn>\n",
+                HeaderTemplate.gemma().render(List.of(ChatMessage.user("  Hi!\n"), ChatMessage.assistant("\tHello.  ")), false));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HeaderTemplate.gemma()
+                .render(List.of(ChatMessage.user("a"), ChatMessage.system("s")), true));
+        assertEquals("gemma takes a system message only first, but message 1 is one", e.getMessage());
+    }
+
+    @Test
     void rendersPlainText() {
         assertEquals("You are terse.\nHi!Hello.What is 2+2?4.Thanks", new PlainTemplate().render(THREE_TURNS, true));
     }
@@ -83,7 +121,19 @@ class ChatTemplateTest {
     }
 
     @Test
+    void mistralRequiresAlternatingTurns() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new MistralTemplate()
+                .render(List.of(ChatMessage.assistant("a")), true));
+        assertEquals("Mistral conversations alternate user/assistant after an optional system message, "
+                + "but message 0 is 'assistant'", e.getMessage());
+    }
+
+    @Test
     void stopTokensAndEndMarkers() {
+        assertEquals(List.of("<|end|>"), HeaderTemplate.phi3().stopTokens());
+        assertEquals(List.of("<end_of_turn>"), HeaderTemplate.gemma().stopTokens());
+        assertEquals(List.of(), new MistralTemplate().stopTokens());
+        assertEquals("</s>", new MistralTemplate().afterAssistantTurn());
         assertEquals(List.of("<|eot_id|>"), HeaderTemplate.llama3().stopTokens());
         assertEquals(List.of("<|im_end|>"), HeaderTemplate.chatMl().stopTokens());
         assertEquals(List.of(), new Llama2Template().stopTokens());
@@ -120,14 +170,36 @@ class ChatTemplateTest {
     }
 
     @Test
-    void fallsBackToPlainTextWithAReason() {
-        String mistral = "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
+    void detectsMistral() {
+        String source = "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
                 + "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% else %}{{ message['content'] + eos_token }}"
                 + "{% endif %}{% endfor %}";
-        assertDetected("plain", false, "Mistral", mistral);
-        String gemma = "{% for message in messages %}{{ '<start_of_turn>' + message['role'] + '\\n' + "
-                + "message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}";
-        assertDetected("plain", false, "not one Winnow recognises", gemma);
+        assertDetected("mistral", true, "Mistral", source);
+    }
+
+    @Test
+    void detectsPhi3() {
+        String source = "{% for message in messages %}{% if message['role'] == 'user' %}{{'<|user|>\\n' + "
+                + "message['content'] + '<|end|>\\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\\n' + "
+                + "message['content'] + '<|end|>\\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}"
+                + "{{ '<|assistant|>\\n' }}{% endif %}";
+        assertDetected("phi3", true, "Phi-3", source);
+    }
+
+    @Test
+    void detectsGemma() {
+        String source = "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'assistant') %}"
+                + "{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}"
+                + "{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}"
+                + "{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}";
+        assertDetected("gemma", true, "Gemma", source);
+    }
+
+    @Test
+    void fallsBackToPlainTextWithAReason() {
+        String zephyr = "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + message['content'] + "
+                + "eos_token }}{% endfor %}";
+        assertDetected("plain", false, "not one Winnow recognises", zephyr);
         assertDetected("plain", false, "no chat template", null);
         assertDetected("plain", false, "no chat template", "  ");
     }

@@ -101,4 +101,23 @@ class VocabularyFromGgufTest {
         assertRejected("the GGUF vocabulary (tokenizer.ggml.*) is invalid: token 3: token type code 7 is not one of "
                 + "0..6", w -> w.putArray(Vocabulary.TOKEN_TYPE_KEY, GgufArray.ofInt32s(2, 3, 3, 7)));
     }
+
+    /** Byte-level BPE: merges and the pre-tokenizer name are read; Llama 3 vocabularies add BOS unless told not to. */
+    @Test
+    void readsBpeMergesAndPreTokenizer() {
+        Vocabulary llama3 = read(w -> w.putString(Vocabulary.MODEL_KEY, "gpt2")
+                .putArray(Vocabulary.MERGES_KEY, GgufArray.ofStrings("\u2581 a"))
+                .putString(Vocabulary.PRE_KEY, "llama-bpe"));
+        assertArrayEquals(new String[] {"\u2581 a"}, llama3.merges());
+        assertEquals("llama-bpe", llama3.preTokenizer());
+        assertTrue(llama3.addBos());
+        assertFalse(read(w -> w.putString(Vocabulary.MODEL_KEY, "gpt2").putString(Vocabulary.PRE_KEY, "llama-bpe")
+                .putBool(Vocabulary.ADD_BOS_KEY, false)).addBos());
+        Vocabulary gpt2 = read(w -> w.putString(Vocabulary.MODEL_KEY, "gpt2").putString(Vocabulary.PRE_KEY, "gpt-2"));
+        assertFalse(gpt2.addBos());
+        assertNull(gpt2.merges());
+        assertRejected("tokenizer.ggml.merges must be an array of STRING, not of INT32",
+                w -> w.putArray(Vocabulary.MERGES_KEY, GgufArray.ofInt32s(1)));
+        assertRejected("tokenizer.ggml.pre must be a STRING, not BOOL", w -> w.putBool(Vocabulary.PRE_KEY, true));
+    }
 }

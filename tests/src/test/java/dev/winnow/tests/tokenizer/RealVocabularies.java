@@ -14,10 +14,11 @@ import dev.winnow.gguf.GgufFile;
 import dev.winnow.tests.SharedFiles;
 import org.junit.jupiter.api.Assumptions;
 
-/** The real SentencePiece vocabularies in {@code ../shared}, loaded through the GGUF reader. */
+/** The real vocabularies in {@code ../shared}, loaded through the GGUF reader. */
 final class RealVocabularies {
     static final String LLAMA_SPM = "vocab/ggml-vocab-llama-spm.gguf";
     static final String STORIES_260K = "models/stories260K.gguf";
+    static final String GPT2 = "vocab/ggml-vocab-gpt-2.gguf";
 
     private RealVocabularies() {
     }

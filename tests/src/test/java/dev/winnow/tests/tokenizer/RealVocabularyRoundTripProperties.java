@@ -17,13 +17,13 @@ import net.jqwik.api.lifecycle.LifecycleContext;
 import net.jqwik.api.lifecycle.SkipExecutionHook;
 
 /**
- * On the real SentencePiece vocabularies (those present and intact): decoding what was encoded gives the text
- * back, and streaming the ids one by one gives the same text in whole characters.
+ * On the real vocabularies (SentencePiece and byte-level BPE, those present and intact): decoding what was encoded
+ * gives the text back, and streaming the ids one by one gives the same text in whole characters.
  */
-@AddLifecycleHook(SpmRoundTripProperties.SkipWithoutVocabularies.class)
-class SpmRoundTripProperties {
+@AddLifecycleHook(RealVocabularyRoundTripProperties.SkipWithoutVocabularies.class)
+class RealVocabularyRoundTripProperties {
     private static final List<Tokenizer> TOKENIZERS =
-            RealVocabularies.available(RealVocabularies.STORIES_260K, RealVocabularies.LLAMA_SPM);
+            RealVocabularies.available(RealVocabularies.STORIES_260K, RealVocabularies.LLAMA_SPM, RealVocabularies.GPT2);
 
     /** Skips the properties, saying why, when no vocabulary could be loaded. */
     static final class SkipWithoutVocabularies implements SkipExecutionHook {
@@ -32,7 +32,7 @@ class SpmRoundTripProperties {
             if (!TOKENIZERS.isEmpty()) {
                 return SkipResult.doNotSkip();
             }
-            String reason = "no intact SentencePiece vocabulary in the shared folder";
+            String reason = "no intact vocabulary in the shared folder";
             System.err.println("skipped " + context.label() + ": " + reason);
             return SkipResult.skip(reason);
         }

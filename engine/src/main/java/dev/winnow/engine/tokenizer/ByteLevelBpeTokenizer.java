@@ -1,0 +1,305 @@
+package dev.winnow.engine.tokenizer;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.OptionalInt;
+
+import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
+import org.eclipse.collections.impl.map.mutable.primitive.LongIntHashMap;
+import org.eclipse.collections.impl.map.mutable.primitive.ObjectIntHashMap;
+
+/**
+ * The byte-level BPE tokenizer of GPT-2, Llama 3, Qwen, SmolLM, Mistral-Nemo and many others
+ * ({@code tokenizer.ggml.model = "gpt2"}), producing the same ids as llama.cpp. Encoding: cut out special tokens;
+ * cut each text fragment into words with the vocabulary's {@link PreTokenizer}; write each word's UTF-8 bytes as
+ * GPT-2's printable stand-in characters ({@link #BYTE_CHARS}); then repeatedly merge the adjacent pair of symbols
+ * that comes first in {@code tokenizer.ggml.merges} (leftmost on ties). A final symbol that is not a token is
+ * spelled byte by byte. With the Llama 3 pre-tokenizers a word that is a token as a whole is that token.
+ *
+ * <p>Decoding maps the stand-in characters of normal tokens back to bytes; user-defined tokens decode to their
+ * text and control tokens to nothing. Every byte has a stand-in, so any text round-trips when the vocabulary has
+ * a token for every byte the text's UTF-8 uses.
+ */
+public final class ByteLevelBpeTokenizer implements Tokenizer {
+    static final String MODEL = "gpt2";
+
+    /**
+     * GPT-2's {@code bytes_to_unicode}: bytes that are printable Latin-1 characters ({@code !..~}, {@code ¡..¬},
+     * {@code ®..ÿ}) stand for themselves; the other 68 bytes, in order, take U+0100, U+0101, ...
+     */
+    static final char[] BYTE_CHARS = new char[256];
+    /** The byte each stand-in character is for (indexed by char), or -1. */
+    private static final int[] CHAR_BYTES = new int[512];
+
+    static {
+        Arrays.fill(CHAR_BYTES, -1);
+        int next = 256;
+        for (int b = 0; b < 256; b++) {
+            boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+            BYTE_CHARS[b] = (char) (printable ? b : next++);
+            CHAR_BYTES[BYTE_CHARS[b]] = b;
+        }
+    }
+
+    private final Vocabulary vocabulary;
+    private final PreTokenizer preTokenizer;
+    /**
+     * Every token text and every intermediate merge result that is not a token (ids from the vocabulary size
+     * on), as the UTF-8 bytes of their stand-in spelling.
+     */
+    private final PieceTable pieces;
+    /** (left piece << 32 | right piece) → merge rank. */
+    private final LongIntHashMap rankOfPair = new LongIntHashMap();
+    /** The piece each merge rank produces. */
+    private final int[] mergedPiece;
+    private final int[] byteTokens = new int[256];
+    private final byte[][] decodedBytes;
+    private final SpecialTokens specialTokens;
+
+    /**
+     * @throws TokenizerException if the vocabulary has no merges, names an unknown pre-tokenizer or has a malformed
+     *                            merge
+     */
+    public ByteLevelBpeTokenizer(Vocabulary vocabulary) {
+        this.vocabulary = vocabulary;
+        this.preTokenizer = PreTokenizer.forName(vocabulary.preTokenizer());
+        String[] merges = vocabulary.merges();
+        if (merges == null) {
+            throw new TokenizerException("the byte-level BPE vocabulary has no merges (" + Vocabulary.MERGES_KEY + ")");
+        }
+        int size = vocabulary.size();
+        decodedBytes = new byte[size][];
+        for (int id = 0; id < size; id++) {
+            String text = vocabulary.tokens()[id];
+            decodedBytes[id] = switch (vocabulary.type(id)) {
+                case NORMAL -> standInsToBytes(text);
+                case BYTE -> new byte[] {(byte) Vocabulary.byteValue(text)};
+                case USER_DEFINED -> text.getBytes(StandardCharsets.UTF_8);
+                case CONTROL, UNKNOWN, UNUSED -> new byte[0];
+            };
+        }
+        // Piece ids: the tokens, then merge texts that are not tokens. A text held twice gets the later id, as in
+        // llama.cpp (and as PieceTable does).
+        List<String> pieceTexts = new ArrayList<>(Arrays.asList(vocabulary.tokens()));
+        ObjectIntHashMap<String> pieceIds = new ObjectIntHashMap<>(size * 2);
+        for (int id = 0; id < size; id++) {
+            pieceIds.put(pieceTexts.get(id), id);
+        }
+        mergedPiece = new int[merges.length];
+        for (int rank = 0; rank < merges.length; rank++) {
+            String merge = merges[rank];
+            int space = merge.indexOf(' ', 1);
+            if (space < 0 || space == merge.length() - 1) {
+                throw new TokenizerException("merge " + rank + " '" + merge + "' is not two texts separated by a space");
+            }
+            String left = merge.substring(0, space);
+            String right = merge.substring(space + 1);
+            long pair = (long) pieceId(left, pieceTexts, pieceIds) << 32 | pieceId(right, pieceTexts, pieceIds);
+            if (!rankOfPair.containsKey(pair)) {
+                rankOfPair.put(pair, rank);
+            }
+            mergedPiece[rank] = pieceId(left + right, pieceTexts, pieceIds);
+        }
+        byte[][] pieceBytes = new byte[pieceTexts.size()][];
+        for (int id = 0; id < pieceBytes.length; id++) {
+            pieceBytes[id] = pieceTexts.get(id).getBytes(StandardCharsets.UTF_8);
+        }
+        boolean[] all = new boolean[pieceBytes.length];
+        Arrays.fill(all, true);
+        pieces = new PieceTable(pieceBytes, all);
+        for (int b = 0; b < 256; b++) {
+            int id = pieceIds.getIfAbsent(String.valueOf(BYTE_CHARS[b]), -1);
+            byteTokens[b] = id < size ? id : -1;
+        }
+        specialTokens = new SpecialTokens(vocabulary);
+    }
+
+    /** The piece id of a text, adding it after the others when it is new. */
+    private static int pieceId(String text, List<String> pieceTexts, ObjectIntHashMap<String> pieceIds) {
+        int id = pieceIds.getIfAbsent(text, -1);
+        if (id < 0) {
+            id = pieceTexts.size();
+            pieceTexts.add(text);
+            pieceIds.put(text, id);
+        }
+        return id;
+    }
+
+    private static byte[] standInsToBytes(String text) {
+        byte[] bytes = new byte[text.length() * 3];
+        int length = 0;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            int b = c < CHAR_BYTES.length ? CHAR_BYTES[c] : -1;
+            if (b >= 0) {
+                bytes[length++] = (byte) b;
+            } else {
+                // Not a stand-in (a vocabulary may hold raw text): its own UTF-8 bytes.
+                int end = Character.isHighSurrogate(c) && i + 1 < text.length() ? i + 2 : i + 1;
+                byte[] raw = text.substring(i, end).getBytes(StandardCharsets.UTF_8);
+                System.arraycopy(raw, 0, bytes, length, raw.length);
+                length += raw.length;
+                i = end - 1;
+            }
+        }
+        return Arrays.copyOf(bytes, length);
+    }
+
+    @Override
+    public int[] encode(String text, boolean addBos, boolean parseSpecial) {
+        IntArrayList ids = new IntArrayList(text.length() / 3 + 2);
+        if (addBos) {
+            if (vocabulary.bos() < 0) {
+                throw new TokenizerException("cannot add BOS: the vocabulary has no BOS token");
+            }
+            ids.add(vocabulary.bos());
+        }
+        for (SpecialTokens.Fragment fragment : specialTokens.split(text, parseSpecial)) {
+            if (fragment.isText()) {
+                for (String word : preTokenizer.split(text.substring(fragment.start(), fragment.end()))) {
+                    encodeWord(standIns(word), ids);
+                }
+            } else {
+                ids.add(fragment.token());
+            }
+        }
+        return ids.toArray();
+    }
+
+    /** The UTF-8 bytes of the stand-in spelling of a word. */
+    private static byte[] standIns(String word) {
+        byte[] utf8 = word.getBytes(StandardCharsets.UTF_8);
+        StringBuilder spelled = new StringBuilder(utf8.length);
+        for (byte b : utf8) {
+            spelled.append(BYTE_CHARS[b & 0xFF]);
+        }
+        return spelled.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Merges the stand-in characters of one word (given as UTF-8 bytes) into tokens and appends their ids. */
+    private void encodeWord(byte[] bytes, IntArrayList ids) {
+        if (preTokenizer.ignoresMerges()) {
+            int whole = pieces.find(bytes, 0, bytes.length);
+            if (whole >= 0 && whole < vocabulary.size()) {
+                ids.add(whole);
+                return;
+            }
+        }
+        // Symbols: byte ranges of the stand-in text in a doubly linked list, each with its piece id (-1 if none);
+        // a merged-away symbol has length 0. Stand-ins are one or two UTF-8 bytes.
+        int[] start = new int[bytes.length];
+        int[] length = new int[bytes.length];
+        int[] piece = new int[bytes.length];
+        int[] previous = new int[bytes.length];
+        int[] next = new int[bytes.length];
+        int count = 0;
+        for (int offset = 0; offset < bytes.length; count++) {
+            int characterLength = (bytes[offset] & 0x80) == 0 ? 1 : 2;
+            start[count] = offset;
+            length[count] = characterLength;
+            piece[count] = pieces.find(bytes, offset, characterLength);
+            previous[count] = count - 1;
+            offset += characterLength;
+            next[count] = offset == bytes.length ? -1 : count + 1;
+        }
+        BigramQueue queue = new BigramQueue(count);
+        for (int right = 1; right < count; right++) {
+            offerMerge(piece, length, right - 1, right, queue);
+        }
+        while (!queue.isEmpty()) {
+            queue.poll();
+            int left = queue.left();
+            int right = queue.right();
+            if (length[left] == 0 || length[right] == 0 || length[left] + length[right] != queue.size()) {
+                continue; // one side was merged into something else since this pair was offered
+            }
+            piece[left] = mergedPiece[rankOfPair.get((long) piece[left] << 32 | piece[right])];
+            length[left] += length[right];
+            length[right] = 0;
+            next[left] = next[right];
+            if (next[right] >= 0) {
+                previous[next[right]] = left;
+            }
+            offerMerge(piece, length, previous[left], left, queue);
+            offerMerge(piece, length, left, next[left], queue);
+        }
+        for (int symbol = 0; symbol >= 0; symbol = next[symbol]) {
+            if (piece[symbol] >= 0 && piece[symbol] < vocabulary.size()) {
+                ids.add(piece[symbol]);
+            } else {
+                addBytes(bytes, start[symbol], length[symbol], ids);
+            }
+        }
+    }
+
+    /** Queues the merge of two adjacent symbols if the merges have it; the lowest rank comes out first. */
+    private void offerMerge(int[] piece, int[] length, int left, int right, BigramQueue queue) {
+        if (left < 0 || right < 0 || piece[left] < 0 || piece[right] < 0) {
+            return;
+        }
+        long pair = (long) piece[left] << 32 | piece[right];
+        if (rankOfPair.containsKey(pair)) {
+            // Ranks below 2^24 are exact as float scores.
+            queue.add(-rankOfPair.get(pair), left, right, length[left] + length[right]);
+        }
+    }
+
+    /**
+     * Spells a symbol that is not a token as one byte token per stand-in character. A byte without a token is left
+     * out, as llama.cpp does (some vocabularies have none for bytes that UTF-8 never uses, such as 0xC0, or for
+     * rare control characters).
+     */
+    private void addBytes(byte[] bytes, int start, int length, IntArrayList ids) {
+        String standIns = new String(bytes, start, length, StandardCharsets.UTF_8);
+        for (int i = 0; i < standIns.length(); i++) {
+            int id = byteTokens[CHAR_BYTES[standIns.charAt(i)]];
+            if (id >= 0) {
+                ids.add(id);
+            }
+        }
+    }
+
+    @Override
+    public TokenDecoder decoder() {
+        return new TokenDecoder(decodedBytes, vocabulary.bos(), false);
+    }
+
+    @Override
+    public int vocabularySize() {
+        return vocabulary.size();
+    }
+
+    @Override
+    public int bos() {
+        return vocabulary.bos();
+    }
+
+    @Override
+    public int eos() {
+        return vocabulary.eos();
+    }
+
+    @Override
+    public boolean isEndOfGeneration(int id) {
+        return specialTokens.isEndOfGeneration(id);
+    }
+
+    @Override
+    public String piece(int id) {
+        if (id < 0 || id >= vocabulary.size()) {
+            throw new IllegalArgumentException(
+                    "token id " + id + " is outside the vocabulary of " + vocabulary.size() + " tokens");
+        }
+        TokenType type = vocabulary.type(id);
+        return type == TokenType.NORMAL
+                ? new String(decodedBytes[id], StandardCharsets.UTF_8)
+                : vocabulary.tokens()[id];
+    }
+
+    @Override
+    public OptionalInt specialTokenId(String text) {
+        return specialTokens.idOf(text);
+    }
+}
