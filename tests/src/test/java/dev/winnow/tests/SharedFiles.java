@@ -37,20 +37,40 @@ public final class SharedFiles {
     }
 
     /**
-     * A file inside the shared directory; when it is missing, aborts the test (a skip, not a failure) and prints
-     * the reason to stderr.
+     * Where intact copies of llama.cpp's vocabulary files and their test vectors may be, besides the shared folder:
+     * the environment variable {@value #VOCAB_DIR_VARIABLE} (.ci/run fills it from the llama.cpp sources that the
+     * node-llama-cpp npm package ships, because the shared copies were damaged in transit).
+     */
+    public static final String VOCAB_DIR_VARIABLE = "WINNOW_VOCAB_DIR";
+
+    /**
+     * A file of the shared directory, if present. A {@code vocab/} file is taken from {@value #VOCAB_DIR_VARIABLE}
+     * first when that folder has it.
+     */
+    public static Optional<Path> find(String relative) {
+        String vocabDir = System.getenv(VOCAB_DIR_VARIABLE);
+        if (vocabDir != null && relative.startsWith("vocab/")) {
+            Path file = Path.of(vocabDir).resolve(relative.substring("vocab/".length()));
+            if (Files.exists(file)) {
+                return Optional.of(file);
+            }
+        }
+        return sharedDir().map(dir -> dir.resolve(relative)).filter(Files::exists);
+    }
+
+    /**
+     * A file of the shared directory (see {@link #find}); when it is missing, aborts the test (a skip, not a
+     * failure) and prints the reason to stderr.
      */
     public static Path requireShared(String relative) {
-        Optional<Path> dir = sharedDir();
-        if (dir.isEmpty()) {
-            skip("no shared/models folder beside " + System.getProperty("user.dir") + " or its ancestors, so "
-                    + relative + " is not available");
+        Optional<Path> file = find(relative);
+        if (file.isEmpty()) {
+            skip(sharedDir().isEmpty()
+                    ? "no shared/models folder beside " + System.getProperty("user.dir") + " or its ancestors, so "
+                            + relative + " is not available"
+                    : relative + " does not exist in " + sharedDir().get());
         }
-        Path file = dir.get().resolve(relative);
-        if (!Files.exists(file)) {
-            skip(file + " does not exist");
-        }
-        return file;
+        return file.get();
     }
 
     /**

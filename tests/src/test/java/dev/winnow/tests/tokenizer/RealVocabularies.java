@@ -42,7 +42,7 @@ final class RealVocabularies {
     static List<Tokenizer> available(String... relatives) {
         List<Tokenizer> tokenizers = new ArrayList<>();
         for (String relative : relatives) {
-            Optional<Path> file = SharedFiles.sharedDir().map(dir -> dir.resolve(relative)).filter(Files::exists);
+            Optional<Path> file = SharedFiles.find(relative);
             try {
                 if (file.isEmpty()) {
                     System.err.println("left out: " + relative + " is not in the shared folder");
