@@ -10,6 +10,8 @@ import dev.winnow.tensors.WorkerPool;
  * a decode step): embedding, then per block RMSNorm, Q/K/V projections, RoPE, causal attention through the KV
  * cache, output projection and residual, RMSNorm, SwiGLU feed-forward and residual; then the final norm and the
  * output matrix for the last token. Activations are stored token after token ({@code count x width}).
+ * {@link #forwardBatch} runs the same layers over one token of each of several sequences (a decode step of the
+ * server's continuous batching): the matrices see all rows at once, the cache and pruner work is per row.
  */
 public final class LlamaModel {
     /** Tokens processed together when a prompt is read: each weight row is then reused for all of them. */
@@ -42,7 +44,10 @@ public final class LlamaModel {
         return new State(config, blockSize);
     }
 
-    /** The activations of one block of tokens. */
+    /**
+     * The activations of one block of tokens: the consecutive tokens of one sequence for {@link #forward}, or one
+     * token of each of up to {@link #blockSize()} sequences for {@link #forwardBatch}.
+     */
     public static final class State {
         final int blockSize;
         final float[] x;
@@ -56,6 +61,14 @@ public final class LlamaModel {
         final float[] ropeCos;
         final float[] ropeSin;
         final float[] logits;
+        /** One row of xb, q, k, v and attention: a batch row is handed to its own cache and pruner alone. */
+        final float[] rowXb;
+        final float[] rowQ;
+        final float[] rowK;
+        final float[] rowV;
+        final float[] rowAttention;
+        /** {@code blockSize x vocabulary} logits of a batch, allocated by the first {@link #forwardBatch}. */
+        float[] batchLogits;
 
         State(LlamaConfig c, int blockSize) {
             if (blockSize < 1) {
@@ -73,6 +86,11 @@ public final class LlamaModel {
             ropeCos = new float[c.ropeDim() / 2];
             ropeSin = new float[c.ropeDim() / 2];
             logits = new float[c.vocabularySize()];
+            rowXb = new float[c.dim()];
+            rowQ = new float[c.queryDim()];
+            rowK = new float[c.kvDim()];
+            rowV = new float[c.kvDim()];
+            rowAttention = new float[c.queryDim()];
         }
 
         public int blockSize() {
@@ -90,54 +108,137 @@ public final class LlamaModel {
      */
     public float[] forward(int[] tokens, int offset, int count, int firstPosition, State s, KvCache cache,
                            Pruner pruner, WorkerPool pool, boolean computeLogits) {
-        LlamaConfig c = config;
-        if (count < 1 || count > s.blockSize) {
-            throw new IllegalArgumentException("a block holds 1 to %d tokens, got %d".formatted(s.blockSize, count));
-        }
-        int dim = c.dim();
-        for (int i = 0; i < count; i++) {
-            int token = tokens[offset + i];
-            if (token < 0 || token >= c.vocabularySize()) {
-                throw new IllegalArgumentException("token id %d is outside the vocabulary (0..%d)"
-                        .formatted(token, c.vocabularySize() - 1));
-            }
-            weights.tokenEmbedding().dequantizeRow(token, s.x, i * dim);
-        }
-
-        for (int l = 0; l < c.layers(); l++) {
+        checkBlock(count, s);
+        embed(tokens, offset, count, s);
+        for (int l = 0; l < config.layers(); l++) {
             LlamaWeights.Layer w = weights.layers()[l];
-
-            rmsNormRows(s.xb, s.x, w.attentionNorm(), count);
-            w.wq().matMul(s.xb, s.q, count, pool);
-            w.wk().matMul(s.xb, s.k, count, pool);
-            w.wv().matMul(s.xb, s.v, count, pool);
+            projectQueryKeyValue(w, s, count, pool);
             for (int i = 0; i < count; i++) {
-                computeRopeAngles(firstPosition + i, s);
-                rotate(s.q, i * c.queryDim(), c.heads(), s);
-                rotate(s.k, i * c.kvDim(), c.kvHeads(), s);
+                rope(s, i, firstPosition + i);
             }
-            cache.store(l, firstPosition, count, s.k, s.v);
-            pruner.beforeAttention(l, s.xb, firstPosition, count, pool);
-            cache.attend(l, s.q, s.attention, firstPosition, count, pool, pruner.attentionWeights(l, firstPosition, count));
-            pruner.afterAttention(l, firstPosition, count);
-            w.wo().matMul(s.attention, s.xb, count, pool);
-            VectorMath.add(s.x, 0, s.xb, 0, count * dim);
-
-            rmsNormRows(s.xb, s.x, w.ffnNorm(), count);
-            w.gate().matMul(s.xb, s.hidden, count, pool);
-            w.up().matMul(s.xb, s.hiddenUp, count, pool);
-            VectorMath.swiglu(s.hidden, s.hiddenUp, count * c.ffnDim());
-            w.down().matMul(s.hidden, s.xb, count, pool);
-            VectorMath.add(s.x, 0, s.xb, 0, count * dim);
+            attend(l, cache, pruner, firstPosition, count, s.xb, s.q, s.k, s.v, s.attention, pool);
+            outputAndFeedForward(w, s, count, pool);
         }
 
         if (!computeLogits) {
             return null;
         }
-        int last = (count - 1) * dim;
-        VectorMath.rmsNorm(s.xb, 0, s.x, last, weights.outputNorm(), dim, c.normEps());
+        int dim = config.dim();
+        VectorMath.rmsNorm(s.xb, 0, s.x, (count - 1) * dim, weights.outputNorm(), dim, config.normEps());
         weights.output().matVec(s.xb, s.logits, pool);
         return s.logits;
+    }
+
+    /**
+     * One decode step for {@code count} sequences at once: row i is token {@code tokens[i]} at position
+     * {@code positions[i]} of the sequence whose cache is {@code caches[i]} and pruner {@code pruners[i]}. Every
+     * weight matrix is applied once to all rows ({@link dev.winnow.tensors.FloatTensor#matMul}); RoPE, the cache,
+     * the pruner and attention work row by row, each against its own sequence. Row i gives exactly the logits
+     * that {@link #forward} of that one token on that sequence gives.
+     *
+     * @return {@code count x vocabulary} logits, row after row (inside {@code s}, valid until the next call)
+     * @throws IllegalArgumentException when the arrays are shorter than {@code count}, {@code count} is outside
+     *                                  1 .. block size, a token is outside the vocabulary, or two rows share a cache
+     */
+    public float[] forwardBatch(int[] tokens, int[] positions, KvCache[] caches, Pruner[] pruners, int count, State s,
+                                WorkerPool pool) {
+        checkBlock(count, s);
+        if (tokens.length < count || positions.length < count || caches.length < count || pruners.length < count) {
+            throw new IllegalArgumentException("a batch of %d rows needs that many tokens (%d), positions (%d), caches (%d) and pruners (%d)"
+                    .formatted(count, tokens.length, positions.length, caches.length, pruners.length));
+        }
+        for (int i = 0; i < count; i++) {
+            for (int j = 0; j < i; j++) {
+                if (caches[i] == caches[j]) {
+                    throw new IllegalArgumentException("batch rows %d and %d share one cache: a batch holds one token per sequence"
+                            .formatted(j, i));
+                }
+            }
+        }
+        embed(tokens, 0, count, s);
+        int dim = config.dim();
+        int queryDim = config.queryDim();
+        int kvDim = config.kvDim();
+        for (int l = 0; l < config.layers(); l++) {
+            LlamaWeights.Layer w = weights.layers()[l];
+            projectQueryKeyValue(w, s, count, pool);
+            for (int i = 0; i < count; i++) {
+                rope(s, i, positions[i]);
+                System.arraycopy(s.xb, i * dim, s.rowXb, 0, dim);
+                System.arraycopy(s.q, i * queryDim, s.rowQ, 0, queryDim);
+                System.arraycopy(s.k, i * kvDim, s.rowK, 0, kvDim);
+                System.arraycopy(s.v, i * kvDim, s.rowV, 0, kvDim);
+                attend(l, caches[i], pruners[i], positions[i], 1, s.rowXb, s.rowQ, s.rowK, s.rowV, s.rowAttention, pool);
+                System.arraycopy(s.rowAttention, 0, s.attention, i * queryDim, queryDim);
+            }
+            outputAndFeedForward(w, s, count, pool);
+        }
+
+        if (s.batchLogits == null) {
+            s.batchLogits = new float[s.blockSize * config.vocabularySize()];
+        }
+        rmsNormRows(s.xb, s.x, weights.outputNorm(), count);
+        weights.output().matMul(s.xb, s.batchLogits, count, pool);
+        return s.batchLogits;
+    }
+
+    private static void checkBlock(int count, State s) {
+        if (count < 1 || count > s.blockSize) {
+            throw new IllegalArgumentException("a block holds 1 to %d tokens, got %d".formatted(s.blockSize, count));
+        }
+    }
+
+    /** The embedding rows of {@code count} tokens into {@code s.x}. */
+    private void embed(int[] tokens, int offset, int count, State s) {
+        int dim = config.dim();
+        for (int i = 0; i < count; i++) {
+            int token = tokens[offset + i];
+            if (token < 0 || token >= config.vocabularySize()) {
+                throw new IllegalArgumentException("token id %d is outside the vocabulary (0..%d)"
+                        .formatted(token, config.vocabularySize() - 1));
+            }
+            weights.tokenEmbedding().dequantizeRow(token, s.x, i * dim);
+        }
+    }
+
+    /** Attention norm of every row into {@code s.xb}, then its query, key and value projections. */
+    private void projectQueryKeyValue(LlamaWeights.Layer w, State s, int count, WorkerPool pool) {
+        rmsNormRows(s.xb, s.x, w.attentionNorm(), count);
+        w.wq().matMul(s.xb, s.q, count, pool);
+        w.wk().matMul(s.xb, s.k, count, pool);
+        w.wv().matMul(s.xb, s.v, count, pool);
+    }
+
+    /** Rotates the query and key of row {@code row} for its position. */
+    private void rope(State s, int row, int position) {
+        computeRopeAngles(position, s);
+        rotate(s.q, row * config.queryDim(), config.heads(), s);
+        rotate(s.k, row * config.kvDim(), config.kvHeads(), s);
+    }
+
+    /**
+     * One layer's attention for {@code count} consecutive tokens of one sequence: their keys and values into the
+     * cache, the pruner's decisions around the causal attention of their queries.
+     */
+    private static void attend(int layer, KvCache cache, Pruner pruner, int firstPosition, int count, float[] normalized,
+                               float[] q, float[] k, float[] v, float[] out, WorkerPool pool) {
+        cache.store(layer, firstPosition, count, k, v);
+        pruner.beforeAttention(layer, normalized, firstPosition, count, pool);
+        cache.attend(layer, q, out, firstPosition, count, pool, pruner.attentionWeights(layer, firstPosition, count));
+        pruner.afterAttention(layer, firstPosition, count);
+    }
+
+    /** Output projection and residual, then the SwiGLU feed-forward block and residual, for every row. */
+    private void outputAndFeedForward(LlamaWeights.Layer w, State s, int count, WorkerPool pool) {
+        int dim = config.dim();
+        w.wo().matMul(s.attention, s.xb, count, pool);
+        VectorMath.add(s.x, 0, s.xb, 0, count * dim);
+        rmsNormRows(s.xb, s.x, w.ffnNorm(), count);
+        w.gate().matMul(s.xb, s.hidden, count, pool);
+        w.up().matMul(s.xb, s.hiddenUp, count, pool);
+        VectorMath.swiglu(s.hidden, s.hiddenUp, count * config.ffnDim());
+        w.down().matMul(s.hidden, s.xb, count, pool);
+        VectorMath.add(s.x, 0, s.xb, 0, count * dim);
     }
 
     private void rmsNormRows(float[] out, float[] x, float[] weight, int count) {

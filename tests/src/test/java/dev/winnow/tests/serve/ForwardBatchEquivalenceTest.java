@@ -1,0 +1,189 @@
+package dev.winnow.tests.serve;
+
+import dev.winnow.engine.kv.KvCache;
+import dev.winnow.engine.kv.KvGeometry;
+import dev.winnow.engine.kv.PagePool;
+import dev.winnow.engine.kv.PagedKvCache;
+import dev.winnow.engine.model.LlamaModel;
+import dev.winnow.engine.model.Model;
+import dev.winnow.engine.pruning.Pruner;
+import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.tensors.GgmlType;
+import dev.winnow.tensors.WorkerPool;
+import dev.winnow.tests.model.TinyLlama;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@link LlamaModel#forwardBatch} over several sequences gives, row for row, exactly the logits of one
+ * {@link LlamaModel#forward} call per sequence: on random tiny models (grouped-query attention, partial RoPE,
+ * tied or separate output), with sequences that join and leave between steps in any order, each with its own
+ * paged cache in one shared pool and its own pruner (none, window, TOVA, H2O or the learned DCP module).
+ */
+class ForwardBatchEquivalenceTest {
+    private static final int CONTEXT = 40;
+    private static final int VOCAB = 41;
+
+    @Property(tries = 60)
+    void batchRowsEqualSeparateForwardCalls(@ForAll @IntRange(min = 1, max = 2) int layers,
+                                            @ForAll @IntRange(min = 0, max = 1) int kvChoice,
+                                            @ForAll boolean tied,
+                                            @ForAll @IntRange(min = 1, max = 6) int sequences,
+                                            @ForAll @IntRange(min = 1, max = 6) int steps,
+                                            @ForAll @IntRange(min = 1, max = 8) int pageSize,
+                                            @ForAll @IntRange(min = 1, max = 2) int threads,
+                                            @ForAll long seed) throws Exception {
+        int heads = 4;
+        int dim = heads * 8;
+        TinyLlama tiny = TinyLlama.random(seed, dim, layers, heads, kvChoice == 0 ? heads : 2, 2 * dim + 3, VOCAB,
+                CONTEXT, 4, tied);
+        float[] bias = new float[layers];
+        Arrays.fill(bias, 0.3f);
+        tiny = tiny.withDcp(TinyLlama.Dcp.random(seed + 1, layers, dim, 4, 0.5, bias));
+        Path file = Files.createTempFile("batch-llama", ".gguf");
+        try (AutoCloseable deleted = () -> Files.deleteIfExists(file)) {
+            tiny.write(file);
+            SplittableRandom random = new SplittableRandom(seed);
+            try (Model model = Model.load(file); WorkerPool pool = new WorkerPool(threads);
+                 PagePool separatePages = pool(model, pageSize); PagePool sharedPages = pool(model, pageSize)) {
+                LlamaModel llama = model.llama();
+                Sequence[] separate = new Sequence[sequences];
+                Sequence[] batched = new Sequence[sequences];
+                LlamaModel.State single = llama.newState(LlamaModel.DEFAULT_BLOCK);
+                for (int q = 0; q < sequences; q++) {
+                    PruningPolicy policy = randomPolicy(random);
+                    int[] prompt = random.ints(1 + random.nextInt(12), 0, VOCAB).toArray();
+                    separate[q] = new Sequence(model, separatePages, policy);
+                    batched[q] = new Sequence(model, sharedPages, policy);
+                    float[] expected = separate[q].prefill(llama, prompt, single, pool).clone();
+                    assertArrayEquals(expected, batched[q].prefill(llama, prompt, single, pool));
+                }
+                LlamaModel.State batch = llama.newState(sequences);
+                for (int step = 0; step < steps; step++) {
+                    List<Integer> rows = activeRows(random, sequences);
+                    int[] tokens = new int[rows.size()];
+                    int[] positions = new int[rows.size()];
+                    KvCache[] caches = new KvCache[rows.size()];
+                    Pruner[] pruners = new Pruner[rows.size()];
+                    float[][] expected = new float[rows.size()][];
+                    for (int i = 0; i < rows.size(); i++) {
+                        Sequence b = batched[rows.get(i)];
+                        tokens[i] = random.nextInt(VOCAB);
+                        positions[i] = b.position;
+                        caches[i] = b.cache;
+                        pruners[i] = b.pruner;
+                        expected[i] = separate[rows.get(i)].next(llama, tokens[i], single, pool).clone();
+                        b.position++;
+                    }
+                    float[] logits = llama.forwardBatch(tokens, positions, caches, pruners, rows.size(), batch, pool);
+                    for (int i = 0; i < rows.size(); i++) {
+                        float[] row = Arrays.copyOfRange(logits, i * VOCAB, (i + 1) * VOCAB);
+                        assertArrayEquals(expected[i], row, "step %d, sequence %d".formatted(step, rows.get(i)));
+                    }
+                }
+                for (int q = 0; q < sequences; q++) {
+                    for (int layer = 0; layer < layers; layer++) {
+                        assertArrayEquals(separate[q].cache.positions(layer), batched[q].cache.positions(layer),
+                                "sequence %d keeps the same tokens in layer %d".formatted(q, layer));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void rowsSharingACacheOrTooManyRowsAreRefused() throws Exception {
+        TinyLlama tiny = TinyLlama.random(7, 16, 1, 2, 2, 24, VOCAB, CONTEXT, 8, true);
+        Path file = Files.createTempFile("batch-llama", ".gguf");
+        try (AutoCloseable deleted = () -> Files.deleteIfExists(file)) {
+            tiny.write(file);
+            try (Model model = Model.load(file); WorkerPool pool = new WorkerPool(1); PagePool pages = pool(model, 4)) {
+                LlamaModel llama = model.llama();
+                PagedKvCache cache = new PagedKvCache(pages, KvGeometry.of(model.config(), CONTEXT));
+                LlamaModel.State state = llama.newState(2);
+                IllegalArgumentException shared = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
+                        new int[] {3, 4}, new int[] {0, 1}, new KvCache[] {cache, cache},
+                        new Pruner[] {Pruner.NONE, Pruner.NONE}, 2, state, pool));
+                assertTrue(shared.getMessage().contains("share one cache"), shared.getMessage());
+                IllegalArgumentException tooMany = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
+                        new int[3], new int[3], new KvCache[3], new Pruner[3], 3, state, pool));
+                assertTrue(tooMany.getMessage().contains("1 to 2 tokens"), tooMany.getMessage());
+                IllegalArgumentException outside = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
+                        new int[] {VOCAB}, new int[] {0}, new KvCache[] {cache}, new Pruner[] {Pruner.NONE}, 1, state, pool));
+                assertTrue(outside.getMessage().contains("outside the vocabulary"), outside.getMessage());
+            }
+        }
+    }
+
+    /** One sequence: its cache, pruner and next position. */
+    private static final class Sequence {
+        final PagedKvCache cache;
+        final Pruner pruner;
+        int position;
+        private final int[] one = new int[1];
+
+        Sequence(Model model, PagePool pages, PruningPolicy policy) {
+            cache = new PagedKvCache(pages, KvGeometry.of(model.config(), CONTEXT));
+            pruner = policy.create(model, cache, null);
+        }
+
+        float[] prefill(LlamaModel llama, int[] prompt, LlamaModel.State state, WorkerPool pool) {
+            float[] logits = null;
+            for (int offset = 0; offset < prompt.length; offset += 5) {
+                int count = Math.min(5, prompt.length - offset);
+                logits = llama.forward(prompt, offset, count, position, state, cache, pruner, pool, offset + count == prompt.length);
+                position += count;
+            }
+            return logits;
+        }
+
+        float[] next(LlamaModel llama, int token, LlamaModel.State state, WorkerPool pool) {
+            one[0] = token;
+            return llama.forward(one, 0, 1, position++, state, cache, pruner, pool, true);
+        }
+    }
+
+    private static PruningPolicy randomPolicy(SplittableRandom random) {
+        return switch (random.nextInt(5)) {
+            case 0 -> new PruningPolicy.None();
+            case 1 -> new PruningPolicy.Window(1, 3);
+            case 2 -> new PruningPolicy.Tova(5);
+            case 3 -> new PruningPolicy.HeavyHitters(2, 3);
+            default -> new PruningPolicy.Dcp();
+        };
+    }
+
+    /** A non-empty subset of the sequences, in random order: sequences join and leave between steps. */
+    private static List<Integer> activeRows(SplittableRandom random, int sequences) {
+        List<Integer> rows = new ArrayList<>();
+        for (int q = 0; q < sequences; q++) {
+            if (random.nextInt(4) != 0) {
+                rows.add(q);
+            }
+        }
+        if (rows.isEmpty()) {
+            rows.add(random.nextInt(sequences));
+        }
+        Collections.shuffle(rows, new java.util.Random(random.nextLong()));
+        return rows;
+    }
+
+    private static PagePool pool(Model model, int pageSize) {
+        int interaction = model.pruningModule().map(m -> m.interactionDim()).orElse(0);
+        return new PagePool(model.config().kvHeads(), model.config().headDim(), interaction, pageSize, GgmlType.F32, 100_000);
+    }
+}
