@@ -4,7 +4,8 @@ import dev.winnow.gguf.GgufMetadata;
 import dev.winnow.gguf.GgufValue;
 
 /**
- * The hyper-parameters of a Llama-architecture model, read from the {@code llama.*} keys of a GGUF file.
+ * The hyper-parameters of a Llama-style decoder (Llama or another family of {@link Architecture}), read from
+ * the metadata keys prefixed with the file's {@code general.architecture}.
  *
  * @param contextLength  the context the model was trained for (the default limit of a session)
  * @param dim            width of the residual stream ({@code embedding_length})
@@ -17,9 +18,10 @@ import dev.winnow.gguf.GgufValue;
  * @param ropeBase       RoPE frequency base
  * @param normEps        RMSNorm epsilon
  * @param vocabularySize rows of the embedding matrix
+ * @param architecture   how this family differs from Llama
  */
 public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, int heads, int kvHeads, int headDim,
-                          int ropeDim, float ropeBase, float normEps, int vocabularySize) {
+                          int ropeDim, float ropeBase, float normEps, int vocabularySize, Architecture architecture) {
 
     public LlamaConfig {
         require(dim > 0 && layers > 0 && ffnDim > 0 && heads > 0 && kvHeads > 0 && headDim > 0 && vocabularySize > 0,
@@ -45,37 +47,38 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
     }
 
     /**
-     * Reads the configuration of a {@code general.architecture = llama} file.
+     * Reads the configuration of a file of one of the {@link Architecture#SUPPORTED} families, from the keys
+     * prefixed with its {@code general.architecture} name.
      *
      * @param vocabularySize the number of tokens, from the tokenizer (used when {@code llama.vocab_size} is absent)
      */
     public static LlamaConfig fromMetadata(GgufMetadata metadata, int vocabularySize) {
-        String arch = metadata.find("general.architecture").map(GgufValue::asString)
+        String archName = metadata.find("general.architecture").map(GgufValue::asString)
                 .orElseThrow(() -> new ModelLoadException("missing key general.architecture"));
-        if (!arch.equals("llama")) {
-            throw new ModelLoadException("unsupported architecture '%s' (general.architecture); Winnow runs: llama"
-                    .formatted(arch));
-        }
-        int dim = requiredInt(metadata, "llama.embedding_length");
-        int heads = requiredInt(metadata, "llama.attention.head_count");
-        int kvHeads = optionalInt(metadata, "llama.attention.head_count_kv", heads);
-        require(heads > 0 && dim % heads == 0 || metadata.contains("llama.attention.key_length"),
+        Architecture arch = Architecture.of(archName).orElseThrow(() -> new ModelLoadException(
+                "unsupported architecture '%s' (general.architecture); Winnow runs: %s".formatted(archName,
+                        String.join(", ", Architecture.SUPPORTED.stream().map(Architecture::name).toList()))));
+        int dim = requiredInt(metadata, arch.key("embedding_length"));
+        int heads = requiredInt(metadata, arch.key("attention.head_count"));
+        int kvHeads = optionalInt(metadata, arch.key("attention.head_count_kv"), heads);
+        require(heads > 0 && dim % heads == 0 || metadata.contains(arch.key("attention.key_length")),
                 "embedding_length (%d) is not a multiple of head_count (%d)".formatted(dim, heads));
-        int headDim = optionalInt(metadata, "llama.attention.key_length", heads > 0 ? dim / heads : 0);
-        int valueDim = optionalInt(metadata, "llama.attention.value_length", headDim);
+        int headDim = optionalInt(metadata, arch.key("attention.key_length"), heads > 0 ? dim / heads : 0);
+        int valueDim = optionalInt(metadata, arch.key("attention.value_length"), headDim);
         require(valueDim == headDim, "attention.value_length (%d) differs from key_length (%d)".formatted(valueDim, headDim));
         return new LlamaConfig(
-                requiredInt(metadata, "llama.context_length"),
+                requiredInt(metadata, arch.key("context_length")),
                 dim,
-                requiredInt(metadata, "llama.block_count"),
-                requiredInt(metadata, "llama.feed_forward_length"),
+                requiredInt(metadata, arch.key("block_count")),
+                requiredInt(metadata, arch.key("feed_forward_length")),
                 heads,
                 kvHeads,
                 headDim,
-                optionalInt(metadata, "llama.rope.dimension_count", headDim),
-                (float) optionalDouble(metadata, "llama.rope.freq_base", 10000.0),
-                (float) optionalDouble(metadata, "llama.attention.layer_norm_rms_epsilon", 1e-5),
-                optionalInt(metadata, "llama.vocab_size", vocabularySize));
+                optionalInt(metadata, arch.key("rope.dimension_count"), headDim),
+                (float) optionalDouble(metadata, arch.key("rope.freq_base"), 10000.0),
+                (float) optionalDouble(metadata, arch.key("attention.layer_norm_rms_epsilon"), 1e-5),
+                optionalInt(metadata, arch.key("vocab_size"), vocabularySize),
+                arch);
     }
 
     private static int requiredInt(GgufMetadata metadata, String key) {

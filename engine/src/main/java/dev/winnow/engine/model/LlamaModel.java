@@ -207,6 +207,30 @@ public final class LlamaModel {
         w.wq().matMul(s.xb, s.q, count, pool);
         w.wk().matMul(s.xb, s.k, count, pool);
         w.wv().matMul(s.xb, s.v, count, pool);
+        if (w.qBias() != null) {
+            addBias(s.q, w.qBias(), count);
+            addBias(s.k, w.kBias(), count);
+            addBias(s.v, w.vBias(), count);
+        }
+        if (w.qNorm() != null) {
+            normalizeHeads(s.q, w.qNorm(), count * config.heads());
+            normalizeHeads(s.k, w.kNorm(), count * config.kvHeads());
+        }
+    }
+
+    /** Adds a bias to each of {@code count} rows. */
+    private static void addBias(float[] rows, float[] bias, int count) {
+        for (int i = 0; i < count; i++) {
+            VectorMath.add(rows, i * bias.length, bias, 0, bias.length);
+        }
+    }
+
+    /** RMS-normalises each of {@code heads} consecutive head vectors in place (Qwen3's query and key norms). */
+    private void normalizeHeads(float[] vectors, float[] weight, int heads) {
+        int headDim = config.headDim();
+        for (int h = 0; h < heads; h++) {
+            VectorMath.rmsNorm(vectors, h * headDim, vectors, h * headDim, weight, headDim, config.normEps());
+        }
     }
 
     /** Rotates the query and key of row {@code row} for its position. */
@@ -256,17 +280,23 @@ public final class LlamaModel {
         }
     }
 
-    /** RoPE in GGUF's layout: within each head, pairs of adjacent values (2i, 2i+1) rotate by angle i. */
+    /**
+     * RoPE: within each head, pair i of the rotated dimensions turns by angle i. The pair is (2i, 2i+1) in
+     * Llama's GGUF layout, (i, i + ropeDim/2) in the NeoX layout of Qwen and Phi-3.
+     */
     private void rotate(float[] vector, int offset, int headCount, State s) {
         int headDim = config.headDim();
+        boolean adjacent = config.architecture().rope() == Architecture.RopeStyle.ADJACENT;
+        int pairs = ropeFrequencies.length;
         for (int h = 0; h < headCount; h++) {
             int base = offset + h * headDim;
-            for (int i = 0; i < ropeFrequencies.length; i++) {
-                int j = base + 2 * i;
+            for (int i = 0; i < pairs; i++) {
+                int j = adjacent ? base + 2 * i : base + i;
+                int k = adjacent ? j + 1 : j + pairs;
                 float a = vector[j];
-                float b = vector[j + 1];
+                float b = vector[k];
                 vector[j] = a * s.ropeCos[i] - b * s.ropeSin[i];
-                vector[j + 1] = a * s.ropeSin[i] + b * s.ropeCos[i];
+                vector[k] = a * s.ropeSin[i] + b * s.ropeCos[i];
             }
         }
     }

@@ -8,33 +8,51 @@ import dev.winnow.tensors.GgmlType;
 import java.util.Arrays;
 
 /**
- * The tensors of a Llama model as zero-copy views into the mapped GGUF file. Norm weights are small and read
- * on every token, so they are dequantized once into float arrays.
+ * The tensors of a Llama-style model as zero-copy views into the mapped GGUF file. Norm weights and biases are
+ * small and read on every token, so they are dequantized once into float arrays. A fused matrix (Phi-3's
+ * {@code attn_qkv} and {@code ffn_up}) is split into views of its row ranges, so the forward pass sees the same
+ * separate projections for every family.
  */
 public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] outputNorm, FloatTensor output,
                            boolean tiedOutput) {
 
-    /** The weights of one transformer block. */
+    /**
+     * The weights of one transformer block. The biases (Qwen2) and the per-head query/key norms (Qwen3) are null
+     * where the family has none.
+     */
     public record Layer(float[] attentionNorm, FloatTensor wq, FloatTensor wk, FloatTensor wv, FloatTensor wo,
-                        float[] ffnNorm, FloatTensor gate, FloatTensor up, FloatTensor down) {
+                        float[] ffnNorm, FloatTensor gate, FloatTensor up, FloatTensor down,
+                        float[] qBias, float[] kBias, float[] vBias, float[] qNorm, float[] kNorm) {
     }
 
     /** Finds and shape-checks every tensor the configuration needs. */
     public static LlamaWeights load(GgufFile file, LlamaConfig c) {
         FloatTensor embedding = matrix(file, "token_embd.weight", c.dim(), c.vocabularySize());
         Layer[] layers = new Layer[c.layers()];
+        Architecture arch = c.architecture();
         for (int i = 0; i < c.layers(); i++) {
             String p = "blk." + i + ".";
+            FloatTensor[] qkv = arch.fusedQkv()
+                    ? split(file, p + "attn_qkv.weight", c.dim(), c.queryDim(), c.kvDim(), c.kvDim())
+                    : new FloatTensor[] {matrix(file, p + "attn_q.weight", c.dim(), c.queryDim()),
+                            matrix(file, p + "attn_k.weight", c.dim(), c.kvDim()),
+                            matrix(file, p + "attn_v.weight", c.dim(), c.kvDim())};
+            FloatTensor[] gateUp = arch.fusedGateUp()
+                    ? split(file, p + "ffn_up.weight", c.dim(), c.ffnDim(), c.ffnDim())
+                    : new FloatTensor[] {matrix(file, p + "ffn_gate.weight", c.dim(), c.ffnDim()),
+                            matrix(file, p + "ffn_up.weight", c.dim(), c.ffnDim())};
             layers[i] = new Layer(
                     vector(file, p + "attn_norm.weight", c.dim()),
-                    matrix(file, p + "attn_q.weight", c.dim(), c.queryDim()),
-                    matrix(file, p + "attn_k.weight", c.dim(), c.kvDim()),
-                    matrix(file, p + "attn_v.weight", c.dim(), c.kvDim()),
+                    qkv[0], qkv[1], qkv[2],
                     matrix(file, p + "attn_output.weight", c.queryDim(), c.dim()),
                     vector(file, p + "ffn_norm.weight", c.dim()),
-                    matrix(file, p + "ffn_gate.weight", c.dim(), c.ffnDim()),
-                    matrix(file, p + "ffn_up.weight", c.dim(), c.ffnDim()),
-                    matrix(file, p + "ffn_down.weight", c.ffnDim(), c.dim()));
+                    gateUp[0], gateUp[1],
+                    matrix(file, p + "ffn_down.weight", c.ffnDim(), c.dim()),
+                    arch.qkvBias() ? vector(file, p + "attn_q.bias", c.queryDim()) : null,
+                    arch.qkvBias() ? vector(file, p + "attn_k.bias", c.kvDim()) : null,
+                    arch.qkvBias() ? vector(file, p + "attn_v.bias", c.kvDim()) : null,
+                    arch.qkNorm() ? vector(file, p + "attn_q_norm.weight", c.headDim()) : null,
+                    arch.qkNorm() ? vector(file, p + "attn_k_norm.weight", c.headDim()) : null);
         }
         float[] outputNorm = vector(file, "output_norm.weight", c.dim());
         boolean tied = file.tensor("output.weight").isEmpty();
@@ -50,6 +68,20 @@ public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] o
                     .formatted(name, info.type(), supportedTypes()));
         }
         return FloatTensor.of(info.type(), file.tensorData(info), rows, cols);
+    }
+
+    /** A fused matrix of ggml shape [cols, sum of parts], as one view per consecutive range of rows. */
+    static FloatTensor[] split(GgufFile file, String name, int cols, int... parts) {
+        int rows = Arrays.stream(parts).sum();
+        FloatTensor whole = matrix(file, name, cols, rows);
+        long rowBytes = whole.type().rowBytes(cols);
+        FloatTensor[] views = new FloatTensor[parts.length];
+        long offset = 0;
+        for (int i = 0; i < parts.length; i++) {
+            views[i] = FloatTensor.of(whole.type(), whole.segment().asSlice(offset, parts[i] * rowBytes), parts[i], cols);
+            offset += parts[i] * rowBytes;
+        }
+        return views;
     }
 
     /** A 1-D tensor of {@code n} values, dequantized to floats. */

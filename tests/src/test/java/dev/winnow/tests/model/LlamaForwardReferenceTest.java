@@ -1,6 +1,7 @@
 package dev.winnow.tests.model;
 
 import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.model.Architecture;
 import dev.winnow.engine.model.Model;
 import dev.winnow.tensors.WorkerPool;
 import net.jqwik.api.ForAll;
@@ -14,19 +15,21 @@ import java.util.SplittableRandom;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The engine's forward pass on random tiny Llama models (grouped-query attention, partial RoPE, tied and separate
- * output matrices) against the independent double-precision reference: a prompt read as one causal block, then
+ * The engine's forward pass on random tiny models of every supported family (Llama; Qwen2 with projection biases;
+ * Qwen3 with per-head query/key norms; Phi-3 with fused QKV and gate/up and NeoX RoPE), with grouped-query
+ * attention, partial RoPE, tied and separate output matrices, against the independent double-precision reference: a prompt read as one causal block, then
  * every decoded position.
  */
 class LlamaForwardReferenceTest {
 
-    @Property(tries = 40)
+    @Property(tries = 80)
     void logitsMatchTheDoublePrecisionReference(@ForAll @IntRange(min = 1, max = 3) int layers,
                                                 @ForAll @IntRange(min = 0, max = 2) int headChoice,
                                                 @ForAll @IntRange(min = 0, max = 1) int kvChoice,
                                                 @ForAll @IntRange(min = 0, max = 1) int partialRope,
                                                 @ForAll boolean tied,
                                                 @ForAll @IntRange(min = 1, max = 3) int threads,
+                                                @ForAll @IntRange(min = 0, max = 3) int family,
                                                 @ForAll long seed) throws Exception {
         int heads = new int[] {2, 4, 8}[headChoice];
         int kvHeads = kvChoice == 0 ? heads : heads / 2;
@@ -35,7 +38,8 @@ class LlamaForwardReferenceTest {
         int ropeDim = partialRope == 1 ? headDim / 2 : headDim;
         int vocab = 37;
         int context = 24;
-        TinyLlama tiny = TinyLlama.random(seed, dim, layers, heads, kvHeads, 3 * dim - 5, vocab, context, ropeDim, tied);
+        TinyLlama tiny = TinyLlama.random(seed, dim, layers, heads, kvHeads, 3 * dim - 5, vocab, context, ropeDim, tied)
+                .as(Architecture.SUPPORTED.get(family), seed + 1);
         Path file = Files.createTempFile("tiny-llama", ".gguf");
         try {
             tiny.write(file);

@@ -1,5 +1,7 @@
 package dev.winnow.tests.model;
 
+import dev.winnow.engine.model.Architecture;
+
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -63,6 +65,15 @@ public final class ReferenceLlama {
             double[] q = matVec(m.tensors().get(p + "attn_q.weight"), h, m.heads() * headDim);
             double[] k = matVec(m.tensors().get(p + "attn_k.weight"), h, m.kvHeads() * headDim);
             double[] v = matVec(m.tensors().get(p + "attn_v.weight"), h, m.kvHeads() * headDim);
+            if (m.architecture().qkvBias()) {
+                add(q, toDouble(m.tensors().get(p + "attn_q.bias")));
+                add(k, toDouble(m.tensors().get(p + "attn_k.bias")));
+                add(v, toDouble(m.tensors().get(p + "attn_v.bias")));
+            }
+            if (m.architecture().qkNorm()) {
+                normalizeHeads(q, m.tensors().get(p + "attn_q_norm.weight"));
+                normalizeHeads(k, m.tensors().get(p + "attn_k_norm.weight"));
+            }
             rope(q, m.heads(), position);
             rope(k, m.kvHeads(), position);
             keys.get(l)[position] = k;
@@ -116,13 +127,33 @@ public final class ReferenceLlama {
         for (int h = 0; h < heads; h++) {
             for (int i = 0; i < m.ropeDim() / 2; i++) {
                 double theta = position * Math.pow(m.ropeBase(), -2.0 * i / m.ropeDim());
-                int j = h * headDim + 2 * i;
+                // Llama's GGUF layout rotates (2i, 2i+1); the NeoX layout of Qwen and Phi-3 rotates (i, i + ropeDim/2).
+                boolean adjacent = m.architecture().rope() == Architecture.RopeStyle.ADJACENT;
+                int j = h * headDim + (adjacent ? 2 * i : i);
+                int partner = adjacent ? j + 1 : j + m.ropeDim() / 2;
                 double a = vector[j];
-                double b = vector[j + 1];
+                double b = vector[partner];
                 vector[j] = a * Math.cos(theta) - b * Math.sin(theta);
-                vector[j + 1] = a * Math.sin(theta) + b * Math.cos(theta);
+                vector[partner] = a * Math.sin(theta) + b * Math.cos(theta);
             }
         }
+    }
+
+    /** Qwen3: every head vector of {@code x} RMS-normalised with {@code weight}. */
+    private void normalizeHeads(double[] x, float[] weight) {
+        int headDim = m.headDim();
+        for (int start = 0; start < x.length; start += headDim) {
+            double[] head = java.util.Arrays.copyOfRange(x, start, start + headDim);
+            System.arraycopy(rmsNorm(head, weight), 0, x, start, headDim);
+        }
+    }
+
+    private static double[] toDouble(float[] values) {
+        double[] out = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = values[i];
+        }
+        return out;
     }
 
     private double[] rmsNorm(double[] x, float[] weight) {

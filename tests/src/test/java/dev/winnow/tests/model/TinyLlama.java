@@ -1,5 +1,6 @@
 package dev.winnow.tests.model;
 
+import dev.winnow.engine.model.Architecture;
 import dev.winnow.gguf.GgufArray;
 import dev.winnow.gguf.GgufValue;
 import dev.winnow.gguf.GgufValueType;
@@ -21,7 +22,8 @@ import java.util.SplittableRandom;
  * its F32 weights as plain arrays, and a writer that saves it as GGUF with a tiny SentencePiece vocabulary.
  */
 public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim, int vocab, int context,
-                        int ropeDim, float ropeBase, float eps, boolean tied, Map<String, float[]> tensors, Dcp dcp) {
+                        int ropeDim, float ropeBase, float eps, boolean tied, Map<String, float[]> tensors, Dcp dcp,
+                        Architecture architecture) {
 
     /** A DCP pruning module: per layer W_qi and W_ki (r rows of dim values) and a bias. */
     public record Dcp(int rank, float[][] queries, float[][] keys, float[] bias) {
@@ -47,7 +49,31 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
 
     /** The same model carrying a pruning module. */
     public TinyLlama withDcp(Dcp module) {
-        return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, ropeBase, eps, tied, tensors, module);
+        return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, ropeBase, eps, tied, tensors, module,
+                architecture);
+    }
+
+    /**
+     * The same weights as a model of another family: the family's extra tensors (Qwen2's projection biases,
+     * Qwen3's per-head norms) are drawn at random; fused matrices are written fused.
+     */
+    public TinyLlama as(Architecture family, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        Map<String, float[]> t = new LinkedHashMap<>(tensors);
+        for (int l = 0; l < layers; l++) {
+            String p = "blk." + l + ".";
+            if (family.qkvBias()) {
+                t.put(p + "attn_q.bias", values(random, heads * headDim(), 0.5));
+                t.put(p + "attn_k.bias", values(random, kvHeads * headDim(), 0.5));
+                t.put(p + "attn_v.bias", values(random, kvHeads * headDim(), 0.5));
+            }
+            if (family.qkNorm()) {
+                t.put(p + "attn_q_norm.weight", norm(random, headDim()));
+                t.put(p + "attn_k_norm.weight", norm(random, headDim()));
+            }
+        }
+        return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, ropeBase, eps, tied, t, dcp,
+                family);
     }
 
     public int headDim() {
@@ -77,7 +103,8 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
         if (!tied) {
             t.put("output.weight", values(random, dim * vocab, 1 / Math.sqrt(dim)));
         }
-        return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, 10000f, 1e-5f, tied, t, null);
+        return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, 10000f, 1e-5f, tied, t, null,
+                Architecture.LLAMA);
     }
 
     /** The ggml shape of a tensor: [cols, rows] for matrices, [n] for norms. */
@@ -92,6 +119,9 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
             case "attn_output.weight" -> new long[] {(long) heads * headDim, dim};
             case "ffn_gate.weight", "ffn_up.weight" -> new long[] {dim, ffnDim};
             case "ffn_down.weight" -> new long[] {ffnDim, dim};
+            case "attn_q.bias" -> new long[] {(long) heads * headDim};
+            case "attn_k.bias", "attn_v.bias" -> new long[] {(long) kvHeads * headDim};
+            case "attn_q_norm.weight", "attn_k_norm.weight" -> new long[] {headDim};
             default -> throw new IllegalArgumentException(name);
         };
     }
@@ -99,16 +129,16 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
     /** Writes the model as an F32 GGUF file with a vocabulary of BOS, EOS, UNK and single letters. */
     public void write(Path path) throws IOException {
         GgufWriter w = new GgufWriter();
-        w.putString("general.architecture", "llama");
-        w.putUInt32("llama.context_length", context);
-        w.putUInt32("llama.embedding_length", dim);
-        w.putUInt32("llama.block_count", layers);
-        w.putUInt32("llama.feed_forward_length", ffnDim);
-        w.putUInt32("llama.attention.head_count", heads);
-        w.putUInt32("llama.attention.head_count_kv", kvHeads);
-        w.putUInt32("llama.rope.dimension_count", ropeDim);
-        w.putFloat32("llama.rope.freq_base", ropeBase);
-        w.putFloat32("llama.attention.layer_norm_rms_epsilon", eps);
+        w.putString("general.architecture", architecture.name());
+        w.putUInt32(architecture.key("context_length"), context);
+        w.putUInt32(architecture.key("embedding_length"), dim);
+        w.putUInt32(architecture.key("block_count"), layers);
+        w.putUInt32(architecture.key("feed_forward_length"), ffnDim);
+        w.putUInt32(architecture.key("attention.head_count"), heads);
+        w.putUInt32(architecture.key("attention.head_count_kv"), kvHeads);
+        w.putUInt32(architecture.key("rope.dimension_count"), ropeDim);
+        w.putFloat32(architecture.key("rope.freq_base"), ropeBase);
+        w.putFloat32(architecture.key("attention.layer_norm_rms_epsilon"), eps);
         String[] tokens = new String[vocab];
         float[] scores = new float[vocab];
         int[] types = new int[vocab];
@@ -130,8 +160,25 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
         w.putUInt32("tokenizer.ggml.unknown_token_id", 0);
         try (Arena arena = Arena.ofConfined()) {
             for (Map.Entry<String, float[]> e : tensors.entrySet()) {
-                MemorySegment data = segment(arena, e.getValue());
-                w.addTensor(e.getKey(), GgmlType.F32, shape(e.getKey()), data);
+                String name = e.getKey();
+                if (architecture.fusedQkv() && name.matches("blk\\.\\d+\\.attn_[qkv]\\.weight")) {
+                    if (name.endsWith("attn_q.weight")) {
+                        String p = name.substring(0, name.length() - "attn_q.weight".length());
+                        float[] qkv = concat(e.getValue(), tensors.get(p + "attn_k.weight"), tensors.get(p + "attn_v.weight"));
+                        w.addTensor(p + "attn_qkv.weight", GgmlType.F32,
+                                new long[] {dim, (long) (heads + 2 * kvHeads) * headDim()}, segment(arena, qkv));
+                    }
+                    continue;
+                }
+                if (architecture.fusedGateUp() && name.matches("blk\\.\\d+\\.ffn_(gate|up)\\.weight")) {
+                    if (name.endsWith("ffn_gate.weight")) {
+                        String p = name.substring(0, name.length() - "ffn_gate.weight".length());
+                        w.addTensor(p + "ffn_up.weight", GgmlType.F32, new long[] {dim, 2L * ffnDim},
+                                segment(arena, concat(e.getValue(), tensors.get(p + "ffn_up.weight"))));
+                    }
+                    continue;
+                }
+                w.addTensor(name, GgmlType.F32, shape(name), segment(arena, e.getValue()));
             }
             if (dcp != null) {
                 w.put("winnow.dcp.interaction_dim", GgufValue.ofUInt32(dcp.rank()));
@@ -143,6 +190,16 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
             }
             w.write(path);
         }
+    }
+
+    private static float[] concat(float[]... parts) {
+        float[] all = new float[java.util.Arrays.stream(parts).mapToInt(a -> a.length).sum()];
+        int at = 0;
+        for (float[] part : parts) {
+            System.arraycopy(part, 0, all, at, part.length);
+            at += part.length;
+        }
+        return all;
     }
 
     private static MemorySegment segment(Arena arena, float[] v) {

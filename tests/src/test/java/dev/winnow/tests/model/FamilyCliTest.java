@@ -1,0 +1,32 @@
+package dev.winnow.tests.model;
+
+import dev.winnow.engine.model.Architecture;
+import dev.winnow.tests.cli.CliRunner;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code inspect} and {@code generate} work on a model of every supported family. */
+class FamilyCliTest {
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "qwen2", "qwen3", "phi3"})
+    void inspectAndGenerate(String family, @TempDir Path dir) throws Exception {
+        Path file = dir.resolve(family + ".gguf");
+        TinyLlama.random(11, 32, 2, 4, 2, 48, 40, 64, 8, false)
+                .as(Architecture.of(family).orElseThrow(), 12).write(file);
+
+        CliRunner.Run inspect = CliRunner.run("inspect", file.toString());
+        assertEquals(0, inspect.exitCode(), inspect.err());
+        assertTrue(inspect.out().contains("general.architecture") && inspect.out().contains('"' + family + '"'), inspect.out());
+
+        CliRunner.Run generate = CliRunner.run("generate", "-m", file.toString(), "-p", "", "-n", "12", "--temperature", "0");
+        assertEquals(0, generate.exitCode(), generate.err());
+        assertTrue(generate.err().contains("generated 12 tokens"), generate.err());
+    }
+}
