@@ -200,6 +200,39 @@ public final class VectorMath {
         return best;
     }
 
+    /**
+     * LayerNorm: out = (x - mean) / sqrt(variance + eps) * weight + bias over n values (GPT-2), mean and variance
+     * summed in double. out may be x.
+     */
+    public static void layerNorm(float[] out, int outOff, float[] x, int xOff, float[] weight, float[] bias, int n, float eps) {
+        checkRange("x", x, xOff, n);
+        checkRange("out", out, outOff, n);
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += x[xOff + i];
+        }
+        float mean = (float) (sum / n);
+        double squares = 0;
+        for (int i = 0; i < n; i++) {
+            float d = x[xOff + i] - mean;
+            squares += d * d;
+        }
+        float scale = (float) (1 / Math.sqrt(squares / n + eps));
+        for (int i = 0; i < n; i++) {
+            out[outOff + i] = (x[xOff + i] - mean) * scale * weight[i] + bias[i];
+        }
+    }
+
+    /** GELU, with GPT-2's tanh approximation, in place over x[off .. off + n). */
+    public static void gelu(float[] x, int off, int n) {
+        checkRange("x", x, off, n);
+        final float sqrtTwoOverPi = 0.7978845608f;
+        for (int i = off; i < off + n; i++) {
+            float v = x[i];
+            x[i] = 0.5f * v * (1 + (float) Math.tanh(sqrtTwoOverPi * (v + 0.044715f * v * v * v)));
+        }
+    }
+
     /** SwiGLU: gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)). */
     public static void swiglu(float[] gate, float[] up, int n) {
         checkRange("gate", gate, 0, n);

@@ -16,7 +16,7 @@ import dev.winnow.gguf.GgufValue;
  * @param headDim        width of one head
  * @param ropeDim        leading dimensions of each head that RoPE rotates
  * @param ropeBase       RoPE frequency base
- * @param normEps        RMSNorm epsilon
+ * @param normEps        RMSNorm (or LayerNorm) epsilon
  * @param vocabularySize rows of the embedding matrix
  * @param architecture   how this family differs from Llama
  */
@@ -76,7 +76,8 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
                 headDim,
                 optionalInt(metadata, arch.key("rope.dimension_count"), headDim),
                 (float) optionalDouble(metadata, arch.key("rope.freq_base"), 10000.0),
-                (float) optionalDouble(metadata, arch.key("attention.layer_norm_rms_epsilon"), 1e-5),
+                (float) optionalDouble(metadata, arch.key(arch.layerNorm() ? "attention.layer_norm_epsilon"
+                        : "attention.layer_norm_rms_epsilon"), 1e-5),
                 optionalInt(metadata, arch.key("vocab_size"), vocabularySize),
                 arch);
     }

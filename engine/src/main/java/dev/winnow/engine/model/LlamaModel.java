@@ -110,6 +110,9 @@ public final class LlamaModel {
                            Pruner pruner, WorkerPool pool, boolean computeLogits) {
         checkBlock(count, s);
         embed(tokens, offset, count, s);
+        for (int i = 0; i < count; i++) {
+            addPosition(s, i, firstPosition + i);
+        }
         for (int l = 0; l < config.layers(); l++) {
             LlamaWeights.Layer w = weights.layers()[l];
             projectQueryKeyValue(w, s, count, pool);
@@ -124,7 +127,7 @@ public final class LlamaModel {
             return null;
         }
         int dim = config.dim();
-        VectorMath.rmsNorm(s.xb, 0, s.x, (count - 1) * dim, weights.outputNorm(), dim, config.normEps());
+        normRow(s.xb, 0, s.x, (count - 1) * dim, weights.outputNorm(), weights.outputNormBias());
         weights.output().matVec(s.xb, s.logits, pool);
         return s.logits;
     }
@@ -156,6 +159,9 @@ public final class LlamaModel {
             }
         }
         embed(tokens, 0, count, s);
+        for (int i = 0; i < count; i++) {
+            addPosition(s, i, positions[i]);
+        }
         int dim = config.dim();
         int queryDim = config.queryDim();
         int kvDim = config.kvDim();
@@ -177,7 +183,7 @@ public final class LlamaModel {
         if (s.batchLogits == null) {
             s.batchLogits = new float[s.blockSize * config.vocabularySize()];
         }
-        rmsNormRows(s.xb, s.x, weights.outputNorm(), count);
+        normRows(s.xb, s.x, weights.outputNorm(), weights.outputNormBias(), count);
         weights.output().matMul(s.xb, s.batchLogits, count, pool);
         return s.batchLogits;
     }
@@ -201,9 +207,17 @@ public final class LlamaModel {
         }
     }
 
+    /** GPT-2's learned absolute positions: adds the embedding of {@code position} to row {@code row}. */
+    private void addPosition(State s, int row, int position) {
+        if (weights.positionEmbedding() != null) {
+            weights.positionEmbedding().dequantizeRow(position, s.xb, 0);
+            VectorMath.add(s.x, row * config.dim(), s.xb, 0, config.dim());
+        }
+    }
+
     /** Attention norm of every row into {@code s.xb}, then its query, key and value projections. */
     private void projectQueryKeyValue(LlamaWeights.Layer w, State s, int count, WorkerPool pool) {
-        rmsNormRows(s.xb, s.x, w.attentionNorm(), count);
+        normRows(s.xb, s.x, w.attentionNorm(), w.attentionNormBias(), count);
         w.wq().matMul(s.xb, s.q, count, pool);
         w.wk().matMul(s.xb, s.k, count, pool);
         w.wv().matMul(s.xb, s.v, count, pool);
@@ -235,6 +249,9 @@ public final class LlamaModel {
 
     /** Rotates the query and key of row {@code row} for its position. */
     private void rope(State s, int row, int position) {
+        if (config.architecture().rope() == Architecture.RopeStyle.NONE) {
+            return;
+        }
         computeRopeAngles(position, s);
         rotate(s.q, row * config.queryDim(), config.heads(), s);
         rotate(s.k, row * config.kvDim(), config.kvHeads(), s);
@@ -256,19 +273,41 @@ public final class LlamaModel {
     private void outputAndFeedForward(LlamaWeights.Layer w, State s, int count, WorkerPool pool) {
         int dim = config.dim();
         w.wo().matMul(s.attention, s.xb, count, pool);
+        if (w.oBias() != null) {
+            addBias(s.xb, w.oBias(), count);
+        }
         VectorMath.add(s.x, 0, s.xb, 0, count * dim);
-        rmsNormRows(s.xb, s.x, w.ffnNorm(), count);
-        w.gate().matMul(s.xb, s.hidden, count, pool);
-        w.up().matMul(s.xb, s.hiddenUp, count, pool);
-        VectorMath.swiglu(s.hidden, s.hiddenUp, count * config.ffnDim());
+        normRows(s.xb, s.x, w.ffnNorm(), w.ffnNormBias(), count);
+        if (w.gate() != null) {
+            w.gate().matMul(s.xb, s.hidden, count, pool);
+            w.up().matMul(s.xb, s.hiddenUp, count, pool);
+            VectorMath.swiglu(s.hidden, s.hiddenUp, count * config.ffnDim());
+        } else {
+            w.up().matMul(s.xb, s.hidden, count, pool);
+            addBias(s.hidden, w.upBias(), count);
+            VectorMath.gelu(s.hidden, 0, count * config.ffnDim());
+        }
         w.down().matMul(s.hidden, s.xb, count, pool);
+        if (w.downBias() != null) {
+            addBias(s.xb, w.downBias(), count);
+        }
         VectorMath.add(s.x, 0, s.xb, 0, count * dim);
     }
 
-    private void rmsNormRows(float[] out, float[] x, float[] weight, int count) {
+    /** The norm of every row (see {@link #normRow}). */
+    private void normRows(float[] out, float[] x, float[] weight, float[] bias, int count) {
         int dim = config.dim();
         for (int i = 0; i < count; i++) {
-            VectorMath.rmsNorm(out, i * dim, x, i * dim, weight, dim, config.normEps());
+            normRow(out, i * dim, x, i * dim, weight, bias);
+        }
+    }
+
+    /** RMSNorm of one row, or LayerNorm when the family's norms have biases (GPT-2). */
+    private void normRow(float[] out, int outOffset, float[] x, int xOffset, float[] weight, float[] bias) {
+        if (bias == null) {
+            VectorMath.rmsNorm(out, outOffset, x, xOffset, weight, config.dim(), config.normEps());
+        } else {
+            VectorMath.layerNorm(out, outOffset, x, xOffset, weight, bias, config.dim(), config.normEps());
         }
     }
 

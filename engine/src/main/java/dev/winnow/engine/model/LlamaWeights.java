@@ -14,15 +14,16 @@ import java.util.Arrays;
  * separate projections for every family.
  */
 public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] outputNorm, FloatTensor output,
-                           boolean tiedOutput) {
+                           boolean tiedOutput, FloatTensor positionEmbedding, float[] outputNormBias) {
 
     /**
-     * The weights of one transformer block. The biases (Qwen2) and the per-head query/key norms (Qwen3) are null
-     * where the family has none.
+     * The weights of one transformer block. The biases (Qwen2, GPT-2), the per-head query/key norms (Qwen3) and
+     * the gate (absent in GPT-2's feed-forward block) are null where the family has none.
      */
     public record Layer(float[] attentionNorm, FloatTensor wq, FloatTensor wk, FloatTensor wv, FloatTensor wo,
                         float[] ffnNorm, FloatTensor gate, FloatTensor up, FloatTensor down,
-                        float[] qBias, float[] kBias, float[] vBias, float[] qNorm, float[] kNorm) {
+                        float[] qBias, float[] kBias, float[] vBias, float[] qNorm, float[] kNorm,
+                        float[] attentionNormBias, float[] ffnNormBias, float[] oBias, float[] upBias, float[] downBias) {
     }
 
     /** Finds and shape-checks every tensor the configuration needs. */
@@ -39,8 +40,14 @@ public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] o
                             matrix(file, p + "attn_v.weight", c.dim(), c.kvDim())};
             FloatTensor[] gateUp = arch.fusedGateUp()
                     ? split(file, p + "ffn_up.weight", c.dim(), c.ffnDim(), c.ffnDim())
-                    : new FloatTensor[] {matrix(file, p + "ffn_gate.weight", c.dim(), c.ffnDim()),
+                    : new FloatTensor[] {arch.gpt2Blocks() ? null : matrix(file, p + "ffn_gate.weight", c.dim(), c.ffnDim()),
                             matrix(file, p + "ffn_up.weight", c.dim(), c.ffnDim())};
+            float[][] qkvBias = !arch.qkvBias() ? new float[3][]
+                    : arch.fusedQkv() ? splitVector(vector(file, p + "attn_qkv.bias", c.queryDim() + 2 * c.kvDim()),
+                            c.queryDim(), c.kvDim(), c.kvDim())
+                    : new float[][] {vector(file, p + "attn_q.bias", c.queryDim()), vector(file, p + "attn_k.bias", c.kvDim()),
+                            vector(file, p + "attn_v.bias", c.kvDim())};
+            boolean gpt2 = arch.gpt2Blocks();
             layers[i] = new Layer(
                     vector(file, p + "attn_norm.weight", c.dim()),
                     qkv[0], qkv[1], qkv[2],
@@ -48,16 +55,21 @@ public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] o
                     vector(file, p + "ffn_norm.weight", c.dim()),
                     gateUp[0], gateUp[1],
                     matrix(file, p + "ffn_down.weight", c.ffnDim(), c.dim()),
-                    arch.qkvBias() ? vector(file, p + "attn_q.bias", c.queryDim()) : null,
-                    arch.qkvBias() ? vector(file, p + "attn_k.bias", c.kvDim()) : null,
-                    arch.qkvBias() ? vector(file, p + "attn_v.bias", c.kvDim()) : null,
+                    qkvBias[0], qkvBias[1], qkvBias[2],
                     arch.qkNorm() ? vector(file, p + "attn_q_norm.weight", c.headDim()) : null,
-                    arch.qkNorm() ? vector(file, p + "attn_k_norm.weight", c.headDim()) : null);
+                    arch.qkNorm() ? vector(file, p + "attn_k_norm.weight", c.headDim()) : null,
+                    arch.layerNorm() ? vector(file, p + "attn_norm.bias", c.dim()) : null,
+                    arch.layerNorm() ? vector(file, p + "ffn_norm.bias", c.dim()) : null,
+                    gpt2 ? vector(file, p + "attn_output.bias", c.dim()) : null,
+                    gpt2 ? vector(file, p + "ffn_up.bias", c.ffnDim()) : null,
+                    gpt2 ? vector(file, p + "ffn_down.bias", c.dim()) : null);
         }
         float[] outputNorm = vector(file, "output_norm.weight", c.dim());
         boolean tied = file.tensor("output.weight").isEmpty();
         FloatTensor output = tied ? embedding : matrix(file, "output.weight", c.dim(), c.vocabularySize());
-        return new LlamaWeights(embedding, layers, outputNorm, output, tied);
+        FloatTensor positions = arch.gpt2Blocks() ? matrix(file, "position_embd.weight", c.dim(), c.contextLength()) : null;
+        float[] outputNormBias = arch.layerNorm() ? vector(file, "output_norm.bias", c.dim()) : null;
+        return new LlamaWeights(embedding, layers, outputNorm, output, tied, positions, outputNormBias);
     }
 
     /** A tensor of ggml shape [cols, rows]: {@code rows} rows of {@code cols} values. */
@@ -82,6 +94,17 @@ public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] o
             offset += parts[i] * rowBytes;
         }
         return views;
+    }
+
+    /** Consecutive ranges of a fused bias vector. */
+    static float[][] splitVector(float[] whole, int... parts) {
+        float[][] pieces = new float[parts.length][];
+        int offset = 0;
+        for (int i = 0; i < parts.length; i++) {
+            pieces[i] = Arrays.copyOfRange(whole, offset, offset + parts[i]);
+            offset += parts[i];
+        }
+        return pieces;
     }
 
     /** A 1-D tensor of {@code n} values, dequantized to floats. */

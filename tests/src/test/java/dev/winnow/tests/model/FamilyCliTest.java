@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class FamilyCliTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "qwen2", "qwen3", "phi3"})
+    @ValueSource(strings = {"llama", "qwen2", "qwen3", "phi3", "gpt2"})
     void inspectAndGenerate(String family, @TempDir Path dir) throws Exception {
         Path file = dir.resolve(family + ".gguf");
         TinyLlama.random(11, 32, 2, 4, 2, 48, 40, 64, 8, false)
@@ -27,6 +27,7 @@ class FamilyCliTest {
 
         CliRunner.Run generate = CliRunner.run("generate", "-m", file.toString(), "-p", "", "-n", "12", "--temperature", "0");
         assertEquals(0, generate.exitCode(), generate.err());
-        assertTrue(generate.err().contains("generated 12 tokens"), generate.err());
+        // A random model may emit its end-of-text token early; what matters is that generation ran and stopped cleanly.
+        assertTrue(generate.err().matches("(?s).*generated \\d+ tokens.*stop: (token limit|end of generation).*"), generate.err());
     }
 }

@@ -16,7 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The engine's forward pass on random tiny models of every supported family (Llama; Qwen2 with projection biases;
- * Qwen3 with per-head query/key norms; Phi-3 with fused QKV and gate/up and NeoX RoPE), with grouped-query
+ * Qwen3 with per-head query/key norms; Phi-3 with fused QKV and gate/up and NeoX RoPE; GPT-2 with LayerNorm,
+ * learned positions, biases and a GELU feed-forward block), with grouped-query
  * attention, partial RoPE, tied and separate output matrices, against the independent double-precision reference: a prompt read as one causal block, then
  * every decoded position.
  */
@@ -29,7 +30,7 @@ class LlamaForwardReferenceTest {
                                                 @ForAll @IntRange(min = 0, max = 1) int partialRope,
                                                 @ForAll boolean tied,
                                                 @ForAll @IntRange(min = 1, max = 3) int threads,
-                                                @ForAll @IntRange(min = 0, max = 3) int family,
+                                                @ForAll @IntRange(min = 0, max = 4) int family,
                                                 @ForAll long seed) throws Exception {
         int heads = new int[] {2, 4, 8}[headChoice];
         int kvHeads = kvChoice == 0 ? heads : heads / 2;

@@ -59,9 +59,12 @@ public final class ReferenceLlama {
         int dim = m.dim();
         int headDim = m.headDim();
         double[] x = row(m.tensors().get("token_embd.weight"), token, dim);
+        if (m.architecture().gpt2Blocks()) {
+            add(x, row(m.tensors().get("position_embd.weight"), position, dim));
+        }
         for (int l = 0; l < m.layers(); l++) {
             String p = "blk." + l + ".";
-            double[] h = rmsNorm(x, m.tensors().get(p + "attn_norm.weight"));
+            double[] h = norm(x, p + "attn_norm");
             double[] q = matVec(m.tensors().get(p + "attn_q.weight"), h, m.heads() * headDim);
             double[] k = matVec(m.tensors().get(p + "attn_k.weight"), h, m.kvHeads() * headDim);
             double[] v = matVec(m.tensors().get(p + "attn_v.weight"), h, m.kvHeads() * headDim);
@@ -108,21 +111,64 @@ public final class ReferenceLlama {
                 }
             }
             pruning.afterAttention(l, position, weights, visible);
-            add(x, matVec(m.tensors().get(p + "attn_output.weight"), attention, dim));
-            double[] f = rmsNorm(x, m.tensors().get(p + "ffn_norm.weight"));
-            double[] gate = matVec(m.tensors().get(p + "ffn_gate.weight"), f, m.ffnDim());
-            double[] up = matVec(m.tensors().get(p + "ffn_up.weight"), f, m.ffnDim());
-            for (int i = 0; i < gate.length; i++) {
-                gate[i] = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
+            double[] projected = matVec(m.tensors().get(p + "attn_output.weight"), attention, dim);
+            if (m.architecture().gpt2Blocks()) {
+                add(projected, toDouble(m.tensors().get(p + "attn_output.bias")));
             }
-            add(x, matVec(m.tensors().get(p + "ffn_down.weight"), gate, dim));
+            add(x, projected);
+            double[] f = norm(x, p + "ffn_norm");
+            double[] hidden;
+            if (m.architecture().gpt2Blocks()) {
+                hidden = matVec(m.tensors().get(p + "ffn_up.weight"), f, m.ffnDim());
+                add(hidden, toDouble(m.tensors().get(p + "ffn_up.bias")));
+                for (int i = 0; i < hidden.length; i++) {
+                    double u = hidden[i];
+                    hidden[i] = 0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (u + 0.044715 * u * u * u)));
+                }
+            } else {
+                hidden = matVec(m.tensors().get(p + "ffn_gate.weight"), f, m.ffnDim());
+                double[] up = matVec(m.tensors().get(p + "ffn_up.weight"), f, m.ffnDim());
+                for (int i = 0; i < hidden.length; i++) {
+                    hidden[i] = hidden[i] / (1 + Math.exp(-hidden[i])) * up[i];
+                }
+            }
+            double[] down = matVec(m.tensors().get(p + "ffn_down.weight"), hidden, dim);
+            if (m.architecture().gpt2Blocks()) {
+                add(down, toDouble(m.tensors().get(p + "ffn_down.bias")));
+            }
+            add(x, down);
         }
-        double[] out = rmsNorm(x, m.tensors().get("output_norm.weight"));
+        double[] out = norm(x, "output_norm");
         float[] output = m.tied() ? m.tensors().get("token_embd.weight") : m.tensors().get("output.weight");
         return matVec(output, out, m.vocab());
     }
 
+    /** RMSNorm, or LayerNorm (mean and variance, then weight and bias) for GPT-2, by tensor name prefix. */
+    private double[] norm(double[] x, String name) {
+        if (!m.architecture().layerNorm()) {
+            return rmsNorm(x, m.tensors().get(name + ".weight"));
+        }
+        double mean = 0;
+        for (double v : x) {
+            mean += v / x.length;
+        }
+        double variance = 0;
+        for (double v : x) {
+            variance += (v - mean) * (v - mean) / x.length;
+        }
+        float[] weight = m.tensors().get(name + ".weight");
+        float[] bias = m.tensors().get(name + ".bias");
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = (x[i] - mean) / Math.sqrt(variance + m.eps()) * weight[i] + bias[i];
+        }
+        return out;
+    }
+
     private void rope(double[] vector, int heads, int position) {
+        if (m.architecture().rope() == Architecture.RopeStyle.NONE) {
+            return;
+        }
         int headDim = m.headDim();
         for (int h = 0; h < heads; h++) {
             for (int i = 0; i < m.ropeDim() / 2; i++) {

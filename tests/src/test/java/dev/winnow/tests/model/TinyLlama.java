@@ -71,6 +71,22 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
                 t.put(p + "attn_q_norm.weight", norm(random, headDim()));
                 t.put(p + "attn_k_norm.weight", norm(random, headDim()));
             }
+            if (family.layerNorm()) {
+                t.put(p + "attn_norm.bias", values(random, dim, 0.2));
+                t.put(p + "ffn_norm.bias", values(random, dim, 0.2));
+            }
+            if (family.gpt2Blocks()) {
+                t.remove(p + "ffn_gate.weight");
+                t.put(p + "attn_output.bias", values(random, dim, 0.2));
+                t.put(p + "ffn_up.bias", values(random, ffnDim, 0.2));
+                t.put(p + "ffn_down.bias", values(random, dim, 0.2));
+            }
+        }
+        if (family.layerNorm()) {
+            t.put("output_norm.bias", values(random, dim, 0.2));
+        }
+        if (family.gpt2Blocks()) {
+            t.put("position_embd.weight", values(random, dim * context, 1.0));
         }
         return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, ropeBase, eps, tied, t, dcp,
                 family);
@@ -122,6 +138,9 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
             case "attn_q.bias" -> new long[] {(long) heads * headDim};
             case "attn_k.bias", "attn_v.bias" -> new long[] {(long) kvHeads * headDim};
             case "attn_q_norm.weight", "attn_k_norm.weight" -> new long[] {headDim};
+            case "attn_norm.bias", "ffn_norm.bias", "attn_output.bias", "ffn_down.bias", "output_norm.bias" -> new long[] {dim};
+            case "ffn_up.bias" -> new long[] {ffnDim};
+            case "position_embd.weight" -> new long[] {dim, context};
             default -> throw new IllegalArgumentException(name);
         };
     }
@@ -138,7 +157,8 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
         w.putUInt32(architecture.key("attention.head_count_kv"), kvHeads);
         w.putUInt32(architecture.key("rope.dimension_count"), ropeDim);
         w.putFloat32(architecture.key("rope.freq_base"), ropeBase);
-        w.putFloat32(architecture.key("attention.layer_norm_rms_epsilon"), eps);
+        w.putFloat32(architecture.key(architecture.layerNorm() ? "attention.layer_norm_epsilon"
+                : "attention.layer_norm_rms_epsilon"), eps);
         String[] tokens = new String[vocab];
         float[] scores = new float[vocab];
         int[] types = new int[vocab];
@@ -167,6 +187,14 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
                         float[] qkv = concat(e.getValue(), tensors.get(p + "attn_k.weight"), tensors.get(p + "attn_v.weight"));
                         w.addTensor(p + "attn_qkv.weight", GgmlType.F32,
                                 new long[] {dim, (long) (heads + 2 * kvHeads) * headDim()}, segment(arena, qkv));
+                    }
+                    continue;
+                }
+                if (architecture.fusedQkv() && name.matches("blk\\.\\d+\\.attn_[qkv]\\.bias")) {
+                    if (name.endsWith("attn_q.bias")) {
+                        String p = name.substring(0, name.length() - "attn_q.bias".length());
+                        float[] qkv = concat(e.getValue(), tensors.get(p + "attn_k.bias"), tensors.get(p + "attn_v.bias"));
+                        w.addTensor(p + "attn_qkv.bias", GgmlType.F32, new long[] {qkv.length}, segment(arena, qkv));
                     }
                     continue;
                 }
