@@ -19,9 +19,12 @@ import dev.winnow.gguf.GgufValue;
  * @param normEps        RMSNorm (or LayerNorm) epsilon
  * @param vocabularySize rows of the embedding matrix
  * @param architecture   how this family differs from Llama
+ * @param ropePositionScale positions are divided by this before RoPE ({@code rope.scaling.type = linear} with
+ *                       {@code rope.scaling.factor}); 1 without scaling
  */
 public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, int heads, int kvHeads, int headDim,
-                          int ropeDim, float ropeBase, float normEps, int vocabularySize, Architecture architecture) {
+                          int ropeDim, float ropeBase, float normEps, int vocabularySize, Architecture architecture,
+                          float ropePositionScale) {
 
     public LlamaConfig {
         require(dim > 0 && layers > 0 && ffnDim > 0 && heads > 0 && kvHeads > 0 && headDim > 0 && vocabularySize > 0,
@@ -79,7 +82,23 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
                 (float) optionalDouble(metadata, arch.key(arch.layerNorm() ? "attention.layer_norm_epsilon"
                         : "attention.layer_norm_rms_epsilon"), 1e-5),
                 optionalInt(metadata, arch.key("vocab_size"), vocabularySize),
-                arch);
+                arch,
+                ropePositionScale(metadata, arch));
+    }
+
+    /** The linear RoPE scaling a file asks for; other kinds of scaling are refused by name. */
+    private static float ropePositionScale(GgufMetadata metadata, Architecture arch) {
+        String type = metadata.find(arch.key("rope.scaling.type")).map(GgufValue::asString).orElse("none");
+        return switch (type) {
+            case "none" -> 1f;
+            case "linear" -> {
+                float factor = (float) optionalDouble(metadata, arch.key("rope.scaling.factor"), 1.0);
+                require(factor > 0, "rope.scaling.factor must be positive, got " + factor);
+                yield factor;
+            }
+            default -> throw new ModelLoadException("RoPE scaling '%s' (%s) is not supported; Winnow reads none, linear, and the per-frequency factors of rope_freqs.weight"
+                    .formatted(type, arch.key("rope.scaling.type")));
+        };
     }
 
     private static int requiredInt(GgufMetadata metadata, String key) {

@@ -19,15 +19,17 @@ public final class LlamaModel {
 
     private final LlamaConfig config;
     private final LlamaWeights weights;
-    /** RoPE frequency of each rotated pair: base^(-2i/ropeDim). */
+    /** RoPE frequency of each rotated pair: base^(-2i/ropeDim), divided by the file's scaling (linear, per-pair factors). */
     private final float[] ropeFrequencies;
 
     public LlamaModel(LlamaConfig config, LlamaWeights weights) {
         this.config = config;
         this.weights = weights;
         this.ropeFrequencies = new float[config.ropeDim() / 2];
+        float[] factors = weights.ropeFrequencyFactors();
         for (int i = 0; i < ropeFrequencies.length; i++) {
-            ropeFrequencies[i] = (float) (1.0 / Math.pow(config.ropeBase(), (2.0 * i) / config.ropeDim()));
+            double frequency = 1.0 / Math.pow(config.ropeBase(), (2.0 * i) / config.ropeDim());
+            ropeFrequencies[i] = (float) (frequency / config.ropePositionScale() / (factors == null ? 1 : factors[i]));
         }
     }
 

@@ -14,7 +14,8 @@ import java.util.Arrays;
  * separate projections for every family.
  */
 public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] outputNorm, FloatTensor output,
-                           boolean tiedOutput, FloatTensor positionEmbedding, float[] outputNormBias) {
+                           boolean tiedOutput, FloatTensor positionEmbedding, float[] outputNormBias,
+                           float[] ropeFrequencyFactors) {
 
     /**
      * The weights of one transformer block. The biases (Qwen2, GPT-2), the per-head query/key norms (Qwen3) and
@@ -69,7 +70,9 @@ public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] o
         FloatTensor output = tied ? embedding : matrix(file, "output.weight", c.dim(), c.vocabularySize());
         FloatTensor positions = arch.gpt2Blocks() ? matrix(file, "position_embd.weight", c.dim(), c.contextLength()) : null;
         float[] outputNormBias = arch.layerNorm() ? vector(file, "output_norm.bias", c.dim()) : null;
-        return new LlamaWeights(embedding, layers, outputNorm, output, tied, positions, outputNormBias);
+        // Llama 3.1 and later store per-frequency RoPE divisors for their long context.
+        float[] ropeFactors = file.tensor("rope_freqs.weight").isPresent() ? vector(file, "rope_freqs.weight", c.ropeDim() / 2) : null;
+        return new LlamaWeights(embedding, layers, outputNorm, output, tied, positions, outputNormBias, ropeFactors);
     }
 
     /** A tensor of ggml shape [cols, rows]: {@code rows} rows of {@code cols} values. */

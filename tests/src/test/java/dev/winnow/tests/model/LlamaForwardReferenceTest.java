@@ -17,7 +17,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The engine's forward pass on random tiny models of every supported family (Llama; Qwen2 with projection biases;
  * Qwen3 with per-head query/key norms; Phi-3 with fused QKV and gate/up and NeoX RoPE; GPT-2 with LayerNorm,
- * learned positions, biases and a GELU feed-forward block), with grouped-query
+ * learned positions, biases and a GELU feed-forward block), with and without RoPE scaling (linear, and
+ * per-frequency factors in rope_freqs.weight), with grouped-query
  * attention, partial RoPE, tied and separate output matrices, against the independent double-precision reference: a prompt read as one causal block, then
  * every decoded position.
  */
@@ -31,6 +32,7 @@ class LlamaForwardReferenceTest {
                                                 @ForAll boolean tied,
                                                 @ForAll @IntRange(min = 1, max = 3) int threads,
                                                 @ForAll @IntRange(min = 0, max = 4) int family,
+                                                @ForAll boolean ropeScaling,
                                                 @ForAll long seed) throws Exception {
         int heads = new int[] {2, 4, 8}[headChoice];
         int kvHeads = kvChoice == 0 ? heads : heads / 2;
@@ -41,6 +43,9 @@ class LlamaForwardReferenceTest {
         int context = 24;
         TinyLlama tiny = TinyLlama.random(seed, dim, layers, heads, kvHeads, 3 * dim - 5, vocab, context, ropeDim, tied)
                 .as(Architecture.SUPPORTED.get(family), seed + 1);
+        if (ropeScaling) {
+            tiny = tiny.withRopeScaling(4f, seed + 2);
+        }
         Path file = Files.createTempFile("tiny-llama", ".gguf");
         try {
             tiny.write(file);

@@ -172,7 +172,9 @@ public final class ReferenceLlama {
         int headDim = m.headDim();
         for (int h = 0; h < heads; h++) {
             for (int i = 0; i < m.ropeDim() / 2; i++) {
-                double theta = position * Math.pow(m.ropeBase(), -2.0 * i / m.ropeDim());
+                float[] factors = m.tensors().get("rope_freqs.weight");
+                double theta = position / (double) m.ropeLinearScale() * Math.pow(m.ropeBase(), -2.0 * i / m.ropeDim())
+                        / (factors == null ? 1 : factors[i]);
                 // Llama's GGUF layout rotates (2i, 2i+1); the NeoX layout of Qwen and Phi-3 rotates (i, i + ropeDim/2).
                 boolean adjacent = m.architecture().rope() == Architecture.RopeStyle.ADJACENT;
                 int j = h * headDim + (adjacent ? 2 * i : i);

@@ -23,7 +23,7 @@ import java.util.SplittableRandom;
  */
 public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim, int vocab, int context,
                         int ropeDim, float ropeBase, float eps, boolean tied, Map<String, float[]> tensors, Dcp dcp,
-                        Architecture architecture) {
+                        Architecture architecture, float ropeLinearScale) {
 
     /** A DCP pruning module: per layer W_qi and W_ki (r rows of dim values) and a bias. */
     public record Dcp(int rank, float[][] queries, float[][] keys, float[] bias) {
@@ -50,7 +50,23 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
     /** The same model carrying a pruning module. */
     public TinyLlama withDcp(Dcp module) {
         return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, ropeBase, eps, tied, tensors, module,
-                architecture);
+                architecture, ropeLinearScale);
+    }
+
+    /**
+     * The same model with RoPE scaling as long-context files store it: positions divided by {@code linear}
+     * ({@code rope.scaling.type = linear}) and random per-frequency divisors in {@code rope_freqs.weight}.
+     */
+    public TinyLlama withRopeScaling(float linear, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        Map<String, float[]> t = new LinkedHashMap<>(tensors);
+        float[] factors = new float[ropeDim / 2];
+        for (int i = 0; i < factors.length; i++) {
+            factors[i] = (float) (1 + 7 * random.nextDouble());
+        }
+        t.put("rope_freqs.weight", factors);
+        return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, ropeBase, eps, tied, t, dcp,
+                architecture, linear);
     }
 
     /**
@@ -89,7 +105,7 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
             t.put("position_embd.weight", values(random, dim * context, 1.0));
         }
         return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, ropeBase, eps, tied, t, dcp,
-                family);
+                family, ropeLinearScale);
     }
 
     public int headDim() {
@@ -120,7 +136,7 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
             t.put("output.weight", values(random, dim * vocab, 1 / Math.sqrt(dim)));
         }
         return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, 10000f, 1e-5f, tied, t, null,
-                Architecture.LLAMA);
+                Architecture.LLAMA, 1f);
     }
 
     /** The ggml shape of a tensor: [cols, rows] for matrices, [n] for norms. */
@@ -141,6 +157,7 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
             case "attn_norm.bias", "ffn_norm.bias", "attn_output.bias", "ffn_down.bias", "output_norm.bias" -> new long[] {dim};
             case "ffn_up.bias" -> new long[] {ffnDim};
             case "position_embd.weight" -> new long[] {dim, context};
+            case "rope_freqs.weight" -> new long[] {ropeDim / 2};
             default -> throw new IllegalArgumentException(name);
         };
     }
@@ -157,6 +174,10 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
         w.putUInt32(architecture.key("attention.head_count_kv"), kvHeads);
         w.putUInt32(architecture.key("rope.dimension_count"), ropeDim);
         w.putFloat32(architecture.key("rope.freq_base"), ropeBase);
+        if (ropeLinearScale != 1f) {
+            w.putString(architecture.key("rope.scaling.type"), "linear");
+            w.putFloat32(architecture.key("rope.scaling.factor"), ropeLinearScale);
+        }
         w.putFloat32(architecture.key(architecture.layerNorm() ? "attention.layer_norm_epsilon"
                 : "attention.layer_norm_rms_epsilon"), eps);
         String[] tokens = new String[vocab];
