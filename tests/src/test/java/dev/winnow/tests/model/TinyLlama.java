@@ -2,6 +2,7 @@ package dev.winnow.tests.model;
 
 import dev.winnow.engine.model.Architecture;
 import dev.winnow.gguf.GgufArray;
+import dev.winnow.gguf.GgufMetadata;
 import dev.winnow.gguf.GgufValue;
 import dev.winnow.gguf.GgufValueType;
 import dev.winnow.gguf.GgufWriter;
@@ -164,6 +165,14 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
 
     /** Writes the model as an F32 GGUF file with a vocabulary of BOS, EOS, UNK and single letters. */
     public void write(Path path) throws IOException {
+        write(path, null);
+    }
+
+    /**
+     * Writes the model with the tokenizer of a real vocabulary file (its {@code tokenizer.*} keys; the model's
+     * vocabulary size must be the file's), or with a tiny made-up one when {@code vocabulary} is null.
+     */
+    public void write(Path path, GgufMetadata vocabulary) throws IOException {
         GgufWriter w = new GgufWriter();
         w.putString("general.architecture", architecture.name());
         w.putUInt32(architecture.key("context_length"), context);
@@ -180,25 +189,15 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
         }
         w.putFloat32(architecture.key(architecture.layerNorm() ? "attention.layer_norm_epsilon"
                 : "attention.layer_norm_rms_epsilon"), eps);
-        String[] tokens = new String[vocab];
-        float[] scores = new float[vocab];
-        int[] types = new int[vocab];
-        for (int i = 0; i < vocab; i++) {
-            tokens[i] = switch (i) {
-                case 0 -> "<unk>";
-                case 1 -> "<s>";
-                case 2 -> "</s>";
-                default -> "\u2581" + i;
-            };
-            types[i] = i == 0 ? 2 : i < 3 ? 3 : 1;
+        if (vocabulary != null) {
+            vocabulary.asMap().forEach((key, value) -> {
+                if (key.startsWith("tokenizer.")) {
+                    w.put(key, value);
+                }
+            });
+        } else {
+            writeMadeUpVocabulary(w);
         }
-        w.put("tokenizer.ggml.model", GgufValue.ofString("llama"));
-        w.put("tokenizer.ggml.tokens", GgufValue.ofArray(new GgufArray(GgufValueType.STRING, tokens)));
-        w.put("tokenizer.ggml.scores", GgufValue.ofArray(new GgufArray(GgufValueType.FLOAT32, scores)));
-        w.put("tokenizer.ggml.token_type", GgufValue.ofArray(new GgufArray(GgufValueType.INT32, types)));
-        w.putUInt32("tokenizer.ggml.bos_token_id", 1);
-        w.putUInt32("tokenizer.ggml.eos_token_id", 2);
-        w.putUInt32("tokenizer.ggml.unknown_token_id", 0);
         try (Arena arena = Arena.ofConfined()) {
             for (Map.Entry<String, float[]> e : tensors.entrySet()) {
                 String name = e.getKey();
@@ -239,6 +238,28 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
             }
             w.write(path);
         }
+    }
+
+    private void writeMadeUpVocabulary(GgufWriter w) {
+        String[] tokens = new String[vocab];
+        float[] scores = new float[vocab];
+        int[] types = new int[vocab];
+        for (int i = 0; i < vocab; i++) {
+            tokens[i] = switch (i) {
+                case 0 -> "<unk>";
+                case 1 -> "<s>";
+                case 2 -> "</s>";
+                default -> "\u2581" + i;
+            };
+            types[i] = i == 0 ? 2 : i < 3 ? 3 : 1;
+        }
+        w.put("tokenizer.ggml.model", GgufValue.ofString("llama"));
+        w.put("tokenizer.ggml.tokens", GgufValue.ofArray(new GgufArray(GgufValueType.STRING, tokens)));
+        w.put("tokenizer.ggml.scores", GgufValue.ofArray(new GgufArray(GgufValueType.FLOAT32, scores)));
+        w.put("tokenizer.ggml.token_type", GgufValue.ofArray(new GgufArray(GgufValueType.INT32, types)));
+        w.putUInt32("tokenizer.ggml.bos_token_id", 1);
+        w.putUInt32("tokenizer.ggml.eos_token_id", 2);
+        w.putUInt32("tokenizer.ggml.unknown_token_id", 0);
     }
 
     private static float[] concat(float[]... parts) {
