@@ -70,6 +70,10 @@ public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] o
         FloatTensor output = tied ? embedding : matrix(file, "output.weight", c.dim(), c.vocabularySize());
         FloatTensor positions = arch.gpt2Blocks() ? matrix(file, "position_embd.weight", c.dim(), c.contextLength()) : null;
         float[] outputNormBias = arch.layerNorm() ? vector(file, "output_norm.bias", c.dim()) : null;
+        if (file.tensor("rope_factors_long.weight").isPresent()) {
+            throw new ModelLoadException("this model uses LongRoPE (rope_factors_long.weight / rope_factors_short.weight, "
+                    + "as in Phi-3's 128k variants), which Winnow does not support yet");
+        }
         // Llama 3.1 and later store per-frequency RoPE divisors for their long context.
         float[] ropeFactors = file.tensor("rope_freqs.weight").isPresent() ? vector(file, "rope_freqs.weight", c.ropeDim() / 2) : null;
         return new LlamaWeights(embedding, layers, outputNorm, output, tied, positions, outputNormBias, ropeFactors);
