@@ -20,6 +20,7 @@ import java.nio.charset.StandardCharsets;
                 ChatCommand.class,
                 TokenizeCommand.class,
                 InspectCommand.class,
+                BenchCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {
