@@ -83,7 +83,7 @@ public abstract class FloatTensor {
 
     /**
      * out[outOffset + r] = dot(row r, x[xOffset .. xOffset + cols)) for every row, rows split across the
-     * pool's workers in contiguous ranges.
+     * pool's workers in contiguous pieces.
      */
     public void matVec(float[] x, int xOffset, float[] out, int outOffset, WorkerPool pool) {
         checkVector("input", x, xOffset, cols);
@@ -164,12 +164,18 @@ public abstract class FloatTensor {
     /** Below this many multiply-adds, handing rows to other threads costs more than it saves. */
     private static final long PARALLEL_WORK_THRESHOLD = 1 << 15;
 
+    /**
+     * Pieces per thread a product is cut into: enough that a thread slowed by other programs on its core
+     * hands most of its share to the others, few enough that claiming them costs nothing measurable.
+     */
+    private static final int PIECES_PER_THREAD = 8;
+
     /** Runs task over [0, parts): inline for a small product of {@code batch} vectors, else across the pool. */
     private void runParts(WorkerPool.RangeTask task, int parts, int batch, WorkerPool pool) {
         if ((long) rows * cols * batch < PARALLEL_WORK_THRESHOLD) {
             task.run(0, parts);
         } else {
-            pool.parallelFor(parts, task);
+            pool.parallelForPieces(parts, Math.max(1, parts / (pool.threads() * PIECES_PER_THREAD)), task);
         }
     }
 
