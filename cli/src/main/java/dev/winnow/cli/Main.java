@@ -23,6 +23,7 @@ import java.nio.charset.StandardCharsets;
                 DcpInitCommand.class,
                 QuantizeCommand.class,
                 PullCommand.class,
+                BenchCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -89,50 +89,119 @@ public abstract class FloatTensor {
 
     /**
      * out[outOffset + r] = dot(row r, x[xOffset .. xOffset + cols)) for every row, rows split across the
-     * pool's workers in contiguous ranges.
+     * pool's workers in contiguous pieces.
      */
     public void matVec(float[] x, int xOffset, float[] out, int outOffset, WorkerPool pool) {
         checkVector("input", x, xOffset, cols);
         checkVector("output", out, outOffset, rows);
+        prepareProducts(pool);
         WorkerPool.RangeTask rowDots = (start, end) -> {
             for (int r = start; r < end; r++) {
-                out[outOffset + r] = dotRow(r, x, xOffset);
+                out[outOffset + r] = productDot(r, x, xOffset);
             }
         };
-        runRows(rowDots, 1, pool);
+        runParts(rowDots, rows, 1, pool);
+    }
+
+    /**
+     * One {@link #matVec} per vector of a block: out[b * rows + r] = dot(row r, x[b]), each output exactly (to
+     * the bit) what matVec gives for that vector alone, while each weight row is read once for all of them. A
+     * server's decode step over several sequences uses it, so a sequence's tokens do not depend on what else is
+     * in the batch; {@link #matMul} is faster for prompt blocks but sums in another order.
+     */
+    public void matVecs(float[] x, float[] out, int batch, WorkerPool pool) {
+        checkVector("input", x, 0, batch * cols);
+        checkVector("output", out, 0, batch * rows);
+        prepareProducts(pool);
+        WorkerPool.RangeTask rowDots = (start, end) -> {
+            for (int r = start; r < end; r++) {
+                for (int b = 0; b < batch; b++) {
+                    out[b * rows + r] = productDot(r, x, b * cols);
+                }
+            }
+        };
+        runParts(rowDots, rows, batch, pool);
     }
 
     /**
      * Matrix times a block of vectors: for each of the {@code batch} rows b of {@code x} ({@code cols} floats
-     * each, one after the other), out[b * rows + r] = dot(row r, x[b]). Each worker takes a range of weight rows
-     * and, row by row, uses it against every vector while it is in cache, so a block of prompt tokens reads the
-     * weights once instead of once per token.
+     * each, one after the other), out[b * rows + r] = dot(row r, x[b]). Workers take tiles of
+     * {@link FloatGemm#ROWS} weight rows; a tile's rows are dequantized once into the worker's float buffer and
+     * then multiplied with the tokens {@link FloatGemm#TOKENS} at a time, so a block of prompt tokens reads and
+     * decodes the weights once instead of once per token.
      */
     public void matMul(float[] x, float[] out, int batch, WorkerPool pool) {
         if (batch == 1) {
             matVec(x, 0, out, 0, pool);
             return;
         }
+        if (batch < 0 || (long) batch * Math.max(rows, cols) > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a block of %d vectors does not fit a %d x %d %s product"
+                    .formatted(batch, rows, cols, type()));
+        }
         checkVector("input", x, 0, batch * cols);
         checkVector("output", out, 0, batch * rows);
-        WorkerPool.RangeTask rowDots = (start, end) -> {
-            for (int r = start; r < end; r++) {
-                for (int b = 0; b < batch; b++) {
-                    out[b * rows + r] = dotRow(r, x, b * cols);
+        prepareProducts(pool);
+        int tiles = (rows + FloatGemm.ROWS - 1) / FloatGemm.ROWS;
+        WorkerPool.RangeTask tileProducts = (firstTile, endTile) -> {
+            float[] weights = ThreadScratch.floats(FloatGemm.ROWS * cols);
+            for (int tile = firstTile; tile < endTile; tile++) {
+                int firstRow = tile * FloatGemm.ROWS;
+                int rowCount = Math.min(FloatGemm.ROWS, rows - firstRow);
+                for (int i = 0; i < rowCount; i++) {
+                    productRow(firstRow + i, weights, i * cols);
+                }
+                for (int t = 0; t < batch; t += FloatGemm.TOKENS) {
+                    FloatGemm.tile(weights, rowCount, x, t, Math.min(FloatGemm.TOKENS, batch - t), cols, out, rows, firstRow);
                 }
             }
         };
-        runRows(rowDots, batch, pool);
+        runParts(tileProducts, tiles, batch, pool);
+    }
+
+    /**
+     * Called before each product; a type whose products read a rearranged copy of the weights makes it here on
+     * first use. The products assume that the tensor's bytes do not change after that: weights never do.
+     */
+    void prepareProducts(WorkerPool pool) {
+    }
+
+    /** dot(row, x[xOffset ..]) for {@link #matVec}, after {@link #prepareProducts} and with x already checked. */
+    float productDot(int row, float[] x, int xOffset) {
+        return dotRow(row, x, xOffset);
+    }
+
+    /** {@link #dequantizeRow} for {@link #matMul}, after {@link #prepareProducts}. */
+    void productRow(int row, float[] out, int outOffset) {
+        dequantizeRow(row, out, outOffset);
+    }
+
+    /**
+     * Once products read a packed copy, the original bytes are read only for single rows (an embedding lookup):
+     * a memory-mapped file's pages are handed back to the OS so that the weights are not held twice. Nothing is
+     * lost: a page read again is mapped again from the file.
+     */
+    final void releaseMappedPages() {
+        if (data.isMapped()) {
+            data.unload();
+        }
     }
 
     /** Below this many multiply-adds, handing rows to other threads costs more than it saves. */
     private static final long PARALLEL_WORK_THRESHOLD = 1 << 15;
 
-    private void runRows(WorkerPool.RangeTask task, int batch, WorkerPool pool) {
+    /**
+     * Pieces per thread a product is cut into: enough that a thread slowed by other programs on its core
+     * hands most of its share to the others, few enough that claiming them costs nothing measurable.
+     */
+    private static final int PIECES_PER_THREAD = 8;
+
+    /** Runs task over [0, parts): inline for a small product of {@code batch} vectors, else across the pool. */
+    private void runParts(WorkerPool.RangeTask task, int parts, int batch, WorkerPool pool) {
         if ((long) rows * cols * batch < PARALLEL_WORK_THRESHOLD) {
-            task.run(0, rows);
+            task.run(0, parts);
         } else {
-            pool.parallelFor(rows, task);
+            pool.parallelForPieces(parts, Math.max(1, parts / (pool.threads() * PIECES_PER_THREAD)), task);
         }
     }
 

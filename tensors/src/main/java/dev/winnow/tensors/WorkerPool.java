@@ -8,6 +8,8 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * A fixed set of daemon platform threads for data-parallel loops. {@link #parallelFor} splits [0, n) into
  * {@link #threads()} contiguous chunks; the calling thread runs the first and each worker one other.
+ * {@link #parallelForPieces} instead cuts [0, n) into many small pieces that the threads claim one after the
+ * other, so that a thread slowed by other programs on its core takes fewer of them and nobody waits for it.
  * It is called many times per token, so a call allocates nothing and creates no thread: a generation
  * counter publishes the work, workers spin briefly waiting for it, then yield, then park, and the caller waits
  * the same way for the last chunk to finish.
@@ -39,9 +41,12 @@ public final class WorkerPool implements AutoCloseable {
     private volatile int generation;
     private volatile boolean closed;
     private volatile boolean callerParked;
+    private final AtomicInteger nextPiece = new AtomicInteger();
     private Thread caller;
     private RangeTask task;
     private int n;
+    /** 0: static chunks; else the size of the pieces the threads claim. */
+    private int pieceSize;
 
     /**
      * @param threads the number of threads a loop runs on, counting the calling thread
@@ -75,6 +80,26 @@ public final class WorkerPool implements AutoCloseable {
      * @throws IllegalStateException if the pool is closed or already running a loop
      */
     public void parallelFor(int n, RangeTask task) {
+        run(n, 0, task);
+    }
+
+    /**
+     * Runs task over [0, n) cut into pieces of {@code pieceSize} indices (the last one may be shorter), which the
+     * calling thread and the workers claim one at a time until none are left, and returns when all are done.
+     * With one thread, task runs once over [0, n). If pieces throw, the first failure is rethrown here after
+     * every thread has stopped.
+     *
+     * @throws IllegalArgumentException if n is negative or pieceSize is below 1
+     * @throws IllegalStateException if the pool is closed or already running a loop
+     */
+    public void parallelForPieces(int n, int pieceSize, RangeTask task) {
+        if (pieceSize < 1) {
+            throw new IllegalArgumentException("parallelForPieces needs pieces of at least 1 index, got " + pieceSize);
+        }
+        run(n, pieceSize, task);
+    }
+
+    private void run(int n, int pieceSize, RangeTask task) {
         if (n < 0) {
             throw new IllegalArgumentException("parallelFor over a negative count: " + n);
         }
@@ -93,16 +118,18 @@ public final class WorkerPool implements AutoCloseable {
         try {
             this.task = task;
             this.n = n;
+            this.pieceSize = pieceSize;
             this.caller = Thread.currentThread();
+            nextPiece.set(0);
             failure.set(null);
             pending.set(workers.length);
-            generation++; // publishes task, n and caller to the workers (volatile write)
+            generation++; // publishes task, n, pieceSize and caller to the workers (volatile write)
             for (Worker worker : workers) {
                 if (worker.parked) {
                     LockSupport.unpark(worker.thread);
                 }
             }
-            runChunk(0);
+            runShare(0);
             awaitWorkers();
             this.task = null;
             rethrow(failure.getAndSet(null));
@@ -111,15 +138,23 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
-    private void runChunk(int index) {
-        int start = chunkStart(index);
-        int end = chunkStart(index + 1);
-        if (start < end) {
-            try {
-                task.run(start, end);
-            } catch (Throwable t) {
-                failure.compareAndSet(null, t);
+    /** Thread {@code index}'s part of the loop: its static chunk, or pieces until none are left. */
+    private void runShare(int index) {
+        try {
+            if (pieceSize == 0) {
+                int start = chunkStart(index);
+                int end = chunkStart(index + 1);
+                if (start < end) {
+                    task.run(start, end);
+                }
+                return;
             }
+            for (int piece = nextPiece.getAndIncrement(); (long) piece * pieceSize < n; piece = nextPiece.getAndIncrement()) {
+                int start = piece * pieceSize;
+                task.run(start, (int) Math.min(n, (long) start + pieceSize));
+            }
+        } catch (Throwable t) {
+            failure.compareAndSet(null, t);
         }
     }
 
@@ -222,7 +257,7 @@ public final class WorkerPool implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-                runChunk(chunk);
+                runShare(chunk);
                 chunkDone();
             }
         }

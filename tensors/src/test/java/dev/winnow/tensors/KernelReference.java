@@ -227,6 +227,44 @@ final class KernelReference {
         }
     }
 
+    /**
+     * The products: {@link FloatTensor#matMul} of {@code batch} random vectors (which for one vector is
+     * {@link FloatTensor#matVec}) gives every out[b * rows + r] within the {@link #checkDot} bound of the exact
+     * dot product of row r and vector b, on a pool of {@code threads}; and a second product on the same tensor
+     * (which reuses whatever the first one prepared) gives the same numbers.
+     */
+    static void checkProducts(GgmlType type, int rows, int cols, int batch, int threads, long seed) {
+        Random r = new Random(seed);
+        MemorySegment s = randomTensor(type, rows, cols, r);
+        FloatTensor t = FloatTensor.of(type, s, rows, cols);
+        float[] x = randomVector(batch * cols, r);
+        float[] out = new float[batch * rows];
+        float[] again = new float[batch * rows];
+        try (WorkerPool pool = new WorkerPool(threads)) {
+            t.matMul(x, out, batch, pool);
+            t.matMul(x, again, batch, pool);
+        }
+        for (int row = 0; row < rows; row++) {
+            double[] w = decodeRow(type, s, row, cols);
+            for (int b = 0; b < batch; b++) {
+                double exact = 0;
+                double magnitude = 0;
+                for (int i = 0; i < cols; i++) {
+                    exact += w[i] * x[b * cols + i];
+                    magnitude += Math.abs(w[i] * x[b * cols + i]);
+                }
+                float got = out[b * rows + row];
+                double tolerance = (cols + 4) * Math.scalb(1.0, -23) * magnitude;
+                if (!(Math.abs(got - exact) <= tolerance)) {
+                    throw new AssertionError("%s %dx%d times %d vectors, row %d vector %d: %s, exact %s, tolerance %s (seed %d)"
+                            .formatted(type, rows, cols, batch, row, b, got, exact, tolerance, seed));
+                }
+                check(Float.floatToIntBits(again[b * rows + row]) == Float.floatToIntBits(got),
+                        "a second product differs from the first", type, rows, cols, seed);
+            }
+        }
+    }
+
     /** A random shape valid for the type: rows 1..40, cols a whole number of blocks up to 1024 (any count for plain types). */
     static int randomCols(GgmlType type, Random r) {
         return type.blockSize() == 1 ? r.nextInt(1, 1025) : type.blockSize() * r.nextInt(1, 1024 / type.blockSize() + 1);

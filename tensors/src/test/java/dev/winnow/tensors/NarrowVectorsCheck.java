@@ -21,6 +21,7 @@ final class NarrowVectorsCheck {
                 int cols = KernelReference.randomCols(type, new Random(seed));
                 KernelReference.checkDequantize(type, 1 + r.nextInt(8), cols, r.nextInt(3), seed);
                 KernelReference.checkDot(type, 1 + r.nextInt(8), cols, r.nextInt(3), seed);
+                KernelReference.checkProducts(type, 1 + r.nextInt(9), cols, 1 + r.nextInt(9), 1 + r.nextInt(2), seed);
             }
         }
         TensorKernelsTest kernels = new TensorKernelsTest();

@@ -1,11 +1,18 @@
 package dev.winnow.tensors;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Random;
 
 import net.jqwik.api.Arbitraries;
@@ -58,12 +65,14 @@ class TensorKernelsTest {
         }
     }
 
+    /** matVec with offsets writes exactly its rows' products where it is told, and nothing around them. */
     @Property(tries = 30)
     void matVecComputesEveryRowsDot(@ForAll("types") GgmlType type, @ForAll @IntRange(min = 1, max = 4) int threads,
                                     @ForAll @IntRange(min = 1, max = 40) int rows, @ForAll long seed) {
         Random r = new Random(seed);
         int cols = KernelReference.randomCols(type, r);
-        FloatTensor t = FloatTensor.of(type, KernelReference.randomTensor(type, rows, cols, r), rows, cols);
+        MemorySegment s = KernelReference.randomTensor(type, rows, cols, r);
+        FloatTensor t = FloatTensor.of(type, s, rows, cols);
         float[] x = KernelReference.randomVector(cols + 2, r);
         float[] out = new float[rows + 3];
         try (WorkerPool pool = new WorkerPool(threads)) {
@@ -71,9 +80,86 @@ class TensorKernelsTest {
         }
         assertEquals(0f, out[0]);
         for (int row = 0; row < rows; row++) {
-            assertEquals(t.dotRow(row, x, 2), out[row + 1], "row " + row);
+            double[] w = KernelReference.decodeRow(type, s, row, cols);
+            double exact = 0;
+            double magnitude = 0;
+            for (int i = 0; i < cols; i++) {
+                exact += w[i] * x[2 + i];
+                magnitude += Math.abs(w[i] * x[2 + i]);
+            }
+            assertTrue(Math.abs(out[row + 1] - exact) <= (cols + 4) * Math.scalb(1.0, -23) * magnitude,
+                    "row " + row + ": " + out[row + 1] + " vs " + exact);
         }
         assertEquals(0f, out[rows + 1]);
+        assertEquals(0f, out[rows + 2]);
+    }
+
+    /**
+     * The prompt-block product against exact double dot products: 1 to 19 rows (whole 4-row tiles and the rows
+     * left over), 1 to 10 vectors (whole 4-token tiles, leftovers, and the single vector of a decode step),
+     * 1 to 4 threads.
+     */
+    @Property(tries = 60)
+    void matMulMatchesTheExactProducts(@ForAll("types") GgmlType type, @ForAll @IntRange(min = 1, max = 19) int rows,
+                                       @ForAll @IntRange(min = 1, max = 10) int batch,
+                                       @ForAll @IntRange(min = 1, max = 4) int threads, @ForAll long seed) {
+        int cols = KernelReference.randomCols(type, new Random(seed));
+        KernelReference.checkProducts(type, rows, cols, batch, threads, seed);
+    }
+
+    /** A block as large as the engine's (32 tokens) on rows long enough to be split across the workers. */
+    @Example
+    void aFullPromptBlockIsMultipliedInParallel() {
+        for (GgmlType type : KernelReference.TYPES) {
+            KernelReference.checkProducts(type, 37, 512, 32, 3, 37);
+        }
+    }
+
+    @Example
+    void matMulRefusesBlocksThatDoNotFit() {
+        FloatTensor t = FloatTensor.of(GgmlType.Q8_0, MemorySegment.ofArray(new byte[34 * 2]), 2, 32);
+        try (WorkerPool pool = new WorkerPool(2)) {
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> t.matMul(new float[64], new float[4], -1, pool)),
+                    "block of -1 vectors");
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> t.matMul(new float[95], new float[6], 3, pool)),
+                    "input");
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> t.matMul(new float[96], new float[5], 3, pool)),
+                    "output");
+        }
+    }
+
+    /**
+     * Products of a memory-mapped tensor read a packed copy and hand the mapped pages back to the OS; single
+     * rows are still read from the file, correctly.
+     */
+    @Example
+    void mappedTensorsStillReadTheirRowsAfterAProduct() throws IOException {
+        Path file = Files.createTempFile("winnow-kernels", ".bin");
+        try {
+            for (GgmlType type : KernelReference.TYPES) {
+                MemorySegment heap = KernelReference.randomTensor(type, 9, 256, new Random(type.ordinal()));
+                Files.write(file, heap.toArray(ValueLayout.JAVA_BYTE));
+                try (Arena arena = Arena.ofShared(); FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+                     WorkerPool pool = new WorkerPool(2)) {
+                    MemorySegment mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, heap.byteSize(), arena);
+                    FloatTensor t = FloatTensor.of(type, mapped, 9, 256);
+                    FloatTensor reference = FloatTensor.of(type, heap, 9, 256);
+                    float[] x = KernelReference.randomVector(256, new Random(1));
+                    float[] out = new float[9];
+                    t.matVec(x, out, pool);
+                    float[] row = new float[256];
+                    float[] expected = new float[256];
+                    for (int r = 0; r < 9; r++) {
+                        t.dequantizeRow(r, row, 0);
+                        reference.dequantizeRow(r, expected, 0);
+                        assertArrayEquals(expected, row, type + " row " + r);
+                        assertEquals(reference.dotRow(r, x, 0), t.dotRow(r, x, 0), type + " row " + r);
+                    }
+                }
+            }
+        } finally {
+            Files.delete(file);
+        }
     }
 
     /** Memory-mapped files give native segments: the kernels read those as well as heap ones. */

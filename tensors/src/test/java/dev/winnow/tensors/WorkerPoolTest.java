@@ -52,6 +52,59 @@ class WorkerPoolTest {
         }
     }
 
+    /** Each index once, in pieces of the size asked for (the last one shorter) that start at multiples of it. */
+    @Property(tries = 60)
+    void piecesCoverEveryIndexOnce(@ForAll @IntRange(min = 1, max = 8) int threads, @ForAll @IntRange(max = 5000) int n,
+                                   @ForAll @IntRange(min = 1, max = 700) int pieceSize) {
+        try (WorkerPool pool = new WorkerPool(threads)) {
+            AtomicIntegerArray visits = new AtomicIntegerArray(n);
+            List<int[]> pieces = Collections.synchronizedList(new ArrayList<>());
+            pool.parallelForPieces(n, pieceSize, (start, end) -> {
+                pieces.add(new int[] {start, end});
+                for (int i = start; i < end; i++) {
+                    visits.incrementAndGet(i);
+                }
+            });
+            for (int i = 0; i < n; i++) {
+                assertEquals(1, visits.get(i), "index " + i);
+            }
+            if (threads > 1) {
+                for (int[] piece : pieces) {
+                    assertEquals(0, piece[0] % pieceSize, "piece start");
+                    assertEquals(Math.min(n, piece[0] + pieceSize), piece[1], "piece end");
+                }
+            }
+        }
+    }
+
+    /** A thread that is held up leaves its pieces to the others: the loop does not wait for it to catch up. */
+    @Example
+    void aSlowThreadTakesFewerPieces() {
+        try (WorkerPool pool = new WorkerPool(2)) {
+            Thread caller = Thread.currentThread();
+            AtomicLong byCaller = new AtomicLong();
+            pool.parallelForPieces(100, 1, (start, end) -> {
+                if (Thread.currentThread() == caller) {
+                    byCaller.incrementAndGet();
+                    try {
+                        Thread.sleep(50);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            });
+            assertTrue(byCaller.get() < 50, "the sleeping caller took " + byCaller.get() + " of 100 pieces");
+        }
+    }
+
+    @Example
+    void piecesOfNoIndicesAreRefused() {
+        try (WorkerPool pool = new WorkerPool(2)) {
+            assertThrows(IllegalArgumentException.class, () -> pool.parallelForPieces(10, 0, (start, end) -> { }));
+            assertThrows(IllegalArgumentException.class, () -> pool.parallelForPieces(-1, 4, (start, end) -> { }));
+        }
+    }
+
     @Property(tries = 30)
     void aFailingChunkIsRethrownToTheCallerAndThePoolStaysUsable(@ForAll @IntRange(min = 1, max = 6) int threads,
                                                                  @ForAll @IntRange(min = 1, max = 100) int n,

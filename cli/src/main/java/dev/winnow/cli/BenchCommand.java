@@ -1,0 +1,367 @@
+package dev.winnow.cli;
+
+import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.kv.KvCacheConfig;
+import dev.winnow.engine.kv.KvGeometry;
+import dev.winnow.engine.kv.PagePool;
+import dev.winnow.engine.kv.PagedKvCache;
+import dev.winnow.engine.model.Model;
+import dev.winnow.tensors.WorkerPool;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+
+/**
+ * {@code winnow bench}: prompt-processing and generation speed, the way llama-bench measures them. For each
+ * depth and repetition a fresh sequence is filled with {@code depth} random tokens (not timed); then a prompt of
+ * {@code -p} random tokens is read in one call (pp), and, in another fresh sequence filled the same way,
+ * {@code -n} tokens are decoded one at a time (tg). Token ids are random and seeded: the speed of a forward pass
+ * does not depend on which tokens it sees.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure prompt processing (pp) and generation (tg) speed in tokens/s, median and range over "
+                + "repetitions, at chosen context depths; with peak resident memory and KV cache bytes.")
+final class BenchCommand implements Callable<Integer> {
+    /** Decode steps run before measuring, so the measured ones run compiled code. */
+    private static final int WARMUP_DECODE_STEPS = 8;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "MODEL", description = "GGUF model file.")
+    Path model;
+
+    @Option(names = {"-p", "--n-prompt"}, paramLabel = "N",
+            description = "Prompt tokens read per pp test; 0 skips it (default: ${DEFAULT-VALUE}).")
+    int promptTokens = 512;
+
+    @Option(names = {"-n", "--n-gen"}, paramLabel = "N",
+            description = "Tokens decoded per tg test; 0 skips it (default: ${DEFAULT-VALUE}).")
+    int generatedTokens = 128;
+
+    @Option(names = {"-d", "--depth"}, split = ",", paramLabel = "D",
+            description = "Context depths: tokens already in the cache before each test, comma separated (default: 0).")
+    int[] depths = {0};
+
+    @Option(names = {"-t", "--threads"}, paramLabel = "N",
+            description = "Worker threads (default: the number of cores, ${DEFAULT-VALUE}).")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = {"-r", "--reps"}, paramLabel = "R", description = "Repetitions of each test (default: ${DEFAULT-VALUE}).")
+    int reps = 5;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Seed of the random token ids (default: ${DEFAULT-VALUE}).")
+    long seed = 42;
+
+    @Option(names = "--json", description = "Print one JSON object on stdout instead of the table.")
+    boolean json;
+
+    /** The speeds measured at one depth; an empty array where the test was skipped. */
+    record DepthResult(int depth, double[] ppTps, double[] tgTps) {
+    }
+
+    /** Everything one run measured. */
+    record Report(String model, long modelBytes, int threads, int promptTokens, int generatedTokens, int reps,
+                  int contextLength, String kvType, double loadMillis, double firstTokenMillis, long peakRssBytes,
+                  long kvBytes, List<DepthResult> results) {
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        validate();
+        int contextLength = Arrays.stream(depths).max().orElseThrow() + Math.max(promptTokens, generatedTokens);
+        PrintWriter err = spec.commandLine().getErr();
+        long loadStart = System.nanoTime();
+        try (Model loaded = Model.load(model);
+             WorkerPool pool = new WorkerPool(threads)) {
+            double loadMillis = millisSince(loadStart);
+            if (contextLength > loaded.config().contextLength()) {
+                err.printf("winnow: note: depth + tokens = %d is longer than the %d tokens the model was trained for%n",
+                        contextLength, loaded.config().contextLength());
+            }
+            KvGeometry geometry = KvGeometry.of(loaded.config(), contextLength);
+            KvCacheConfig kvConfig = KvCacheConfig.defaults();
+            try (PagePool pages = kvConfig.newPool(geometry, 0)) {
+                Runner runner = new Runner(loaded, pages, geometry, pool);
+                double firstTokenMillis = loadMillis + runner.firstTokenMillis();
+                runner.warmUp();
+                List<DepthResult> results = new ArrayList<>();
+                for (int depth : depths) {
+                    results.add(runner.measure(depth));
+                }
+                Report report = new Report(model.toString(), Files.size(model), threads, promptTokens, generatedTokens,
+                        reps, contextLength, kvConfig.storage().name().toLowerCase(Locale.ROOT), loadMillis,
+                        firstTokenMillis, peakResidentBytes(), runner.kvBytes, results);
+                PrintWriter out = spec.commandLine().getOut();
+                out.print(json ? toJson(report) + "\n" : toTable(report));
+                out.flush();
+            }
+        }
+        return 0;
+    }
+
+    private void validate() {
+        if (promptTokens < 0 || generatedTokens < 0) {
+            throw new UserInputException("-p and -n must be 0 or more, got -p %d -n %d".formatted(promptTokens, generatedTokens));
+        }
+        if (promptTokens == 0 && generatedTokens == 0) {
+            throw new UserInputException("-p and -n are both 0: nothing to measure");
+        }
+        if (threads < 1) {
+            throw new UserInputException("--threads must be at least 1, got " + threads);
+        }
+        if (reps < 1) {
+            throw new UserInputException("--reps must be at least 1, got " + reps);
+        }
+        if (depths.length == 0 || Arrays.stream(depths).anyMatch(d -> d < 0)) {
+            throw new UserInputException("--depth must list depths of 0 or more, got " + Arrays.toString(depths));
+        }
+        if ((long) Arrays.stream(depths).max().orElseThrow() + Math.max(promptTokens, generatedTokens) > Integer.MAX_VALUE / 2) {
+            throw new UserInputException("depth + tokens is too large");
+        }
+    }
+
+    /** Runs the timed tests on fresh sequences of one page pool, remembering the most KV memory any of them held. */
+    private final class Runner {
+        private final Model model;
+        private final PagePool pages;
+        private final KvGeometry geometry;
+        private final WorkerPool pool;
+        private final SplittableRandom random = new SplittableRandom(seed);
+        private PagedKvCache cache;
+        long kvBytes;
+
+        Runner(Model model, PagePool pages, KvGeometry geometry, WorkerPool pool) {
+            this.model = model;
+            this.pages = pages;
+            this.geometry = geometry;
+            this.pool = pool;
+        }
+
+        /** A new, empty sequence; the previous one's pages go back to the pool first. */
+        Session freshSession() {
+            if (cache != null) {
+                kvBytes = Math.max(kvBytes, cache.bytesHeld());
+                cache.clear();
+            }
+            // The cache a pruning policy would replace: sequences are built here and nowhere else.
+            cache = new PagedKvCache(pages, geometry);
+            return new Session(model, cache, pool);
+        }
+
+        /** The first forward pass of the process: one token, cold code, as a user's first prompt token meets it. */
+        double firstTokenMillis() {
+            Session session = freshSession();
+            long start = System.nanoTime();
+            session.ingest(randomTokens(1));
+            return millisSince(start);
+        }
+
+        /** One untimed run of each test, as llama-bench does, plus a few more decode steps for the JIT. */
+        void warmUp() {
+            if (promptTokens > 0) {
+                freshSession().ingest(randomTokens(promptTokens));
+            }
+            if (generatedTokens > 0) {
+                Session session = freshSession();
+                for (int i = 0; i < Math.min(generatedTokens, WARMUP_DECODE_STEPS); i++) {
+                    session.next(randomToken());
+                }
+            }
+        }
+
+        DepthResult measure(int depth) {
+            double[] pp = new double[promptTokens > 0 ? reps : 0];
+            double[] tg = new double[generatedTokens > 0 ? reps : 0];
+            for (int rep = 0; rep < reps; rep++) {
+                if (promptTokens > 0) {
+                    Session session = filled(depth);
+                    int[] prompt = randomTokens(promptTokens);
+                    long start = System.nanoTime();
+                    session.ingest(prompt);
+                    pp[rep] = promptTokens / secondsSince(start);
+                }
+                if (generatedTokens > 0) {
+                    Session session = filled(depth);
+                    int[] tokens = randomTokens(generatedTokens);
+                    long start = System.nanoTime();
+                    for (int token : tokens) {
+                        session.next(token);
+                    }
+                    tg[rep] = generatedTokens / secondsSince(start);
+                }
+            }
+            freshSession();
+            return new DepthResult(depth, pp, tg);
+        }
+
+        private Session filled(int depth) {
+            Session session = freshSession();
+            if (depth > 0) {
+                session.ingest(randomTokens(depth));
+            }
+            return session;
+        }
+
+        private int[] randomTokens(int count) {
+            int[] tokens = new int[count];
+            for (int i = 0; i < count; i++) {
+                tokens[i] = randomToken();
+            }
+            return tokens;
+        }
+
+        private int randomToken() {
+            return random.nextInt(model.config().vocabularySize());
+        }
+    }
+
+    private static double millisSince(long start) {
+        return (System.nanoTime() - start) / 1e6;
+    }
+
+    private static double secondsSince(long start) {
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    /** The process's peak resident set (VmHWM in /proc/self/status), or -1 where the system does not say. */
+    static long peakResidentBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    String[] fields = line.substring("VmHWM:".length()).trim().split("\\s+");
+                    return Long.parseLong(fields[0]) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException unavailable) {
+            // Not Linux, or an unexpected format: the report says "unknown".
+        }
+        return -1;
+    }
+
+    static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int mid = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+
+    static String toTable(Report r) {
+        StringBuilder s = new StringBuilder();
+        s.append("| model | size | threads | test | t/s (median) | min - max |\n");
+        s.append("| --- | ---: | ---: | --- | ---: | ---: |\n");
+        String name = Path.of(r.model()).getFileName().toString();
+        for (DepthResult d : r.results()) {
+            String at = d.depth() > 0 ? " @ d" + d.depth() : "";
+            appendRow(s, r, name, "pp" + r.promptTokens() + at, d.ppTps());
+            appendRow(s, r, name, "tg" + r.generatedTokens() + at, d.tgTps());
+        }
+        s.append(String.format(Locale.ROOT, "%nload %.0f ms, first token %.0f ms after the start of loading; "
+                        + "peak resident memory %s; KV cache %s (%s, context %d); %d repetitions%n",
+                r.loadMillis(), r.firstTokenMillis(), r.peakRssBytes() < 0 ? "unknown" : mebibytes(r.peakRssBytes()),
+                mebibytes(r.kvBytes()), r.kvType(), r.contextLength(), r.reps()));
+        return s.toString();
+    }
+
+    private static void appendRow(StringBuilder s, Report r, String name, String test, double[] tps) {
+        if (tps.length == 0) {
+            return;
+        }
+        double min = Arrays.stream(tps).min().orElseThrow();
+        double max = Arrays.stream(tps).max().orElseThrow();
+        s.append(String.format(Locale.ROOT, "| %s | %s | %d | %s | %.2f | %.2f - %.2f |%n",
+                name, mebibytes(r.modelBytes()), r.threads(), test, median(tps), min, max));
+    }
+
+    private static String mebibytes(long bytes) {
+        return String.format(Locale.ROOT, "%.2f MiB", bytes / (1024.0 * 1024.0));
+    }
+
+    /**
+     * The report as one JSON object. The top-level speeds are those of the first depth; {@code depths} holds
+     * every depth's. A skipped test has a null median and an empty list.
+     */
+    static String toJson(Report r) {
+        DepthResult first = r.results().getFirst();
+        StringBuilder s = new StringBuilder("{");
+        field(s, "model", quote(r.model()));
+        field(s, "model_bytes", Long.toString(r.modelBytes()));
+        field(s, "threads", Integer.toString(r.threads()));
+        field(s, "n_prompt", Integer.toString(r.promptTokens()));
+        field(s, "n_gen", Integer.toString(r.generatedTokens()));
+        field(s, "reps", Integer.toString(r.reps()));
+        field(s, "ctx", Integer.toString(r.contextLength()));
+        field(s, "kv_type", quote(r.kvType()));
+        field(s, "load_ms", number(r.loadMillis()));
+        field(s, "ttft_ms", number(r.firstTokenMillis()));
+        appendSpeeds(s, first);
+        field(s, "peak_rss_bytes", r.peakRssBytes() < 0 ? "null" : Long.toString(r.peakRssBytes()));
+        field(s, "kv_bytes", Long.toString(r.kvBytes()));
+        String perDepth = r.results().stream().map(d -> {
+            StringBuilder one = new StringBuilder("{");
+            field(one, "depth", Integer.toString(d.depth()));
+            appendSpeeds(one, d);
+            return one.append('}').toString();
+        }).collect(Collectors.joining(",", "[", "]"));
+        field(s, "depths", perDepth);
+        return s.append('}').toString();
+    }
+
+    private static void appendSpeeds(StringBuilder s, DepthResult d) {
+        field(s, "pp_tps", d.ppTps().length == 0 ? "null" : number(median(d.ppTps())));
+        field(s, "tg_tps", d.tgTps().length == 0 ? "null" : number(median(d.tgTps())));
+        field(s, "pp_tps_all", numbers(d.ppTps()));
+        field(s, "tg_tps_all", numbers(d.tgTps()));
+    }
+
+    private static void field(StringBuilder s, String name, String jsonValue) {
+        if (s.charAt(s.length() - 1) != '{') {
+            s.append(',');
+        }
+        s.append(quote(name)).append(':').append(jsonValue);
+    }
+
+    private static String numbers(double[] values) {
+        return Arrays.stream(values).mapToObj(BenchCommand::number).collect(Collectors.joining(",", "[", "]"));
+    }
+
+    /** A finite number with three decimals (JSON has no NaN or infinity: those become null). */
+    private static String number(double value) {
+        return Double.isFinite(value) ? String.format(Locale.ROOT, "%.3f", value) : "null";
+    }
+
+    private static String quote(String text) {
+        StringBuilder s = new StringBuilder("\"");
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            switch (c) {
+                case '"' -> s.append("\\\"");
+                case '\\' -> s.append("\\\\");
+                case '\n' -> s.append("\\n");
+                case '\r' -> s.append("\\r");
+                case '\t' -> s.append("\\t");
+                default -> {
+                    if (c < 0x20) {
+                        s.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+                    } else {
+                        s.append(c);
+                    }
+                }
+            }
+        }
+        return s.append('"').toString();
+    }
+}
