@@ -77,6 +77,24 @@ class CliErrorsTest {
     }
 
     @Test
+    void unsupportedArchitectureIsNamed(@TempDir Path dir) throws IOException {
+        Path model = SharedFiles.requireShared("models/stories260K.gguf");
+        Path other = dir.resolve("mamba.gguf");
+        try (GgufFile source = GgufFile.open(model)) {
+            GgufWriter writer = new GgufWriter();
+            source.metadata().asMap().forEach(writer::put);
+            writer.putString("general.architecture", "mamba");
+            for (GgufTensorInfo t : source.tensors()) {
+                writer.addTensor(t.name(), t.type(), t.shape(), source.tensorData(t));
+            }
+            writer.write(other);
+        }
+        CliRunner.Run run = CliRunner.run("generate", "-m", other.toString(), "-p", "hi");
+        assertOneLineError(run, 1, "unsupported architecture 'mamba'");
+        assertTrue(run.err().contains("qwen2") && run.err().contains("gpt2"), "lists what is supported: " + run.err());
+    }
+
+    @Test
     void unsupportedTensorTypeIsNamed(@TempDir Path dir) throws IOException {
         Path model = SharedFiles.requireShared("models/stories260K.gguf");
         Path retyped = dir.resolve("retyped.gguf");
