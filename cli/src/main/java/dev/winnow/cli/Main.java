@@ -21,6 +21,7 @@ import java.nio.charset.StandardCharsets;
                 TokenizeCommand.class,
                 InspectCommand.class,
                 DcpInitCommand.class,
+                ServeCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {
