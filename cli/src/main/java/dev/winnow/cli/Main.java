@@ -24,6 +24,7 @@ import java.nio.charset.StandardCharsets;
                 QuantizeCommand.class,
                 PullCommand.class,
                 BenchCommand.class,
+                ServeCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -1,0 +1,113 @@
+package dev.winnow.cli;
+
+import dev.winnow.cli.server.OpenAiServer;
+import dev.winnow.engine.model.Model;
+import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.serve.SchedulerConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.net.BindException;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+
+/** {@code winnow serve}: an OpenAI-compatible HTTP server with continuous batching. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Serve a model over HTTP with OpenAI's API: POST /v1/chat/completions and /v1/completions "
+                + "(streaming or not), GET /v1/models, /health and /metrics (Prometheus).",
+                "Concurrent requests share one decode loop (continuous batching) and one KV page pool. Point an "
+                        + "OpenAI client at http://HOST:PORT/v1. Ctrl-C (SIGINT/SIGTERM) shuts down gracefully."})
+final class ServeCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Mixin
+    KvOptions kvOptions;
+
+    @Mixin
+    PruneOptions pruneOptions;
+
+    @Option(names = "--host", paramLabel = "HOST", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+    String host = "127.0.0.1";
+
+    @Option(names = "--port", paramLabel = "PORT", description = "Port to listen on; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+    int port = 8080;
+
+    @Option(names = "--parallel", paramLabel = "N",
+            description = "Sequences decoded together in one batch (default: ${DEFAULT-VALUE}).")
+    int parallel = 4;
+
+    @Option(names = "--queue", paramLabel = "N",
+            description = "Requests that may wait for a place in the batch; more get 429 (default: ${DEFAULT-VALUE}).")
+    int queue = 64;
+
+    @Option(names = "--api-key", paramLabel = "KEY",
+            description = "Require 'Authorization: Bearer KEY' on every endpoint but /health (default: none).")
+    String apiKey;
+
+    @Option(names = "--model-id", paramLabel = "NAME",
+            description = "The model's name in /v1/models and in responses (default: the file name without .gguf).")
+    String modelId;
+
+    @Option(names = "--max-request-bytes", paramLabel = "N",
+            description = "Largest request body accepted (default: ${DEFAULT-VALUE}).")
+    int maxRequestBytes = 4 << 20;
+
+    @Option(names = "--shutdown-grace", paramLabel = "SECONDS",
+            description = "On shutdown, how long running requests may go on before they are ended (default: ${DEFAULT-VALUE}).")
+    int shutdownGrace = 10;
+
+    @Override
+    public Integer call() throws Exception {
+        if (kvOptions.stats) {
+            throw new UserInputException("--stats is for generate and chat; serve reports the KV cache at /metrics");
+        }
+        if (shutdownGrace < 0) {
+            throw new UserInputException("--shutdown-grace must be 0 or more seconds, got " + shutdownGrace);
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        PruningPolicy policy = pruneOptions.policy();
+        try (Model model = modelOptions.load(err, pruneOptions.adapter)) {
+            int context = modelOptions.contextLength(model);
+            OpenAiServer server;
+            try {
+                SchedulerConfig config = new SchedulerConfig(parallel, queue, context, kvOptions.config(), policy,
+                        modelOptions.threads);
+                OpenAiServer.Settings settings = new OpenAiServer.Settings(host, port, apiKey, maxRequestBytes,
+                        modelId != null ? modelId : defaultModelId());
+                server = OpenAiServer.start(model, config, settings, message -> {
+                    err.println(message);
+                    err.flush();
+                });
+            } catch (IllegalArgumentException e) {
+                throw new UserInputException(e.getMessage());
+            } catch (BindException e) {
+                throw new UserInputException("cannot listen on %s:%d: %s".formatted(host, port, e.getMessage()));
+            }
+            Thread hook = Thread.ofPlatform().unstarted(() -> {
+                err.println("winnow: shutting down: finishing running requests for up to " + shutdownGrace + " s");
+                err.flush();
+                server.stop(Duration.ofSeconds(shutdownGrace));
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            err.printf("winnow: serving %s on http://%s:%d/v1 (OpenAI API; %d in parallel, context %d, KV budget %s, pruning %s)%n",
+                    modelId != null ? modelId : defaultModelId(), host, server.port(), parallel, context,
+                    kvOptions.budget != null ? kvOptions.budget : parallel + " full contexts", policy);
+            err.flush();
+            server.awaitStop();
+        }
+        return 0;
+    }
+
+    private String defaultModelId() {
+        String name = modelOptions.model.getFileName().toString();
+        return name.endsWith(".gguf") ? name.substring(0, name.length() - ".gguf".length()) : name;
+    }
+}

@@ -1,0 +1,161 @@
+package dev.winnow.cli.server;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import dev.winnow.engine.serve.SequenceEvent;
+import dev.winnow.engine.serve.SequenceHandle;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Turns a sequence's events into the HTTP answer, on the request's own (virtual) thread: server-sent events as
+ * the text comes, or one JSON object at the end. The status and headers wait for the first event, so a request
+ * that fails before its first token gets a proper error status. Whenever a second passes without a write (the
+ * request is queued or paused by a preemption, or a non-streaming answer is still being generated) a heartbeat
+ * goes out, an SSE comment or a space before the JSON: that keeps proxies from timing out and, since writing to
+ * a closed connection fails, notices a client that left. The caller cancels the sequence when this throws.
+ */
+final class GenerationResponder {
+    static final long HEARTBEAT_MILLIS = 1000;
+    private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] SSE_HEARTBEAT = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
+
+    private final HttpExchange exchange;
+    private final ParsedRequest request;
+    private final SequenceHandle handle;
+    private final Responses responses;
+    private OutputStream body;
+    private boolean ended;
+    private long lastWrite = System.nanoTime();
+
+    GenerationResponder(HttpExchange exchange, ParsedRequest request, SequenceHandle handle, Responses responses) {
+        this.exchange = exchange;
+        this.request = request;
+        this.handle = handle;
+        this.responses = responses;
+    }
+
+    /** Whether the sequence sent its last event. */
+    boolean ended() {
+        return ended;
+    }
+
+    /** Answers the request; returns the HTTP status sent. */
+    int respond() throws IOException, InterruptedException {
+        return request.stream() ? stream() : whole();
+    }
+
+    private int stream() throws IOException, InterruptedException {
+        boolean usage = request.includeUsage();
+        while (true) {
+            SequenceEvent event = nextEvent();
+            if (event == null) {
+                openStream();
+                write(SSE_HEARTBEAT);
+                continue;
+            }
+            ended = event.isLast();
+            if (event instanceof SequenceEvent.Failed failed && body == null) {
+                return Replies.error(exchange, Failures.toApi(failed));
+            }
+            openStream();
+            switch (event) {
+                case SequenceEvent.Text text -> send(responses.text(text.text(), usage));
+                case SequenceEvent.Finished finished -> {
+                    send(responses.finish(finished.reason().openAiName(), usage));
+                    if (usage) {
+                        send(responses.usageChunk(finished.promptTokens(), finished.completionTokens()));
+                    }
+                    write(DONE);
+                    return 200;
+                }
+                case SequenceEvent.Failed failed -> {
+                    send(Replies.errorBody(Failures.toApi(failed)));
+                    write(DONE);
+                    return 200;
+                }
+            }
+        }
+    }
+
+    private int whole() throws IOException, InterruptedException {
+        StringBuilder text = new StringBuilder(request.echo());
+        while (true) {
+            SequenceEvent event = nextEvent();
+            if (event == null) {
+                if (body == null) {
+                    exchange.getResponseHeaders().set("Content-Type", Replies.JSON_TYPE);
+                    exchange.sendResponseHeaders(200, 0);
+                    body = exchange.getResponseBody();
+                }
+                write(new byte[] {' '});
+                continue;
+            }
+            ended = event.isLast();
+            switch (event) {
+                case SequenceEvent.Text piece -> text.append(piece.text());
+                case SequenceEvent.Finished finished -> {
+                    ObjectNode response = responses.complete(text.toString(), finished.reason().openAiName(),
+                            finished.promptTokens(), finished.completionTokens());
+                    return finish(200, response);
+                }
+                case SequenceEvent.Failed failed -> {
+                    ApiException error = Failures.toApi(failed);
+                    if (body == null) {
+                        return Replies.error(exchange, error);
+                    }
+                    return finish(error.status, Replies.errorBody(error));
+                }
+            }
+        }
+    }
+
+    /** The next event, or null when a heartbeat is due first. */
+    private SequenceEvent nextEvent() throws InterruptedException {
+        long due = lastWrite + TimeUnit.MILLISECONDS.toNanos(HEARTBEAT_MILLIS) - System.nanoTime();
+        return due <= 0 ? null : handle.poll(due, TimeUnit.NANOSECONDS);
+    }
+
+    /** The last JSON object: the whole answer, or after heartbeats the rest of a 200 answer already begun. */
+    private int finish(int status, ObjectNode json) throws IOException {
+        if (body == null) {
+            return Replies.json(exchange, status, json);
+        }
+        write(Replies.write(json));
+        return 200;
+    }
+
+    private void openStream() throws IOException {
+        if (body != null) {
+            return;
+        }
+        exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+        exchange.getResponseHeaders().set("Cache-Control", "no-cache");
+        exchange.getResponseHeaders().set("X-Accel-Buffering", "no");
+        exchange.sendResponseHeaders(200, 0);
+        body = exchange.getResponseBody();
+        ObjectNode opening = responses.opening(request.echo(), request.includeUsage());
+        if (opening != null) {
+            send(opening);
+        }
+    }
+
+    private void send(ObjectNode chunk) throws IOException {
+        byte[] json = Replies.write(chunk);
+        byte[] event = new byte[json.length + 8];
+        System.arraycopy("data: ".getBytes(StandardCharsets.US_ASCII), 0, event, 0, 6);
+        System.arraycopy(json, 0, event, 6, json.length);
+        event[event.length - 2] = '\n';
+        event[event.length - 1] = '\n';
+        write(event);
+    }
+
+    private void write(byte[] bytes) throws IOException {
+        body.write(bytes);
+        body.flush();
+        lastWrite = System.nanoTime();
+    }
+}

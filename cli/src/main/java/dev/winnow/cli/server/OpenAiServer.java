@@ -1,0 +1,359 @@
+package dev.winnow.cli.server;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.winnow.engine.model.Model;
+import dev.winnow.engine.serve.RejectedRequestException;
+import dev.winnow.engine.serve.Scheduler;
+import dev.winnow.engine.serve.SchedulerConfig;
+import dev.winnow.engine.serve.SequenceHandle;
+import dev.winnow.engine.serve.ServerMetrics;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
+
+/**
+ * An OpenAI-compatible HTTP server over the continuous-batching {@link Scheduler}, on the JDK's HTTP server with
+ * one virtual thread per exchange. Endpoints: {@code POST /v1/chat/completions}, {@code POST /v1/completions}
+ * (both streaming or not), {@code GET /v1/models}, {@code GET /v1/models/{id}}, {@code GET /health},
+ * {@code GET /metrics}. Every path, known or not, answers JSON; errors use OpenAI's format and never carry a
+ * stack trace (those go to the log).
+ */
+public final class OpenAiServer implements AutoCloseable {
+
+    /**
+     * Where and how the server listens.
+     *
+     * @param apiKey          the key clients must send as {@code Authorization: Bearer KEY}, or null for none
+     * @param maxRequestBytes the largest request body accepted
+     * @param modelId         the model's name in {@code /v1/models} and in responses
+     */
+    public record Settings(String host, int port, String apiKey, int maxRequestBytes, String modelId) {
+        public Settings {
+            if (port < 0 || port > 65535) {
+                throw new IllegalArgumentException("--port must be 0 to 65535, got " + port);
+            }
+            if (maxRequestBytes < 1024) {
+                throw new IllegalArgumentException("the request size limit must be at least 1024 bytes, got " + maxRequestBytes);
+            }
+            if (apiKey != null && apiKey.isBlank()) {
+                throw new IllegalArgumentException("--api-key must not be blank");
+            }
+        }
+    }
+
+    /** The paths the server answers, with their metric label. */
+    private enum Route {
+        HEALTH("/health", "GET", false),
+        METRICS("/metrics", "GET", true),
+        MODELS("/v1/models", "GET", true),
+        MODEL("/v1/models/{id}", "GET", true),
+        CHAT("/v1/chat/completions", "POST", true),
+        COMPLETIONS("/v1/completions", "POST", true),
+        UNKNOWN("other", null, false);
+
+        final String label;
+        final String method;
+        final boolean authenticated;
+
+        Route(String label, String method, boolean authenticated) {
+            this.label = label;
+            this.method = method;
+            this.authenticated = authenticated;
+        }
+
+        static Route of(String path) {
+            for (Route route : values()) {
+                if (route.label.equals(path)) {
+                    return route;
+                }
+            }
+            return path.startsWith("/v1/models/") && path.length() > "/v1/models/".length() ? MODEL : UNKNOWN;
+        }
+    }
+
+    private final Scheduler scheduler;
+    private final RequestParser parser;
+    private final Settings settings;
+    private final HttpServer http;
+    private final ExecutorService executor;
+    private final Consumer<String> log;
+    private final long created = System.currentTimeMillis() / 1000;
+    private final byte[] apiKeyBytes;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private volatile boolean stopping;
+
+    private OpenAiServer(Scheduler scheduler, RequestParser parser, Settings settings, Consumer<String> log)
+            throws IOException {
+        this.scheduler = scheduler;
+        this.parser = parser;
+        this.settings = settings;
+        this.log = log;
+        this.apiKeyBytes = settings.apiKey() == null ? null : settings.apiKey().getBytes(StandardCharsets.UTF_8);
+        this.http = HttpServer.create(new InetSocketAddress(settings.host(), settings.port()), 0);
+        this.executor = Executors.newVirtualThreadPerTaskExecutor();
+        http.setExecutor(executor);
+        http.createContext("/", this::handle);
+        http.start();
+    }
+
+    /**
+     * Starts the scheduler (page pool, workers, decode loop) and the HTTP server.
+     *
+     * @throws IOException              when the address cannot be bound
+     * @throws IllegalArgumentException when the configuration cannot work for this model
+     */
+    public static OpenAiServer start(Model model, SchedulerConfig config, Settings settings, Consumer<String> log)
+            throws IOException {
+        Scheduler scheduler = new Scheduler(model, config, log);
+        try {
+            return new OpenAiServer(scheduler, new RequestParser(model, config.contextLength()), settings, log);
+        } catch (IOException | RuntimeException e) {
+            scheduler.close();
+            throw e;
+        }
+    }
+
+    /** The port the server listens on (the one chosen by the system when started with port 0). */
+    public int port() {
+        return http.getAddress().getPort();
+    }
+
+    public ServerMetrics metrics() {
+        return scheduler.metrics();
+    }
+
+    /**
+     * Graceful shutdown: new requests get 503, queued ones end with 503, running ones may finish for up to
+     * {@code grace} and are then ended with an error; then the listener closes and the decode loop stops.
+     */
+    public void stop(Duration grace) {
+        synchronized (this) {
+            if (stopping) {
+                awaitStopUninterruptibly();
+                return;
+            }
+            stopping = true;
+        }
+        try {
+            scheduler.shutdown(grace);
+            http.stop(1);
+            executor.close();
+        } finally {
+            stopped.countDown();
+        }
+    }
+
+    /** Blocks until {@link #stop} has finished. */
+    public void awaitStop() throws InterruptedException {
+        stopped.await();
+    }
+
+    @Override
+    public void close() {
+        stop(Duration.ZERO);
+    }
+
+    private void awaitStopUninterruptibly() {
+        boolean interrupted = false;
+        while (stopped.getCount() > 0) {
+            try {
+                stopped.await();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void handle(HttpExchange exchange) {
+        Route route = Route.of(exchange.getRequestURI().getPath());
+        int status = 500;
+        try {
+            status = dispatch(exchange, route);
+        } catch (ApiException e) {
+            status = replyIfPossible(exchange, e, status);
+        } catch (IOException e) {
+            status = 499; // the client went away
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            status = replyIfPossible(exchange, Failures.shuttingDown(), status);
+        } catch (RuntimeException | Error e) {
+            StringWriter trace = new StringWriter();
+            e.printStackTrace(new PrintWriter(trace));
+            log.accept("winnow serve: %s %s failed: %s".formatted(exchange.getRequestMethod(),
+                    exchange.getRequestURI().getPath(), trace));
+            status = replyIfPossible(exchange, new ApiException(500, "server_error", null, "internal_error",
+                    "internal error: " + e + " (details in the server log)", 0), status);
+        } finally {
+            scheduler.metrics().countRequest(route.label, status);
+            exchange.close();
+        }
+    }
+
+    private int dispatch(HttpExchange exchange, Route route) throws IOException, InterruptedException {
+        String method = exchange.getRequestMethod();
+        if (route == Route.UNKNOWN) {
+            throw new ApiException(404, "invalid_request_error", null, "unknown_url",
+                    "Unknown request URL: %s %s. Winnow serves /v1/chat/completions, /v1/completions, /v1/models, /health and /metrics."
+                            .formatted(method, exchange.getRequestURI().getPath()), 0);
+        }
+        if (route.authenticated) {
+            authenticate(exchange);
+        }
+        if (!route.method.equals(method)) {
+            exchange.getResponseHeaders().set("Allow", route.method);
+            throw new ApiException(405, "invalid_request_error", null, "method_not_allowed",
+                    "%s %s is not allowed; use %s".formatted(method, route.label, route.method), 0);
+        }
+        return switch (route) {
+            case HEALTH -> health(exchange);
+            case METRICS -> Replies.text(exchange, 200, "text/plain; version=0.0.4; charset=utf-8",
+                    scheduler.metrics().prometheusText());
+            case MODELS -> {
+                ObjectNode list = Replies.JSON.createObjectNode();
+                list.put("object", "list");
+                list.putArray("data").add(modelObject());
+                yield Replies.json(exchange, 200, list);
+            }
+            case MODEL -> {
+                String id = exchange.getRequestURI().getPath().substring("/v1/models/".length());
+                if (!id.equals(settings.modelId())) {
+                    throw new ApiException(404, "invalid_request_error", "model", "model_not_found",
+                            "The model '%s' does not exist; this server serves '%s'".formatted(id, settings.modelId()), 0);
+                }
+                yield Replies.json(exchange, 200, modelObject());
+            }
+            case CHAT -> generate(exchange, ParsedRequest.Kind.CHAT);
+            case COMPLETIONS -> generate(exchange, ParsedRequest.Kind.COMPLETION);
+            case UNKNOWN -> throw new IllegalStateException("unknown routes were answered above");
+        };
+    }
+
+    private int health(HttpExchange exchange) throws IOException {
+        ObjectNode health = Replies.JSON.createObjectNode();
+        health.put("status", stopping ? "shutting_down" : "ok");
+        health.put("active_sequences", scheduler.metrics().activeSequences());
+        health.put("queue_depth", scheduler.metrics().queueDepth());
+        return Replies.json(exchange, stopping ? 503 : 200, health);
+    }
+
+    private ObjectNode modelObject() {
+        ObjectNode model = Replies.JSON.createObjectNode();
+        model.put("id", settings.modelId());
+        model.put("object", "model");
+        model.put("created", created);
+        model.put("owned_by", "winnow");
+        return model;
+    }
+
+    private int generate(HttpExchange exchange, ParsedRequest.Kind kind) throws IOException, InterruptedException {
+        if (stopping) {
+            throw Failures.shuttingDown();
+        }
+        ParsedRequest request = parser.parse(kind, readBody(exchange));
+        SequenceHandle handle;
+        try {
+            handle = scheduler.submit(request.generation());
+        } catch (RejectedRequestException e) {
+            throw Failures.toApi(e, kind == ParsedRequest.Kind.CHAT ? "messages" : "prompt");
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid(null, e.getMessage());
+        }
+        String id = (kind == ParsedRequest.Kind.CHAT ? "chatcmpl-" : "cmpl-")
+                + HexFormat.of().formatHex(randomBytes(12));
+        GenerationResponder responder = new GenerationResponder(exchange, request, handle,
+                new Responses(Replies.JSON, kind, id, System.currentTimeMillis() / 1000, settings.modelId()));
+        try {
+            return responder.respond();
+        } finally {
+            if (!responder.ended()) {
+                handle.cancel();
+            }
+        }
+    }
+
+    private static byte[] randomBytes(int count) {
+        byte[] bytes = new byte[count];
+        ThreadLocalRandom.current().nextBytes(bytes);
+        return bytes;
+    }
+
+    private ObjectNode readBody(HttpExchange exchange) throws IOException {
+        String declared = exchange.getRequestHeaders().getFirst("Content-Length");
+        if (declared != null && declared.strip().matches("\\d{1,18}") && Long.parseLong(declared.strip()) > settings.maxRequestBytes()) {
+            throw tooLarge(Long.parseLong(declared.strip()));
+        }
+        byte[] body;
+        try (InputStream in = exchange.getRequestBody()) {
+            body = in.readNBytes(settings.maxRequestBytes() + 1);
+        }
+        if (body.length > settings.maxRequestBytes()) {
+            throw tooLarge(body.length);
+        }
+        JsonNode json;
+        try {
+            json = Replies.JSON.readTree(body);
+        } catch (JsonProcessingException e) {
+            // Jackson names its (redacted) input source inside the message; the position is all a client needs.
+            String reason = e.getOriginalMessage().replaceAll("\\[Source: [^;]*; ", "[");
+            throw ApiException.invalid(null, "We could not parse the JSON body of your request: %s (line %d, column %d)"
+                    .formatted(reason, e.getLocation() == null ? 0 : e.getLocation().getLineNr(),
+                            e.getLocation() == null ? 0 : e.getLocation().getColumnNr()));
+        }
+        if (json == null || !json.isObject()) {
+            throw ApiException.invalid(null, "the request body must be a JSON object");
+        }
+        return (ObjectNode) json;
+    }
+
+    private ApiException tooLarge(long bytes) {
+        return new ApiException(400, "invalid_request_error", null, "request_too_large",
+                "the request body has %d bytes; this server takes at most %d (--max-request-bytes)"
+                        .formatted(bytes, settings.maxRequestBytes()), 0);
+    }
+
+    private void authenticate(HttpExchange exchange) {
+        if (apiKeyBytes == null) {
+            return;
+        }
+        String header = exchange.getRequestHeaders().getFirst("Authorization");
+        String prefix = "Bearer ";
+        boolean valid = header != null && header.regionMatches(true, 0, prefix, 0, prefix.length())
+                && MessageDigest.isEqual(apiKeyBytes, header.substring(prefix.length()).strip().getBytes(StandardCharsets.UTF_8));
+        if (!valid) {
+            throw new ApiException(401, "invalid_request_error", null, "invalid_api_key", header == null
+                    ? "You didn't provide an API key. Send it as 'Authorization: Bearer KEY'."
+                    : "Incorrect API key provided.", 0);
+        }
+    }
+
+    /** Sends the error unless the answer has begun (then the status already sent stands). */
+    private static int replyIfPossible(HttpExchange exchange, ApiException error, int status) {
+        if (exchange.getResponseCode() != -1) {
+            return exchange.getResponseCode();
+        }
+        try {
+            return Replies.error(exchange, error);
+        } catch (IOException e) {
+            return status;
+        }
+    }
+}
