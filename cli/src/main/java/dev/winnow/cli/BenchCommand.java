@@ -1,13 +1,19 @@
 package dev.winnow.cli;
 
 import dev.winnow.engine.generate.Session;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
+import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.tensors.WorkerPool;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -22,7 +28,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
 
 /**
  * {@code winnow bench}: prompt-processing and generation speed, the way llama-bench measures them. For each
@@ -69,14 +74,17 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object on stdout instead of the table.")
     boolean json;
 
+    @Mixin
+    PruneOptions pruneOptions;
+
     /** The speeds measured at one depth; an empty array where the test was skipped. */
     record DepthResult(int depth, double[] ppTps, double[] tgTps) {
     }
 
     /** Everything one run measured. */
     record Report(String model, long modelBytes, int threads, int promptTokens, int generatedTokens, int reps,
-                  int contextLength, String kvType, double loadMillis, double firstTokenMillis, long peakRssBytes,
-                  long kvBytes, List<DepthResult> results) {
+                  int contextLength, String kvType, String prune, double loadMillis, double firstTokenMillis,
+                  long peakRssBytes, long kvBytes, List<DepthResult> results) {
     }
 
     @Override
@@ -85,7 +93,8 @@ final class BenchCommand implements Callable<Integer> {
         int contextLength = Arrays.stream(depths).max().orElseThrow() + Math.max(promptTokens, generatedTokens);
         PrintWriter err = spec.commandLine().getErr();
         long loadStart = System.nanoTime();
-        try (Model loaded = Model.load(model);
+        PruningPolicy policy = pruneOptions.policy();
+        try (Model loaded = Model.load(model, pruneOptions.adapter);
              WorkerPool pool = new WorkerPool(threads)) {
             double loadMillis = millisSince(loadStart);
             if (contextLength > loaded.config().contextLength()) {
@@ -94,8 +103,8 @@ final class BenchCommand implements Callable<Integer> {
             }
             KvGeometry geometry = KvGeometry.of(loaded.config(), contextLength);
             KvCacheConfig kvConfig = KvCacheConfig.defaults();
-            try (PagePool pages = kvConfig.newPool(geometry, 0)) {
-                Runner runner = new Runner(loaded, pages, geometry, pool);
+            try (PagePool pages = kvConfig.newPool(geometry, GenerateCommand.interactionDim(policy, loaded))) {
+                Runner runner = new Runner(loaded, pages, geometry, pool, policy);
                 double firstTokenMillis = loadMillis + runner.firstTokenMillis();
                 runner.warmUp();
                 List<DepthResult> results = new ArrayList<>();
@@ -103,7 +112,7 @@ final class BenchCommand implements Callable<Integer> {
                     results.add(runner.measure(depth));
                 }
                 Report report = new Report(model.toString(), Files.size(model), threads, promptTokens, generatedTokens,
-                        reps, contextLength, kvConfig.storage().name().toLowerCase(Locale.ROOT), loadMillis,
+                        reps, contextLength, kvConfig.storage().name().toLowerCase(Locale.ROOT), policy.toString(), loadMillis,
                         firstTokenMillis, peakResidentBytes(), runner.kvBytes, results);
                 PrintWriter out = spec.commandLine().getOut();
                 out.print(json ? toJson(report) + "\n" : toTable(report));
@@ -137,6 +146,7 @@ final class BenchCommand implements Callable<Integer> {
     /** Runs the timed tests on fresh sequences of one page pool, remembering the most KV memory any of them held. */
     private final class Runner {
         private final Model model;
+        private final PruningPolicy policy;
         private final PagePool pages;
         private final KvGeometry geometry;
         private final WorkerPool pool;
@@ -144,7 +154,8 @@ final class BenchCommand implements Callable<Integer> {
         private PagedKvCache cache;
         long kvBytes;
 
-        Runner(Model model, PagePool pages, KvGeometry geometry, WorkerPool pool) {
+        Runner(Model model, PagePool pages, KvGeometry geometry, WorkerPool pool, PruningPolicy policy) {
+            this.policy = policy;
             this.model = model;
             this.pages = pages;
             this.geometry = geometry;
@@ -157,9 +168,9 @@ final class BenchCommand implements Callable<Integer> {
                 kvBytes = Math.max(kvBytes, cache.bytesHeld());
                 cache.clear();
             }
-            // The cache a pruning policy would replace: sequences are built here and nowhere else.
+            // Sequences are built here and nowhere else, pruned as --prune says.
             cache = new PagedKvCache(pages, geometry);
-            return new Session(model, cache, pool);
+            return new Session(model, cache, pool, policy.create(model, cache, null), null);
         }
 
         /** The first forward pass of the process: one token, cold code, as a user's first prompt token meets it. */
@@ -270,9 +281,9 @@ final class BenchCommand implements Callable<Integer> {
             appendRow(s, r, name, "tg" + r.generatedTokens() + at, d.tgTps());
         }
         s.append(String.format(Locale.ROOT, "%nload %.0f ms, first token %.0f ms after the start of loading; "
-                        + "peak resident memory %s; KV cache %s (%s, context %d); %d repetitions%n",
+                        + "peak resident memory %s; KV cache %s (%s, context %d, pruning %s); %d repetitions%n",
                 r.loadMillis(), r.firstTokenMillis(), r.peakRssBytes() < 0 ? "unknown" : mebibytes(r.peakRssBytes()),
-                mebibytes(r.kvBytes()), r.kvType(), r.contextLength(), r.reps()));
+                mebibytes(r.kvBytes()), r.kvType(), r.contextLength(), r.prune(), r.reps()));
         return s.toString();
     }
 
@@ -290,78 +301,64 @@ final class BenchCommand implements Callable<Integer> {
         return String.format(Locale.ROOT, "%.2f MiB", bytes / (1024.0 * 1024.0));
     }
 
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     /**
      * The report as one JSON object. The top-level speeds are those of the first depth; {@code depths} holds
-     * every depth's. A skipped test has a null median and an empty list.
+     * every depth's. A skipped test has a null median and an empty list; numbers are rounded to three decimals.
      */
     static String toJson(Report r) {
-        DepthResult first = r.results().getFirst();
-        StringBuilder s = new StringBuilder("{");
-        field(s, "model", quote(r.model()));
-        field(s, "model_bytes", Long.toString(r.modelBytes()));
-        field(s, "threads", Integer.toString(r.threads()));
-        field(s, "n_prompt", Integer.toString(r.promptTokens()));
-        field(s, "n_gen", Integer.toString(r.generatedTokens()));
-        field(s, "reps", Integer.toString(r.reps()));
-        field(s, "ctx", Integer.toString(r.contextLength()));
-        field(s, "kv_type", quote(r.kvType()));
-        field(s, "load_ms", number(r.loadMillis()));
-        field(s, "ttft_ms", number(r.firstTokenMillis()));
-        appendSpeeds(s, first);
-        field(s, "peak_rss_bytes", r.peakRssBytes() < 0 ? "null" : Long.toString(r.peakRssBytes()));
-        field(s, "kv_bytes", Long.toString(r.kvBytes()));
-        String perDepth = r.results().stream().map(d -> {
-            StringBuilder one = new StringBuilder("{");
-            field(one, "depth", Integer.toString(d.depth()));
-            appendSpeeds(one, d);
-            return one.append('}').toString();
-        }).collect(Collectors.joining(",", "[", "]"));
-        field(s, "depths", perDepth);
-        return s.append('}').toString();
-    }
-
-    private static void appendSpeeds(StringBuilder s, DepthResult d) {
-        field(s, "pp_tps", d.ppTps().length == 0 ? "null" : number(median(d.ppTps())));
-        field(s, "tg_tps", d.tgTps().length == 0 ? "null" : number(median(d.tgTps())));
-        field(s, "pp_tps_all", numbers(d.ppTps()));
-        field(s, "tg_tps_all", numbers(d.tgTps()));
-    }
-
-    private static void field(StringBuilder s, String name, String jsonValue) {
-        if (s.charAt(s.length() - 1) != '{') {
-            s.append(',');
+        ObjectNode root = JSON.createObjectNode();
+        root.put("model", r.model());
+        root.put("model_bytes", r.modelBytes());
+        root.put("threads", r.threads());
+        root.put("n_prompt", r.promptTokens());
+        root.put("n_gen", r.generatedTokens());
+        root.put("reps", r.reps());
+        root.put("ctx", r.contextLength());
+        root.put("kv_type", r.kvType());
+        root.put("prune", r.prune());
+        putNumber(root, "load_ms", r.loadMillis());
+        putNumber(root, "ttft_ms", r.firstTokenMillis());
+        putSpeeds(root, r.results().getFirst());
+        if (r.peakRssBytes() < 0) {
+            root.putNull("peak_rss_bytes");
+        } else {
+            root.put("peak_rss_bytes", r.peakRssBytes());
         }
-        s.append(quote(name)).append(':').append(jsonValue);
-    }
-
-    private static String numbers(double[] values) {
-        return Arrays.stream(values).mapToObj(BenchCommand::number).collect(Collectors.joining(",", "[", "]"));
-    }
-
-    /** A finite number with three decimals (JSON has no NaN or infinity: those become null). */
-    private static String number(double value) {
-        return Double.isFinite(value) ? String.format(Locale.ROOT, "%.3f", value) : "null";
-    }
-
-    private static String quote(String text) {
-        StringBuilder s = new StringBuilder("\"");
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            switch (c) {
-                case '"' -> s.append("\\\"");
-                case '\\' -> s.append("\\\\");
-                case '\n' -> s.append("\\n");
-                case '\r' -> s.append("\\r");
-                case '\t' -> s.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        s.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-                    } else {
-                        s.append(c);
-                    }
-                }
-            }
+        root.put("kv_bytes", r.kvBytes());
+        ArrayNode depths = root.putArray("depths");
+        for (DepthResult d : r.results()) {
+            ObjectNode one = depths.addObject();
+            one.put("depth", d.depth());
+            putSpeeds(one, d);
         }
-        return s.append('"').toString();
+        try {
+            return JSON.writeValueAsString(root);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("the bench report could not be written as JSON", e);
+        }
+    }
+
+    private static void putSpeeds(ObjectNode node, DepthResult d) {
+        putNumber(node, "pp_tps", d.ppTps().length == 0 ? Double.NaN : median(d.ppTps()));
+        putNumber(node, "tg_tps", d.tgTps().length == 0 ? Double.NaN : median(d.tgTps()));
+        ArrayNode pp = node.putArray("pp_tps_all");
+        Arrays.stream(d.ppTps()).forEach(v -> pp.add(rounded(v)));
+        ArrayNode tg = node.putArray("tg_tps_all");
+        Arrays.stream(d.tgTps()).forEach(v -> tg.add(rounded(v)));
+    }
+
+    /** A finite number rounded to three decimals, or null (JSON has no NaN or infinity). */
+    private static void putNumber(ObjectNode node, String name, double value) {
+        if (Double.isFinite(value)) {
+            node.put(name, rounded(value));
+        } else {
+            node.putNull(name);
+        }
+    }
+
+    private static double rounded(double value) {
+        return Math.round(value * 1000) / 1000.0;
     }
 }
