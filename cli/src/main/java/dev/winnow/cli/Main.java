@@ -21,6 +21,8 @@ import java.nio.charset.StandardCharsets;
                 TokenizeCommand.class,
                 InspectCommand.class,
                 DcpInitCommand.class,
+                TrainPruningCommand.class,
+                PerplexityCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {
