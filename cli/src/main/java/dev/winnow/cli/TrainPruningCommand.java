@@ -83,6 +83,10 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
     @Option(names = "--warmup", paramLabel = "N", description = "Steps of linear learning-rate warm-up (default: a tenth of --steps).")
     Integer warmup;
 
+    @Option(names = "--lr-decay", paramLabel = "KIND", description = "After the warm-up: constant (the paper's recipe) "
+            + "or cosine (down to a tenth at the last step, steadier for short runs) (default: ${DEFAULT-VALUE}).")
+    String lrDecay = "cosine";
+
     @Option(names = "--mode", paramLabel = "MODE", description = "all: train every parameter (the paper's recipe); "
             + "module: only the pruning module, the base frozen (default: ${DEFAULT-VALUE}).")
     String mode = "all";
@@ -258,12 +262,13 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
 
     private TrainingConfig newConfig(Model base) throws IOException {
         TrainingConfig.Mode trainingMode = userInput(() -> TrainingConfig.Mode.parse(mode));
+        TrainingConfig.Decay decay = userInput(() -> TrainingConfig.Decay.parse(lrDecay));
         if (adapterOnly && trainingMode != TrainingConfig.Mode.MODULE) {
             throw new UserInputException("--adapter-only needs --mode module: in mode all the base model changes too");
         }
         int effectiveRank = base.pruningModule().map(m -> m.interactionDim()).orElse(rank);
         int warmupSteps = warmup != null ? warmup : steps / 10;
-        return userInput(() -> new TrainingConfig(gamma, steps, seqLen, batch, learningRate, moduleLearningRate, warmupSteps, trainingMode,
+        return userInput(() -> new TrainingConfig(gamma, steps, seqLen, batch, learningRate, moduleLearningRate, warmupSteps, decay, trainingMode,
                 effectiveRank, alphaMax, clip, weightDecay, seed));
     }
 
@@ -278,6 +283,7 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
         compare(differences, "--lr", learningRate, saved.learningRate());
         compare(differences, "--module-lr", moduleLearningRate, saved.moduleLearningRate());
         compare(differences, "--warmup", warmup, saved.warmupSteps());
+        compare(differences, "--lr-decay", lrDecay, saved.decay().toString());
         compare(differences, "--mode", mode, saved.mode().toString());
         compare(differences, "--alpha-max", alphaMax, saved.alphaMax());
         compare(differences, "--clip", clip, saved.clip());

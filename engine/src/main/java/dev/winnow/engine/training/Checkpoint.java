@@ -52,6 +52,7 @@ public final class Checkpoint {
         w.putFloat64(PREFIX + "lr", c.learningRate());
         w.putFloat64(PREFIX + "module_lr", c.moduleLearningRate());
         w.putInt64(PREFIX + "warmup", c.warmupSteps());
+        w.putString(PREFIX + "lr_decay", c.decay().toString());
         w.putString(PREFIX + "mode", c.mode().toString());
         w.putInt64(PREFIX + "rank", trainer.parameters().layout().rank());
         w.putFloat64(PREFIX + "alpha_max", c.alphaMax());
@@ -86,6 +87,7 @@ public final class Checkpoint {
             return new TrainingConfig(number(m, "gamma"), (int) m.require(PREFIX + "steps").asLong(),
                     (int) m.require(PREFIX + "seq_len").asLong(), (int) m.require(PREFIX + "batch").asLong(),
                     number(m, "lr"), number(m, "module_lr"), (int) m.require(PREFIX + "warmup").asLong(),
+                    TrainingConfig.Decay.parse(m.require(PREFIX + "lr_decay").asString()),
                     TrainingConfig.Mode.parse(m.require(PREFIX + "mode").asString()),
                     (int) m.require(PREFIX + "rank").asLong(), number(m, "alpha_max"), number(m, "clip"),
                     number(m, "weight_decay"), m.require(PREFIX + "seed").asLong());
@@ -154,6 +156,7 @@ public final class Checkpoint {
         extra.put("winnow.dcp.seq_len", GgufValue.ofUInt32(c.seqLen()));
         extra.put("winnow.dcp.learning_rate", GgufValue.ofFloat64(c.learningRate()));
         extra.put("winnow.dcp.module_learning_rate", GgufValue.ofFloat64(c.moduleLearningRate()));
+        extra.put("winnow.dcp.lr_decay", GgufValue.ofString(c.decay().toString()));
         extra.put("winnow.dcp.data", GgufValue.ofString(data));
         return extra;
     }

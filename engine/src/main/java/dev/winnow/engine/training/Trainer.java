@@ -166,7 +166,7 @@ public final class Trainer {
                 gradient[i] *= scale;
             }
         }
-        double warmup = config.warmup(step);
+        double warmup = config.learningRateFactor(step);
         int moduleStart = parameters.layout().moduleStart();
         if (baseOptimizer != null) {
             baseOptimizer.update(w, 0, gradient, 0, (float) (warmup * config.learningRate()),

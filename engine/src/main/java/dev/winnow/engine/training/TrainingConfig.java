@@ -12,7 +12,8 @@ import java.util.Locale;
  * @param learningRate AdamW learning rate of the base model's parameters after the warm-up
  * @param moduleLearningRate AdamW learning rate of the pruning module after the warm-up: the module starts
  *                     from random values while the base is already trained, so it may move faster
- * @param warmupSteps  steps of linear learning-rate warm-up (then constant, as in the paper's recipe)
+ * @param warmupSteps  steps of linear learning-rate warm-up
+ * @param decay        what the learning rate does after the warm-up
  * @param mode         which parameters are trained
  * @param rank         interaction dimension r of a new pruning module
  * @param alphaMax     where the cosine schedule of alpha ends
@@ -21,11 +22,32 @@ import java.util.Locale;
  * @param seed         seeds the module's initialisation, the data windows and self-distillation sampling
  */
 public record TrainingConfig(double gamma, int steps, int seqLen, int batch, double learningRate,
-                             double moduleLearningRate, int warmupSteps,
+                             double moduleLearningRate, int warmupSteps, Decay decay,
                              Mode mode, int rank, double alphaMax, double clip, double weightDecay, long seed) {
 
     /** alpha at step 0: exactly 1 is numerically unstable (dcp.md section 3). */
     public static final double ALPHA_START = 1 + 1e-6;
+
+    /** The learning rate after the warm-up. */
+    public enum Decay {
+        /** Constant, as in the paper's recipe (25k steps). */
+        CONSTANT,
+        /** A cosine from the full rate down to a tenth at the last step: steadier ends for short runs. */
+        COSINE;
+
+        public static Decay parse(String text) {
+            return switch (text.toLowerCase(Locale.ROOT)) {
+                case "constant" -> CONSTANT;
+                case "cosine" -> COSINE;
+                default -> throw new IllegalArgumentException("--lr-decay must be constant or cosine, got '%s'".formatted(text));
+            };
+        }
+
+        @Override
+        public String toString() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
 
     /** Which parameters a run trains. */
     public enum Mode {
@@ -57,7 +79,7 @@ public record TrainingConfig(double gamma, int steps, int seqLen, int batch, dou
         require(moduleLearningRate > 0 && Double.isFinite(moduleLearningRate),
                 "--module-lr must be a positive number, got " + moduleLearningRate);
         require(warmupSteps >= 0, "--warmup must be >= 0, got " + warmupSteps);
-        require(mode != null, "a training mode is required");
+        require(mode != null && decay != null, "a training mode and a learning-rate decay are required");
         require(rank >= 1 && rank <= 4096, "--rank must be 1 to 4096, got " + rank);
         require(alphaMax >= 1 && Double.isFinite(alphaMax), "--alpha-max must be a finite number >= 1, got " + alphaMax);
         require(clip >= 0 && Double.isFinite(clip), "--clip must be a finite number >= 0, got " + clip);
@@ -83,9 +105,17 @@ public record TrainingConfig(double gamma, int steps, int seqLen, int batch, dou
 
     /**
      * The factor of both learning rates at step {@code step} (0-based): a linear warm-up over warmupSteps, then
-     * constant 1.
+     * 1 ({@link Decay#CONSTANT}) or a cosine from 1 after the warm-up to 0.1 at the last step ({@link Decay#COSINE}).
      */
-    public double warmup(int step) {
-        return warmupSteps == 0 ? 1 : Math.min(1, (step + 1.0) / warmupSteps);
+    public double learningRateFactor(int step) {
+        if (step + 1 < warmupSteps) {
+            return (step + 1.0) / warmupSteps;
+        }
+        if (decay == Decay.CONSTANT) {
+            return 1;
+        }
+        int start = Math.max(0, warmupSteps - 1);
+        double progress = steps - 1 <= start ? 0 : Math.min(1, (double) (step - start) / (steps - 1 - start));
+        return 0.1 + 0.45 * (1 + Math.cos(Math.PI * progress));
     }
 }
