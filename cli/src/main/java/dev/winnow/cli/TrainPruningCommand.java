@@ -75,10 +75,10 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
     int batch = 8;
 
     @Option(names = "--lr", paramLabel = "LR", description = "AdamW learning rate of the base model's weights (default: ${DEFAULT-VALUE}).")
-    double learningRate = 1e-3;
+    double learningRate = 5e-4;
 
     @Option(names = "--module-lr", paramLabel = "LR", description = "AdamW learning rate of the new pruning module (default: ${DEFAULT-VALUE}).")
-    double moduleLearningRate = 1e-2;
+    double moduleLearningRate = 3e-2;
 
     @Option(names = "--warmup", paramLabel = "N", description = "Steps of linear learning-rate warm-up (default: a tenth of --steps).")
     Integer warmup;

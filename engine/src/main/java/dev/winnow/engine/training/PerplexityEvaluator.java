@@ -99,11 +99,15 @@ public final class PerplexityEvaluator {
                 }
                 PagedKvCache cache = (PagedKvCache) session.cache();
                 double windowPairs = (length - 1.0) * (length - 2.0) / 2;
+                double windowKept = 0;
+                double windowSparsity = 0;
                 for (int l = 0; l < layers; l++) {
                     PagedKvCache.LayerStats stats = cache.stats(l);
-                    kept += stats.keptFraction() / layers;
-                    prunedPairs += stats.sparsity() * windowPairs / layers;
+                    windowKept += stats.keptFraction();
+                    windowSparsity += stats.sparsity();
                 }
+                kept += windowKept / layers;
+                prunedPairs += windowSparsity / layers * windowPairs;
                 pairs += windowPairs;
                 windows++;
                 progress.accept(windows);

@@ -81,7 +81,7 @@ class TrainingCliTest {
         CliRunner.Run refused = CliRunner.run(args(base, data, dir.resolve("x.gguf"), 4, "--resume", checkpoint.toString(),
                 "--lr", "0.5"));
         assertEquals(1, refused.exitCode());
-        assertTrue(refused.err().contains("--lr is 0.5 here and 0.001 in the checkpoint"), refused.err());
+        assertTrue(refused.err().contains("--lr is 0.5 here and 5.0E-4 in the checkpoint"), refused.err());
         Path resumed = dir.resolve("resumed-dcp.gguf");
         CliRunner.Run second = CliRunner.run(args(base, data, resumed, 4, "--resume", checkpoint.toString(), "-t", "1"));
         assertEquals(0, second.exitCode(), second.err());
