@@ -25,6 +25,8 @@ import java.nio.charset.StandardCharsets;
                 PullCommand.class,
                 BenchCommand.class,
                 ServeCommand.class,
+                TrainPruningCommand.class,
+                PerplexityCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

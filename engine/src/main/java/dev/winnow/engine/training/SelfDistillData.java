@@ -1,0 +1,126 @@
+package dev.winnow.engine.training;
+
+import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.model.Model;
+import dev.winnow.engine.sampling.Sampler;
+import dev.winnow.engine.sampling.SamplerConfig;
+import dev.winnow.tensors.VectorMath;
+import dev.winnow.tensors.WorkerPool;
+
+import java.util.SplittableRandom;
+import java.util.function.IntConsumer;
+import java.util.zip.CRC32;
+
+/**
+ * Self-distillation data: sequences sampled from the base model itself (temperature 1, nothing truncated),
+ * each starting with BOS, together with the dense model's next-token distribution at every position, the
+ * teacher the pruned model is trained to match with KL divergence. A training row is a whole sequence, so the
+ * student sees exactly the context the teacher saw.
+ */
+public final class SelfDistillData implements TrainingData {
+    /** The most teacher probabilities kept in memory (1 GiB of floats). */
+    static final long MAX_TEACHER_VALUES = 1L << 28;
+
+    private final int[][] sequences;
+    private final float[][] teachers;
+    private final int trainingRows;
+    private final int seqLen;
+    private final long fingerprint;
+    private final String description;
+
+    private SelfDistillData(int[][] sequences, float[][] teachers, int trainingRows, int seqLen, long fingerprint,
+                            String description) {
+        this.sequences = sequences;
+        this.teachers = teachers;
+        this.trainingRows = trainingRows;
+        this.seqLen = seqLen;
+        this.fingerprint = fingerprint;
+        this.description = description;
+    }
+
+    /**
+     * Samples {@code count} training sequences and {@code heldOut} held-out ones of {@code seqLen} tokens from
+     * {@code model} with the engine (a dense session and the sampler), sequence i with seed {@code seed + i}.
+     *
+     * @param progress told the number of sequences done after each one
+     */
+    public static SelfDistillData sample(Model model, int count, int heldOut, int seqLen, long seed, WorkerPool pool,
+                                         IntConsumer progress) {
+        int vocab = model.config().vocabularySize();
+        int total = count + heldOut;
+        if (count < 1 || heldOut < 1) {
+            throw new IllegalArgumentException("self-distillation needs at least 1 training and 1 held-out sequence, got "
+                    + count + " and " + heldOut);
+        }
+        if ((long) total * seqLen * vocab > MAX_TEACHER_VALUES) {
+            throw new IllegalArgumentException(("self-distillation of %d sequences of %d tokens keeps %,d teacher "
+                    + "probabilities (vocabulary %d), more than the %,d allowed; use fewer sequences or a shorter --seq-len")
+                    .formatted(total, seqLen, (long) total * seqLen * vocab, vocab, MAX_TEACHER_VALUES));
+        }
+        int bos = model.tokenizer().bos();
+        if (bos < 0) {
+            throw new IllegalArgumentException("self-distillation starts every sequence with BOS, and this model's vocabulary has none");
+        }
+        int[][] sequences = new int[total][];
+        float[][] teachers = new float[total][];
+        CRC32 crc = new CRC32();
+        for (int i = 0; i < total; i++) {
+            Sampler sampler = Sampler.create(new SamplerConfig(1f, 0, 1f, 0f, 1f, 0, seed + i));
+            Session session = Session.dense(model, seqLen, pool);
+            int[] tokens = new int[seqLen];
+            float[] teacher = new float[seqLen * vocab];
+            tokens[0] = bos;
+            float[] logits = session.next(bos);
+            for (int t = 0; t < seqLen; t++) {
+                System.arraycopy(logits, 0, teacher, t * vocab, vocab);
+                if (t + 1 < seqLen) {
+                    tokens[t + 1] = sampler.sample(logits);
+                    logits = session.next(tokens[t + 1]);
+                }
+                VectorMath.softmax(teacher, t * vocab, vocab);
+            }
+            for (int token : tokens) {
+                crc.update(token);
+                crc.update(token >>> 8);
+            }
+            sequences[i] = tokens;
+            teachers[i] = teacher;
+            progress.accept(i + 1);
+        }
+        long fingerprint = crc.getValue() ^ ((long) count << 32) ^ ((long) seqLen << 48) ^ seed * 31;
+        String description = "self-distillation: %d sampled sequences of %d tokens (+%d held out), seed %d"
+                .formatted(count, seqLen, heldOut, seed);
+        return new SelfDistillData(sequences, teachers, count, seqLen, fingerprint, description);
+    }
+
+    @Override
+    public int sequenceLength() {
+        return seqLen;
+    }
+
+    @Override
+    public Row trainingRow(long seed, int step, int row) {
+        int index = new SplittableRandom(TrainingData.mix(seed, step, row)).nextInt(trainingRows);
+        return new Row(sequences[index], null, teachers[index]);
+    }
+
+    @Override
+    public int heldOutRows() {
+        return sequences.length - trainingRows;
+    }
+
+    @Override
+    public Row heldOutRow(int index) {
+        return new Row(sequences[trainingRows + index], null, teachers[trainingRows + index]);
+    }
+
+    @Override
+    public long fingerprint() {
+        return fingerprint;
+    }
+
+    @Override
+    public String description() {
+        return description;
+    }
+}

@@ -1,0 +1,125 @@
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.winnow.engine.training.SvgChart;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * Turns the measurements of scripts/reproduce-results.sh (one `winnow perplexity --json` object per file,
+ * named KIND__LABEL.json in RESULTS/eval) into the tables of docs/results.md (RESULTS/results.md) and the
+ * figure (RESULTS/perplexity-vs-kept.svg). Run with the winnow jar on the class path:
+ * java -cp cli/target/winnow.jar scripts/ResultsReport.java build/results
+ */
+public class ResultsReport {
+    record Measurement(String kind, String label, double kept, double pairsKept, double perplexity, double kl,
+                       double agreement, int tokens) {
+    }
+
+    static final Map<String, String> NAMES = Map.of("dense-base", "stories260K (no fine-tuning)",
+            "dense-ft", "dense fine-tuned (gamma 0)", "dcp-all", "DCP, all parameters", "dcp-module", "DCP, module only",
+            "dcp-distill", "DCP, all parameters, self-distilled", "window", "StreamingLLM window", "h2o", "H2O",
+            "tova", "TOVA");
+    static final Map<String, String> COLORS = Map.of("dcp-all", "#d62728", "dcp-module", "#ff7f0e",
+            "dcp-distill", "#9467bd", "window", "#1f77b4", "h2o", "#2ca02c", "tova", "#17becf",
+            "dense-base", "#7f7f7f", "dense-ft", "#000000");
+    static final List<String> HEURISTICS = List.of("window", "h2o", "tova");
+
+    public static void main(String[] args) throws IOException {
+        Path results = Path.of(args.length > 0 ? args[0] : "build/results");
+        List<Measurement> all = new ArrayList<>();
+        ObjectMapper mapper = new ObjectMapper();
+        try (Stream<Path> files = Files.list(results.resolve("eval"))) {
+            for (Path file : files.filter(f -> f.toString().endsWith(".json")).sorted().toList()) {
+                String[] name = file.getFileName().toString().replace(".json", "").split("__", 2);
+                JsonNode j = mapper.readTree(file.toFile());
+                all.add(new Measurement(name[0], name[1], j.get("kept_fraction").asDouble(),
+                        1 - j.get("sparsity").asDouble(), j.get("perplexity").asDouble(),
+                        j.has("kl") ? j.get("kl").asDouble() : Double.NaN,
+                        j.has("top1_agreement") ? j.get("top1_agreement").asDouble() : Double.NaN, j.get("tokens").asInt()));
+            }
+        }
+        double denseFt = only(all, "dense-ft").perplexity();
+        StringBuilder md = new StringBuilder();
+        md.append("| model | pruning | pairs kept (1 - sparsity) | kept at window end | perplexity | vs dense fine-tuned | KL to base | top-1 agreement |\n");
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|\n");
+        Comparator<Measurement> order = Comparator.comparing((Measurement m) -> List.of("dense-base", "dense-ft", "dcp-all",
+                "dcp-module", "dcp-distill", "window", "h2o", "tova").indexOf(m.kind())).thenComparing(m -> -m.pairsKept());
+        for (Measurement m : all.stream().sorted(order).toList()) {
+            md.append(String.format(Locale.ROOT, "| %s | %s | %.3f | %.3f | %.3f | %+.1f%% | %s | %s |%n", NAMES.get(m.kind()),
+                    m.label(), m.pairsKept(), m.kept(), m.perplexity(), 100 * (m.perplexity() / denseFt - 1),
+                    Double.isNaN(m.kl()) ? "" : String.format(Locale.ROOT, "%.4f", m.kl()),
+                    Double.isNaN(m.agreement()) ? "" : String.format(Locale.ROOT, "%.3f", m.agreement())));
+        }
+        md.append("\nEach heuristic's perplexity at the DCP model's fraction of pairs kept, interpolated linearly between "
+                + "its two nearest measured budgets (blank: outside the measured range):\n\n");
+        md.append("| DCP model | pairs kept | DCP | window | H2O | TOVA | DCP best? |\n|---|---:|---:|---:|---:|---:|---|\n");
+        for (Measurement m : all.stream().filter(x -> x.kind().startsWith("dcp")).sorted(order).toList()) {
+            StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s, %s | %.3f | %.3f", NAMES.get(m.kind()),
+                    m.label(), m.pairsKept(), m.perplexity()));
+            int measured = 0;
+            int beaten = 0;
+            for (String h : HEURISTICS) {
+                double p = interpolate(all, h, m.pairsKept());
+                row.append(Double.isNaN(p) ? " | " : String.format(Locale.ROOT, " | %.3f", p));
+                if (!Double.isNaN(p)) {
+                    measured++;
+                    beaten += m.perplexity() < p ? 1 : 0;
+                }
+            }
+            String verdict = measured == 0 ? "n/a" : beaten == measured ? "yes" : "no";
+            md.append(row).append(" | ").append(verdict).append(measured < HEURISTICS.size() && measured > 0
+                    ? " (of %d measured)".formatted(measured) : "").append(" |\n");
+        }
+        Files.writeString(results.resolve("results.md"), md.toString());
+
+        SvgChart chart = new SvgChart("stories260K: perplexity against the context kept",
+                "fraction of (query, earlier token) pairs kept (1 - sparsity)", "perplexity (test stories)");
+        double xMin = all.stream().mapToDouble(Measurement::pairsKept).min().orElse(0);
+        for (String kind : List.of("dense-base", "dense-ft")) {
+            double p = only(all, kind).perplexity();
+            chart.add(new SvgChart.Series(NAMES.get(kind), COLORS.get(kind), List.of(new double[] {xMin, p},
+                    new double[] {1, p}), true, false, true));
+        }
+        for (String kind : List.of("window", "h2o", "tova", "dcp-all", "dcp-module", "dcp-distill")) {
+            List<double[]> points = all.stream().filter(m -> m.kind().equals(kind))
+                    .sorted(Comparator.comparingDouble(Measurement::pairsKept))
+                    .map(m -> new double[] {m.pairsKept(), m.perplexity()}).toList();
+            if (!points.isEmpty()) {
+                chart.add(new SvgChart.Series(NAMES.get(kind), COLORS.get(kind), points, !kind.equals("dcp-distill"),
+                        true, false));
+            }
+        }
+        Files.writeString(results.resolve("perplexity-vs-kept.svg"), chart.render(900, 520));
+        System.out.print(md);
+    }
+
+    static Measurement only(List<Measurement> all, String kind) {
+        return all.stream().filter(m -> m.kind().equals(kind)).findFirst()
+                .orElseThrow(() -> new IllegalStateException("no measurement of " + kind));
+    }
+
+    /** The heuristic's perplexity at x, linear between the two nearest measured points around it; NaN outside. */
+    static double interpolate(List<Measurement> all, String kind, double x) {
+        TreeMap<Double, Double> curve = new TreeMap<>();
+        all.stream().filter(m -> m.kind().equals(kind)).forEach(m -> curve.put(m.pairsKept(), m.perplexity()));
+        Map.Entry<Double, Double> low = curve.floorEntry(x);
+        Map.Entry<Double, Double> high = curve.ceilingEntry(x);
+        if (low == null || high == null) {
+            return Double.NaN;
+        }
+        if (high.getKey().equals(low.getKey())) {
+            return low.getValue();
+        }
+        double t = (x - low.getKey()) / (high.getKey() - low.getKey());
+        return low.getValue() + t * (high.getValue() - low.getValue());
+    }
+}
