@@ -31,12 +31,21 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
                 "dimensions must be positive: dim %d, layers %d, ffn %d, heads %d, kv heads %d, head dim %d, vocabulary %d"
                         .formatted(dim, layers, ffnDim, heads, kvHeads, headDim, vocabularySize));
         require(contextLength > 0, "context_length must be positive, got " + contextLength);
+        require(architecture != null, "the architecture is missing");
+        require(ropePositionScale > 0, "the RoPE position scale must be positive, got " + ropePositionScale);
         require(heads % kvHeads == 0,
                 "head_count (%d) is not a multiple of head_count_kv (%d)".formatted(heads, kvHeads));
         require(ropeDim > 0 && ropeDim <= headDim && ropeDim % 2 == 0,
                 "rope.dimension_count (%d) must be even and at most the head width (%d)".formatted(ropeDim, headDim));
         require(ropeBase > 0, "rope.freq_base must be positive, got " + ropeBase);
         require(normEps > 0, "attention.layer_norm_rms_epsilon must be positive, got " + normEps);
+    }
+
+    /** A plain Llama configuration: adjacent-pair RoPE, no scaling. */
+    public LlamaConfig(int contextLength, int dim, int layers, int ffnDim, int heads, int kvHeads, int headDim,
+                       int ropeDim, float ropeBase, float normEps, int vocabularySize) {
+        this(contextLength, dim, layers, ffnDim, heads, kvHeads, headDim, ropeDim, ropeBase, normEps, vocabularySize,
+                Architecture.LLAMA, 1f);
     }
 
     /** Width of the concatenated query heads. */
