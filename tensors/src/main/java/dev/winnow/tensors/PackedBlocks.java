@@ -1,14 +1,9 @@
 package dev.winnow.tensors;
 
-import static dev.winnow.tensors.Vectors.LE;
 import static dev.winnow.tensors.Vectors.LE_SHORT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-
-import jdk.incubator.vector.ByteVector;
-import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A block-quantized matrix (Q8_0, Q4_0: an fp16 scale, then the quants, per block of 32 values) rearranged for
@@ -45,13 +40,13 @@ final class PackedBlocks {
         }
         PackedBlocks packed = new PackedBlocks(Arena.ofAuto().allocate(blocks * quantBytes, 64), new float[(int) blocks],
                 blocksPerRow, quantBytes);
-        VectorSpecies<Byte> quantVector = VectorSpecies.of(byte.class, VectorShape.forBitSize(quantBytes * 8));
+        // Plain copies rather than vector loads and stores: this runs once, mostly before the JIT has compiled
+        // it, and the interpreter runs Vector API code hundreds of times slower than a bulk copy.
         pool.parallelFor(rows, (firstRow, endRow) -> {
             for (long block = (long) firstRow * blocksPerRow, end = (long) endRow * blocksPerRow; block < end; block++) {
                 long from = block * blockBytes;
                 packed.scales[(int) block] = Float.float16ToFloat(data.get(LE_SHORT, from));
-                ByteVector.fromMemorySegment(quantVector, data, from + SCALE_BYTES, LE)
-                        .intoMemorySegment(packed.quants, block * quantBytes, LE);
+                MemorySegment.copy(data, from + SCALE_BYTES, packed.quants, block * quantBytes, quantBytes);
             }
         });
         return packed;
