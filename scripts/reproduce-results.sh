@@ -48,17 +48,15 @@ common=(--seq-len 256 --batch 8 --steps "$steps" --eval-every 50 --checkpoint-ev
 train_text=(--data "$out/train.txt" --holdout 0.05)
 
 # 1. Training: dense fine-tuning (gamma 0), DCP with all parameters at four gammas, DCP with the module only
-#    at two of them, and DCP from self-distillation (no text at all).
+#    (base frozen) at one of them, and DCP from self-distillation (no text at all).
 spawn "$out/stories260K-ft-gamma0.log" winnow train-pruning -m "$base" "${train_text[@]}" --gamma 0 "${common[@]}" \
   -o "$out/stories260K-ft-gamma0.gguf"
 for gamma in 0.05 0.15 0.4 1.0; do
   spawn "$out/stories260K-dcp-all-gamma$gamma.log" winnow train-pruning -m "$base" "${train_text[@]}" --gamma "$gamma" \
     "${common[@]}" -o "$out/stories260K-dcp-all-gamma$gamma.gguf"
 done
-for gamma in 0.15 1.0; do
-  spawn "$out/stories260K-dcp-module-gamma$gamma.log" winnow train-pruning -m "$base" "${train_text[@]}" --gamma "$gamma" \
-    --mode module "${common[@]}" -o "$out/stories260K-dcp-module-gamma$gamma.gguf"
-done
+spawn "$out/stories260K-dcp-module-gamma0.4.log" winnow train-pruning -m "$base" "${train_text[@]}" --gamma 0.4 \
+  --mode module "${common[@]}" -o "$out/stories260K-dcp-module-gamma0.4.gguf"
 spawn "$out/stories260K-dcp-distill-gamma0.4.log" winnow train-pruning -m "$base" --self-distill 96 --gamma 0.4 \
   "${common[@]}" -o "$out/stories260K-dcp-distill-gamma0.4.gguf"
 finish
@@ -78,9 +76,7 @@ measure dense-ft none "$ft" --kl-base "$base"
 for gamma in 0.05 0.15 0.4 1.0; do
   measure dcp-all "gamma$gamma" "$out/stories260K-dcp-all-gamma$gamma.gguf" --prune dcp --kl-base "$base"
 done
-for gamma in 0.15 1.0; do
-  measure dcp-module "gamma$gamma" "$out/stories260K-dcp-module-gamma$gamma.gguf" --prune dcp --kl-base "$base"
-done
+measure dcp-module gamma0.4 "$out/stories260K-dcp-module-gamma0.4.gguf" --prune dcp --kl-base "$base"
 measure dcp-distill gamma0.4 "$out/stories260K-dcp-distill-gamma0.4.gguf" --prune dcp --kl-base "$base"
 # The heuristics run on the dense fine-tuned model: the same fine-tuning as DCP, only the pruning differs.
 for w in 8 16 32 64 128; do

@@ -20,6 +20,9 @@ public final class TextData implements TrainingData {
      * @throws IllegalArgumentException when either part is too short for one window
      */
     public TextData(int[] stream, int seqLen, double holdout, int maxHeldOut, String source) {
+        if (maxHeldOut < 1) {
+            throw new IllegalArgumentException("at least 1 held-out window is needed, got " + maxHeldOut);
+        }
         if (!(holdout > 0 && holdout < 1)) {
             throw new IllegalArgumentException("--holdout must be between 0 and 1, got " + holdout);
         }

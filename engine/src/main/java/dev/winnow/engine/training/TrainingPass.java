@@ -158,11 +158,13 @@ public final class TrainingPass {
         if (n < 1 || n > maxRows) {
             throw new IllegalArgumentException("a sequence of %d tokens; this pass holds 1 to %d".formatted(n, maxRows));
         }
-        for (int token : tokens) {
-            if (token < 0 || token >= c.vocabularySize()) {
-                throw new IllegalArgumentException("token id %d is outside the vocabulary (0..%d)"
-                        .formatted(token, c.vocabularySize() - 1));
-            }
+        checkTokens("token", tokens, n);
+        if (teacher != null ? teacher.length != n * c.vocabularySize() : targets == null) {
+            throw new IllegalArgumentException("a sequence of %d tokens needs %d targets or %d x %d teacher probabilities"
+                    .formatted(n, n, n, c.vocabularySize()));
+        }
+        if (teacher == null) {
+            checkTokens("target", targets, n);
         }
         this.rows = n;
         this.tokens = tokens;
@@ -204,6 +206,18 @@ public final class TrainingPass {
         double loss = TrainingOps.loss(logits, n, c.vocabularySize(), targets, teacher);
         double keptFraction = n > 1 ? kept / c.layers() / pairCount(n) : 1;
         return new Result(loss, keptFraction);
+    }
+
+    private void checkTokens(String what, int[] ids, int n) {
+        if (ids.length != n) {
+            throw new IllegalArgumentException("%d %ss for a sequence of %d tokens".formatted(ids.length, what, n));
+        }
+        for (int id : ids) {
+            if (id < 0 || id >= c.vocabularySize()) {
+                throw new IllegalArgumentException("%s id %d is outside the vocabulary (0..%d)"
+                        .formatted(what, id, c.vocabularySize() - 1));
+            }
+        }
     }
 
     private static double keptPairs(float[] keep, int n) {
