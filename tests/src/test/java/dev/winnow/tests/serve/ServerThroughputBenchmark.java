@@ -22,8 +22,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The measurement behind docs/performance-server.md, not part of the suite: skipped unless
- * {@code -Dwinnow.serve.benchmark=MODEL} (a GGUF path, or {@code stories260K} for the shared one) is given.
+ * The measurement behind docs/performance-server.md, not part of the suite (its name is outside surefire's
+ * default patterns, and it skips unless asked): run it with {@code ./mvnw -pl tests -am test
+ * -Dtest=ServerThroughputBenchmark -Dsurefire.failIfNoSpecifiedTests=false -Dwinnow.serve.benchmark=MODEL}
+ * (a GGUF path, or {@code stories260K} for the shared one).
  * Prints, as a Markdown table, the aggregate tokens/s of the decode step alone ({@link LlamaModel#forwardBatch}
  * over B sequences) and of B concurrent streaming clients through the HTTP server, each against B = 1. Settings:
  * {@code winnow.serve.clients} (default 1,2,4,8), {@code winnow.serve.tokens} (tokens per request, 64),
