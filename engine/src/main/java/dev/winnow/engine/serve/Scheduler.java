@@ -116,17 +116,8 @@ public final class Scheduler implements AutoCloseable {
         return metrics;
     }
 
-    public SchedulerConfig config() {
-        return config;
-    }
-
-    /** Pages the budget allows. */
-    public long maxPages() {
-        return pages.maxPages();
-    }
-
     /** The pages a sequence of {@code tokens} tokens holds without pruning: one page per layer per page of tokens. */
-    public long pagesFor(int tokens) {
+    private long pagesFor(int tokens) {
         return (long) geometry.layers() * ((tokens + pages.pageSize() - 1) / pages.pageSize());
     }
 

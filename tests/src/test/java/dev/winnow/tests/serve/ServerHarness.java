@@ -32,8 +32,12 @@ final class ServerHarness implements AutoCloseable {
     final String base;
 
     ServerHarness(Model model, int parallel, int queue, int context, int maxRequestBytes) throws IOException {
+        this(model, parallel, queue, context, maxRequestBytes, 2);
+    }
+
+    ServerHarness(Model model, int parallel, int queue, int context, int maxRequestBytes, int threads) throws IOException {
         SchedulerConfig config = new SchedulerConfig(parallel, queue, context, KvCacheConfig.defaults(),
-                new PruningPolicy.None(), 2);
+                new PruningPolicy.None(), threads);
         server = OpenAiServer.start(model, config,
                 new OpenAiServer.Settings("127.0.0.1", 0, KEY, maxRequestBytes, "test-model"), System.err::println);
         base = "http://127.0.0.1:" + server.port();

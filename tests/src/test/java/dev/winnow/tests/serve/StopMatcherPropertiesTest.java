@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * only the end that could still be the start of a stop string is held back. A three-letter alphabet makes
  * matches and near misses frequent.
  */
-class StopMatcherProperties {
+class StopMatcherPropertiesTest {
 
     @Property(tries = 1500)
     void releasesTheTextUpToTheFirstStopHowEverItIsCut(@ForAll("texts") String text,

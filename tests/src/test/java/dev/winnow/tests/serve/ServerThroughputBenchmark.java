@@ -1,0 +1,142 @@
+package dev.winnow.tests.serve;
+
+import dev.winnow.engine.kv.KvBudget;
+import dev.winnow.engine.kv.KvCache;
+import dev.winnow.engine.kv.KvCacheConfig;
+import dev.winnow.engine.kv.KvGeometry;
+import dev.winnow.engine.kv.PagePool;
+import dev.winnow.engine.kv.PagedKvCache;
+import dev.winnow.engine.model.LlamaModel;
+import dev.winnow.engine.model.Model;
+import dev.winnow.engine.pruning.Pruner;
+import dev.winnow.tensors.GgmlType;
+import dev.winnow.tensors.VectorMath;
+import dev.winnow.tensors.WorkerPool;
+import dev.winnow.tests.SharedFiles;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The measurement behind docs/performance-server.md, not part of the suite (its name is outside surefire's
+ * default patterns, and it skips unless asked): run it with {@code ./mvnw -pl tests -am test
+ * -Dtest=ServerThroughputBenchmark -Dsurefire.failIfNoSpecifiedTests=false -Dwinnow.serve.benchmark=MODEL}
+ * (a GGUF path, or {@code stories260K} for the shared one).
+ * Prints, as a Markdown table, the aggregate tokens/s of the decode step alone ({@link LlamaModel#forwardBatch}
+ * over B sequences) and of B concurrent streaming clients through the HTTP server, each against B = 1. Settings:
+ * {@code winnow.serve.clients} (default 1,2,4,8), {@code winnow.serve.tokens} (tokens per request, 64),
+ * {@code winnow.serve.requests} (requests per client, 4), {@code winnow.serve.threads} (2),
+ * {@code winnow.serve.rounds} (3; the table shows the median and the range).
+ */
+class ServerThroughputBenchmark {
+    private static final String PROMPT = "Once upon a time";
+
+    @Test
+    void throughputByConcurrency() throws Exception {
+        String which = System.getProperty("winnow.serve.benchmark");
+        if (which == null) {
+            System.err.println("skipped ServerThroughputBenchmark: a benchmark, run with -Dwinnow.serve.benchmark=MODEL");
+        }
+        assumeTrue(which != null, "a benchmark: run with -Dwinnow.serve.benchmark=MODEL");
+        Path path = which.equals("stories260K") ? SharedFiles.requireShared("models/stories260K.gguf") : Path.of(which);
+        int[] clients = Arrays.stream(System.getProperty("winnow.serve.clients", "1,2,4,8").split(","))
+                .mapToInt(Integer::parseInt).toArray();
+        int tokens = Integer.getInteger("winnow.serve.tokens", 64);
+        int requests = Integer.getInteger("winnow.serve.requests", 4);
+        int threads = Integer.getInteger("winnow.serve.threads", 2);
+        int rounds = Integer.getInteger("winnow.serve.rounds", 3);
+        int most = Arrays.stream(clients).max().orElseThrow();
+        try (Model model = Model.load(path)) {
+            System.err.printf("%n%s, %d threads, %d tokens per request, %d requests per client, median of %d rounds "
+                    + "(min..max), load average %.1f at the start%n", path.getFileName(), threads, tokens, requests,
+                    rounds, loadAverage());
+            double[][] decode = new double[clients.length][rounds];
+            double[][] served = new double[clients.length][rounds];
+            double[] batch = new double[clients.length];
+            try (ServerHarness harness = new ServerHarness(model, most, 256, 512, 1 << 20, threads)) {
+                decodeSteps(model, most, tokens, threads); // warm-up
+                LoadRun.run(harness, most, 1, Math.min(tokens, 16), PROMPT, 3600);
+                // Rounds interleave the configurations, so a change in the machine's load hits them all alike.
+                for (int round = 0; round < rounds; round++) {
+                    for (int i = 0; i < clients.length; i++) {
+                        decode[i][round] = decodeSteps(model, clients[i], tokens, threads);
+                        double steps = harness.metric("winnow_decode_steps_total");
+                        double rows = harness.metric("winnow_decode_rows_total");
+                        LoadRun.Result result = LoadRun.run(harness, clients[i], requests, tokens, PROMPT, 3600);
+                        assertTrue(result.failures().isEmpty(), result.failures().toString());
+                        served[i][round] = result.tokensPerSecond();
+                        batch[i] = (harness.metric("winnow_decode_rows_total") - rows)
+                                / (harness.metric("winnow_decode_steps_total") - steps);
+                    }
+                }
+            }
+            System.err.printf("load average %.1f at the end%n", loadAverage());
+            System.err.println("| sequences | decode step alone, tokens/s | vs 1 | through HTTP, tokens/s | vs 1 client | mean batch |");
+            System.err.println("|---:|---:|---:|---:|---:|---:|");
+            for (int i = 0; i < clients.length; i++) {
+                System.err.printf("| %d | %s | %.2fx | %s | %.2fx | %.2f |%n", clients[i], spread(decode[i]),
+                        median(decode[i]) / median(decode[0]), spread(served[i]), median(served[i]) / median(served[0]),
+                        batch[i]);
+            }
+        }
+    }
+
+    /** Tokens/s of the decode step alone: B sequences of the prompt, {@code steps} batched steps. */
+    private static double decodeSteps(Model model, int batch, int steps, int threads) {
+        LlamaModel llama = model.llama();
+        int[] prompt = model.tokenizer().encode(PROMPT, model.vocabulary().addBos(), true);
+        int context = prompt.length + steps + 1;
+        try (WorkerPool workers = new WorkerPool(threads);
+             PagePool pages = new KvCacheConfig(KvCacheConfig.DEFAULT_PAGE_SIZE, GgmlType.F16,
+                     new KvBudget.Tokens((long) batch * roundUp(context, KvCacheConfig.DEFAULT_PAGE_SIZE)))
+                     .newPool(KvGeometry.of(model.config(), context), 0)) {
+            LlamaModel.State prefill = llama.newState(LlamaModel.DEFAULT_BLOCK);
+            LlamaModel.State state = llama.newState(batch);
+            KvCache[] caches = new KvCache[batch];
+            Pruner[] pruners = new Pruner[batch];
+            int[] tokens = new int[batch];
+            int[] positions = new int[batch];
+            for (int i = 0; i < batch; i++) {
+                caches[i] = new PagedKvCache(pages, KvGeometry.of(model.config(), context));
+                pruners[i] = Pruner.NONE;
+                float[] logits = llama.forward(prompt, 0, prompt.length, 0, prefill, caches[i], Pruner.NONE, workers, true);
+                tokens[i] = VectorMath.argmax(logits, 0, logits.length);
+                positions[i] = prompt.length;
+            }
+            int vocabulary = model.config().vocabularySize();
+            long start = System.nanoTime();
+            for (int step = 0; step < steps; step++) {
+                float[] logits = llama.forwardBatch(tokens, positions, caches, pruners, batch, state, workers);
+                for (int i = 0; i < batch; i++) {
+                    tokens[i] = VectorMath.argmax(logits, i * vocabulary, vocabulary);
+                    positions[i]++;
+                }
+            }
+            return (double) batch * steps / ((System.nanoTime() - start) / 1e9);
+        }
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted.length % 2 == 1 ? sorted[sorted.length / 2]
+                : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+    }
+
+    private static String spread(double[] values) {
+        return "%.1f (%.1f..%.1f)".formatted(median(values), Arrays.stream(values).min().orElseThrow(),
+                Arrays.stream(values).max().orElseThrow());
+    }
+
+    private static long roundUp(int tokens, int pageSize) {
+        return (long) (tokens + pageSize - 1) / pageSize * pageSize;
+    }
+
+    private static double loadAverage() {
+        return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+    }
+}
