@@ -10,8 +10,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.BindException;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 
@@ -88,7 +88,7 @@ final class ServeCommand implements Callable<Integer> {
                 });
             } catch (IllegalArgumentException e) {
                 throw new UserInputException(e.getMessage());
-            } catch (BindException e) {
+            } catch (IOException e) {
                 throw new UserInputException("cannot listen on %s:%d: %s".formatted(host, port, e.getMessage()));
             }
             Thread hook = Thread.ofPlatform().unstarted(() -> {

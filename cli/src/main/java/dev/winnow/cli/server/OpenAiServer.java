@@ -31,8 +31,8 @@ import java.util.function.Consumer;
  * An OpenAI-compatible HTTP server over the continuous-batching {@link Scheduler}, on the JDK's HTTP server with
  * one virtual thread per exchange. Endpoints: {@code POST /v1/chat/completions}, {@code POST /v1/completions}
  * (both streaming or not), {@code GET /v1/models}, {@code GET /v1/models/{id}}, {@code GET /health},
- * {@code GET /metrics}. Every path, known or not, answers JSON; errors use OpenAI's format and never carry a
- * stack trace (those go to the log).
+ * {@code GET /metrics} (each also answers HEAD). Every path, known or not, answers JSON; errors use OpenAI's
+ * format and never carry a stack trace (those go to the log).
  */
 public final class OpenAiServer implements AutoCloseable {
 
@@ -218,7 +218,8 @@ public final class OpenAiServer implements AutoCloseable {
         if (route.authenticated) {
             authenticate(exchange);
         }
-        if (!route.method.equals(method)) {
+        boolean headOfGet = method.equals("HEAD") && route.method.equals("GET");
+        if (!route.method.equals(method) && !headOfGet) {
             exchange.getResponseHeaders().set("Allow", route.method);
             throw new ApiException(405, "invalid_request_error", null, "method_not_allowed",
                     "%s %s is not allowed; use %s".formatted(method, route.label, route.method), 0);

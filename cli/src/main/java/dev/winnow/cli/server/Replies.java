@@ -60,8 +60,9 @@ final class Replies {
 
     private static int bytes(HttpExchange exchange, int status, String contentType, byte[] body) throws IOException {
         exchange.getResponseHeaders().set("Content-Type", contentType);
-        exchange.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
-        if (body.length > 0) {
+        boolean withBody = body.length > 0 && !exchange.getRequestMethod().equals("HEAD");
+        exchange.sendResponseHeaders(status, withBody ? body.length : -1);
+        if (withBody) {
             try (OutputStream out = exchange.getResponseBody()) {
                 out.write(body);
             }

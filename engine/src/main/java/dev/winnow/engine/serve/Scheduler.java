@@ -70,6 +70,8 @@ public final class Scheduler implements AutoCloseable {
     /** Set when the grace period of a shutdown is over: the loop fails every active sequence. */
     private volatile boolean abandonActive;
     private final AtomicLong nextId = new AtomicLong();
+    /** Guarded by the scheduler's monitor: {@link #shutdown} has run. */
+    private boolean terminated;
 
     /** The loop's own: the sequences in the batch, oldest first. */
     private final List<Sequence> active = new ArrayList<>();
@@ -177,8 +179,13 @@ public final class Scheduler implements AutoCloseable {
     /**
      * Stops taking requests, fails the queued ones ({@link SequenceEvent.Failure#SHUTTING_DOWN}), lets the active
      * ones finish for up to {@code grace}, fails the rest, then stops the loop and frees the pool and the workers.
+     * Later calls return at once (a concurrent one once the first is done).
      */
-    public void shutdown(Duration grace) {
+    public synchronized void shutdown(Duration grace) {
+        if (terminated) {
+            return;
+        }
+        terminated = true;
         long deadline = System.nanoTime() + grace.toNanos();
         lock.lock();
         try {
@@ -221,9 +228,7 @@ public final class Scheduler implements AutoCloseable {
     /** Shuts down at once: active sequences fail with {@link SequenceEvent.Failure#SHUTTING_DOWN}. */
     @Override
     public void close() {
-        if (loop.isAlive()) {
-            shutdown(Duration.ZERO);
-        }
+        shutdown(Duration.ZERO);
     }
 
     private void wake() {

@@ -225,6 +225,10 @@ class OpenAiServerTest {
                 .GET().build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, health.statusCode(), "health needs no key");
         assertEquals("ok", ServerHarness.JSON.readTree(health.body()).get("status").asText());
+        HttpResponse<String> head = harness.client.send(harness.request("/health").method("HEAD",
+                HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, head.statusCode());
+        assertEquals("", head.body());
         assertError(harness.get("/v1/engines"), 404, null);
         assertError(harness.get("/"), 404, null);
         assertError(harness.get("/v1/chat/completions"), 405, null);

@@ -233,6 +233,7 @@ class SchedulerTest {
             RejectedRequestException closed = assertThrows(RejectedRequestException.class,
                     () -> scheduler.submit(request(PROMPTS[0], SamplerConfig.greedy(), 5)));
             assertEquals(RejectedRequestException.Reason.SHUTTING_DOWN, closed.reason());
+            scheduler.shutdown(java.time.Duration.ofSeconds(1)); // a second shutdown does nothing
         } finally {
             scheduler.close();
         }

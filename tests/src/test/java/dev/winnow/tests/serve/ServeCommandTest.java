@@ -43,6 +43,7 @@ class ServeCommandTest {
         assertFails("fewer than one per layer", "serve", "-m", model, "--kv-budget", "1KiB", "--port", "0");
         assertFails("--prune dcp needs a pruning module", "serve", "-m", model, "--prune", "dcp", "--port", "0");
         assertFails("file not found", "serve", "-m", "/no/such/model.gguf");
+        assertFails("cannot listen on nohost.invalid:0", "serve", "-m", model, "--host", "nohost.invalid", "--port", "0");
         try (ServerSocket taken = new ServerSocket(0)) {
             assertFails("cannot listen on 127.0.0.1:" + taken.getLocalPort(), "serve", "-m", model, "--port",
                     Integer.toString(taken.getLocalPort()));
