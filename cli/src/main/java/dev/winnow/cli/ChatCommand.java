@@ -124,7 +124,9 @@ final class ChatCommand implements Callable<Integer> {
                 String text = conversation.pending
                         + (conversation.turns == 0 ? template.beginConversation(systemPrompt) : "")
                         + template.userTurn(line, conversation.turns == 0);
-                boolean addBos = conversation.turns == 0 && model.vocabulary().addBos();
+                // Some templates (Llama 2's) write the BOS text themselves: then it must not be added twice.
+                boolean addBos = conversation.turns == 0 && model.vocabulary().addBos()
+                        && !text.startsWith(tokenizer.piece(tokenizer.bos()));
                 int[] input = tokenizer.encode(text, addBos, true);
                 try {
                     last = Generator.generate(session, input, tokens, sampler,
