@@ -24,9 +24,9 @@ public class ResultsReport {
                        double agreement, int tokens) {
     }
 
-    static final Map<String, String> NAMES = Map.of("dense-base", "stories260K (no fine-tuning)",
-            "dense-ft", "dense fine-tuned (gamma 0)", "dcp-all", "DCP, all parameters", "dcp-module", "DCP, module only",
-            "dcp-distill", "DCP, all parameters, self-distilled", "window", "StreamingLLM window", "h2o", "H2O",
+    static final Map<String, String> NAMES = Map.of("dense-base", "stories260K, dense",
+            "dense-ft", "fine-tuned, dense (gamma 0)", "dcp-all", "DCP, all parameters", "dcp-module", "DCP, module only",
+            "dcp-distill", "DCP, self-distilled", "window", "StreamingLLM window", "h2o", "H2O",
             "tova", "TOVA");
     static final Map<String, String> COLORS = Map.of("dcp-all", "#d62728", "dcp-module", "#ff7f0e",
             "dcp-distill", "#9467bd", "window", "#1f77b4", "h2o", "#2ca02c", "tova", "#17becf",
@@ -98,7 +98,7 @@ public class ResultsReport {
                         true, false));
             }
         }
-        Files.writeString(results.resolve("perplexity-vs-kept.svg"), chart.render(900, 520));
+        Files.writeString(results.resolve("perplexity-vs-kept.svg"), chart.render(1000, 540));
         System.out.print(md);
     }
 

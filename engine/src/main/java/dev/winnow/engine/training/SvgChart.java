@@ -10,7 +10,7 @@ import java.util.Locale;
  */
 public final class SvgChart {
     private static final int LEFT = 70;
-    private static final int RIGHT = 190;
+    private static final int RIGHT = 250;
     private static final int TOP = 40;
     private static final int BOTTOM = 55;
 

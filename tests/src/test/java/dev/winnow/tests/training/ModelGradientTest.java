@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class ModelGradientTest {
 
-    @Property(tries = 24)
+    @Property(tries = 16)
     void everyParameterGradientMatchesFiniteDifferences(@ForAll @IntRange(min = 1, max = 2) int layers,
                                                         @ForAll boolean tied, @ForAll boolean distill,
                                                         @ForAll boolean logistic, @ForAll long seed) {
