@@ -8,7 +8,6 @@ import static dev.winnow.tensors.Vectors.LE_FLOAT;
 import java.lang.foreign.MemorySegment;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /** Little-endian IEEE single-precision values. */
 public final class F32Tensor extends FloatTensor {
@@ -26,27 +25,52 @@ public final class F32Tensor extends FloatTensor {
     @Override
     public float dotRow(int row, float[] x, int xOffset) {
         long rowStart = rowStart(row, x, xOffset);
-        // Four independent accumulators hide the FMA latency.
-        FloatVector acc0 = FloatVector.zero(FLOAT);
-        FloatVector acc1 = FloatVector.zero(FLOAT);
-        FloatVector acc2 = FloatVector.zero(FLOAT);
-        FloatVector acc3 = FloatVector.zero(FLOAT);
+        FloatVector sum = FloatVector.zero(FLOAT);
         int i = 0;
-        for (int unrolledEnd = cols - 4 * LANES; i <= unrolledEnd; i += 4 * LANES) {
-            long at = rowStart + (long) i * FLOAT_BYTES;
-            acc0 = load(at).fma(FloatVector.fromArray(FLOAT, x, xOffset + i), acc0);
-            acc1 = load(at + LANES * FLOAT_BYTES).fma(FloatVector.fromArray(FLOAT, x, xOffset + i + LANES), acc1);
-            acc2 = load(at + 2 * LANES * FLOAT_BYTES).fma(FloatVector.fromArray(FLOAT, x, xOffset + i + 2 * LANES), acc2);
-            acc3 = load(at + 3 * LANES * FLOAT_BYTES).fma(FloatVector.fromArray(FLOAT, x, xOffset + i + 3 * LANES), acc3);
-        }
         for (int vectorEnd = cols - LANES; i <= vectorEnd; i += LANES) {
-            acc0 = load(rowStart + (long) i * FLOAT_BYTES).fma(FloatVector.fromArray(FLOAT, x, xOffset + i), acc0);
+            sum = load(rowStart + (long) i * FLOAT_BYTES).fma(FloatVector.fromArray(FLOAT, x, xOffset + i), sum);
         }
-        float sum = Vectors.sum(acc0.add(acc1).add(acc2.add(acc3)));
-        for (; i < cols; i++) {
-            sum += data.get(LE_FLOAT, rowStart + (long) i * FLOAT_BYTES) * x[xOffset + i];
+        return withTail(sum, rowStart, i, x, xOffset);
+    }
+
+    @Override
+    float productDot(int row, float[] x, int xOffset) {
+        return dotRow(row, x, xOffset);
+    }
+
+    /** Four rows at once, a vector of each per step: four memory streams (see {@link FloatTensor#STREAMS}). */
+    @Override
+    void productDots(int row, int stride, float[] x, int xOffset, float[] out, int outOffset) {
+        long start0 = row * rowBytes;
+        long start1 = (row + stride) * rowBytes;
+        long start2 = (row + 2L * stride) * rowBytes;
+        long start3 = (row + 3L * stride) * rowBytes;
+        FloatVector sum0 = FloatVector.zero(FLOAT);
+        FloatVector sum1 = sum0;
+        FloatVector sum2 = sum0;
+        FloatVector sum3 = sum0;
+        int i = 0;
+        for (int vectorEnd = cols - LANES; i <= vectorEnd; i += LANES) {
+            FloatVector xs = FloatVector.fromArray(FLOAT, x, xOffset + i);
+            long at = (long) i * FLOAT_BYTES;
+            sum0 = load(start0 + at).fma(xs, sum0);
+            sum1 = load(start1 + at).fma(xs, sum1);
+            sum2 = load(start2 + at).fma(xs, sum2);
+            sum3 = load(start3 + at).fma(xs, sum3);
         }
-        return sum;
+        out[outOffset + row] = withTail(sum0, start0, i, x, xOffset);
+        out[outOffset + row + stride] = withTail(sum1, start1, i, x, xOffset);
+        out[outOffset + row + 2 * stride] = withTail(sum2, start2, i, x, xOffset);
+        out[outOffset + row + 3 * stride] = withTail(sum3, start3, i, x, xOffset);
+    }
+
+    /** The lanes of a row's running sum added up, plus the products of its values from {@code from} on, which fill no vector. */
+    private float withTail(FloatVector sum, long rowStart, int from, float[] x, int xOffset) {
+        float total = Vectors.sum(sum);
+        for (int i = from; i < cols; i++) {
+            total += data.get(LE_FLOAT, rowStart + (long) i * FLOAT_BYTES) * x[xOffset + i];
+        }
+        return total;
     }
 
     @Override

@@ -33,7 +33,7 @@ final class FloatGemm {
         }
         for (int t = firstToken; t < firstToken + tokenCount; t++) {
             for (int i = 0; i < rowCount; i++) {
-                out[t * outRows + firstRow + i] = VectorMath.dot(w, i * cols, x, t * cols, cols);
+                out[t * outRows + firstRow + i] = dot(w, i * cols, x, t * cols, cols);
             }
         }
     }
@@ -98,6 +98,21 @@ final class FloatGemm {
         out[o3 + 1] = finish(a13, w, w1, x, x3, k, cols);
         out[o3 + 2] = finish(a23, w, w2, x, x3, k, cols);
         out[o3 + 3] = finish(a33, w, w3, x, x3, k, cols);
+    }
+
+    /**
+     * dot(w[wAt .. wAt + n), x[xAt .. xAt + n)) in the order every matrix product of {@link FloatTensor} forms a
+     * row's sum: one running vector of products added vector after vector, its lanes added in a fixed order, then
+     * the products of the values that fill no vector, one by one. Sharing one order is what makes a product's
+     * outputs independent of the threads, the tiles and the other vectors in a batch.
+     */
+    static float dot(float[] w, int wAt, float[] x, int xAt, int n) {
+        FloatVector sum = FloatVector.zero(FLOAT);
+        int k = 0;
+        for (int end = n - LANES; k <= end; k += LANES) {
+            sum = FloatVector.fromArray(FLOAT, w, wAt + k).fma(FloatVector.fromArray(FLOAT, x, xAt + k), sum);
+        }
+        return finish(sum, w, wAt, x, xAt, k, n);
     }
 
     /** The lanes of a running sum added up, plus the products of the columns from {@code k} that fill no vector. */

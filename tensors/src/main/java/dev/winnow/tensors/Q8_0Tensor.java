@@ -38,12 +38,12 @@ public final class Q8_0Tensor extends FloatTensor {
     @Override
     public float dotRow(int row, float[] x, int xOffset) {
         long rowStart = rowStart(row, x, xOffset);
-        FloatVector acc = FloatVector.zero(FLOAT);
+        FloatVector sum = FloatVector.zero(FLOAT);
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {
             long blockStart = rowStart + (long) b * BLOCK_BYTES;
-            acc = blockDot(data, blockStart + QUANTS_OFFSET, scale(blockStart), x, xOffset + b * BLOCK_SIZE, acc);
+            sum = blockDot(data, blockStart + QUANTS_OFFSET, scale(blockStart), x, xOffset + b * BLOCK_SIZE, sum);
         }
-        return Vectors.sum(acc);
+        return Vectors.sum(sum);
     }
 
     @Override
@@ -73,20 +73,38 @@ public final class Q8_0Tensor extends FloatTensor {
         MemorySegment quants = p.quants();
         float[] scales = p.scales();
         int first = p.firstBlock(row);
-        // Even and odd blocks sum into separate vectors: two dependency chains keep the FMA units busy.
-        FloatVector even = FloatVector.zero(FLOAT);
-        FloatVector odd = FloatVector.zero(FLOAT);
-        int blocks = cols / BLOCK_SIZE;
-        int b = 0;
-        for (; b + 1 < blocks; b += 2) {
-            long at = (long) (first + b) * BLOCK_SIZE;
-            even = blockDot(quants, at, scales[first + b], x, xOffset + b * BLOCK_SIZE, even);
-            odd = blockDot(quants, at + BLOCK_SIZE, scales[first + b + 1], x, xOffset + (b + 1) * BLOCK_SIZE, odd);
+        FloatVector sum = FloatVector.zero(FLOAT);
+        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
+            sum = blockDot(quants, (long) (first + b) * BLOCK_SIZE, scales[first + b], x, xOffset + b * BLOCK_SIZE, sum);
         }
-        if (b < blocks) {
-            even = blockDot(quants, (long) (first + b) * BLOCK_SIZE, scales[first + b], x, xOffset + b * BLOCK_SIZE, even);
+        return Vectors.sum(sum);
+    }
+
+    /** Four rows at once, a block of each per step: four memory streams (see {@link FloatTensor#STREAMS}). */
+    @Override
+    void productDots(int row, int stride, float[] x, int xOffset, float[] out, int outOffset) {
+        PackedBlocks p = packed;
+        MemorySegment quants = p.quants();
+        float[] scales = p.scales();
+        int first0 = p.firstBlock(row);
+        int first1 = p.firstBlock(row + stride);
+        int first2 = p.firstBlock(row + 2 * stride);
+        int first3 = p.firstBlock(row + 3 * stride);
+        FloatVector sum0 = FloatVector.zero(FLOAT);
+        FloatVector sum1 = sum0;
+        FloatVector sum2 = sum0;
+        FloatVector sum3 = sum0;
+        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
+            int xAt = xOffset + b * BLOCK_SIZE;
+            sum0 = blockDot(quants, (long) (first0 + b) * BLOCK_SIZE, scales[first0 + b], x, xAt, sum0);
+            sum1 = blockDot(quants, (long) (first1 + b) * BLOCK_SIZE, scales[first1 + b], x, xAt, sum1);
+            sum2 = blockDot(quants, (long) (first2 + b) * BLOCK_SIZE, scales[first2 + b], x, xAt, sum2);
+            sum3 = blockDot(quants, (long) (first3 + b) * BLOCK_SIZE, scales[first3 + b], x, xAt, sum3);
         }
-        return Vectors.sum(even.add(odd));
+        out[outOffset + row] = Vectors.sum(sum0);
+        out[outOffset + row + stride] = Vectors.sum(sum1);
+        out[outOffset + row + 2 * stride] = Vectors.sum(sum2);
+        out[outOffset + row + 3 * stride] = Vectors.sum(sum3);
     }
 
     @Override
@@ -98,13 +116,16 @@ public final class Q8_0Tensor extends FloatTensor {
         }
     }
 
-    /** acc + d * (the block's quants at {@code at} . x[xAt ..]): the products are summed unscaled, then scaled once. */
-    private static FloatVector blockDot(MemorySegment quants, long at, float d, float[] x, int xAt, FloatVector acc) {
-        FloatVector sum = quants(quants, at, 0).mul(FloatVector.fromArray(FLOAT, x, xAt));
-        for (int chunk = 1; chunk < CHUNKS; chunk++) {
-            sum = quants(quants, at, chunk).fma(FloatVector.fromArray(FLOAT, x, xAt + chunk * LANES), sum);
+    /**
+     * sum + the block's values (quants at {@code at} times d) times x[xAt ..], vector after vector: the order of
+     * {@link FloatGemm#dot} over the values {@link #dequantizeBlock} gives.
+     */
+    private static FloatVector blockDot(MemorySegment quants, long at, float d, float[] x, int xAt, FloatVector sum) {
+        FloatVector scale = FloatVector.broadcast(FLOAT, d);
+        for (int chunk = 0; chunk < CHUNKS; chunk++) {
+            sum = quants(quants, at, chunk).mul(scale).fma(FloatVector.fromArray(FLOAT, x, xAt + chunk * LANES), sum);
         }
-        return sum.fma(FloatVector.broadcast(FLOAT, d), acc);
+        return sum;
     }
 
     private static void dequantizeBlock(MemorySegment quants, long at, float d, float[] out, int outAt) {

@@ -11,6 +11,10 @@ import java.util.Random;
  * run. Everything is computed in double.
  */
 final class KernelReference {
+    /** The types whose dotRow forms a row's sum in the order of the matrix products. */
+    private static final java.util.Set<GgmlType> DOT_ROW_IN_PRODUCT_ORDER =
+            java.util.EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0);
+
     static final GgmlType[] TYPES = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
             GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K};
 
@@ -230,8 +234,10 @@ final class KernelReference {
     /**
      * The products: {@link FloatTensor#matMul} of {@code batch} random vectors (which for one vector is
      * {@link FloatTensor#matVec}) gives every out[b * rows + r] within the {@link #checkDot} bound of the exact
-     * dot product of row r and vector b, on a pool of {@code threads}; and a second product on the same tensor
-     * (which reuses whatever the first one prepared) gives the same numbers.
+     * dot product of row r and vector b, on a pool of {@code threads}; a second product on the same tensor
+     * (which reuses whatever the first one prepared) gives the same numbers; and every output is, to the bit, what
+     * matVec of that vector alone gives on one thread (and, for the types whose dotRow forms its sum in the
+     * products' order, what dotRow gives): the products do not depend on the threads or the rest of the batch.
      */
     static void checkProducts(GgmlType type, int rows, int cols, int batch, int threads, long seed) {
         Random r = new Random(seed);
@@ -240,9 +246,13 @@ final class KernelReference {
         float[] x = randomVector(batch * cols, r);
         float[] out = new float[batch * rows];
         float[] again = new float[batch * rows];
-        try (WorkerPool pool = new WorkerPool(threads)) {
+        float[] alone = new float[batch * rows];
+        try (WorkerPool pool = new WorkerPool(threads); WorkerPool single = new WorkerPool(1)) {
             t.matMul(x, out, batch, pool);
             t.matMul(x, again, batch, pool);
+            for (int b = 0; b < batch; b++) {
+                t.matVec(x, b * cols, alone, b * rows, single);
+            }
         }
         for (int row = 0; row < rows; row++) {
             double[] w = decodeRow(type, s, row, cols);
@@ -261,6 +271,13 @@ final class KernelReference {
                 }
                 check(Float.floatToIntBits(again[b * rows + row]) == Float.floatToIntBits(got),
                         "a second product differs from the first", type, rows, cols, seed);
+                check(Float.floatToIntBits(alone[b * rows + row]) == Float.floatToIntBits(got),
+                        "row %d of vector %d of %d on %d threads differs from the vector's product alone".formatted(row, b, batch, threads),
+                        type, rows, cols, seed);
+                if (DOT_ROW_IN_PRODUCT_ORDER.contains(type)) {
+                    check(Float.floatToIntBits(t.dotRow(row, x, b * cols)) == Float.floatToIntBits(got),
+                            "dotRow of row %d, vector %d differs from the product".formatted(row, b), type, rows, cols, seed);
+                }
             }
         }
     }

@@ -53,8 +53,6 @@ public final class LlamaModel {
      */
     public static final class State {
         final int blockSize;
-        /** Whether the rows of the current pass belong to different sequences (forwardBatch) or to one (forward). */
-        boolean rowsAreSequences;
         final float[] x;
         final float[] xb;
         final float[] q;
@@ -114,7 +112,6 @@ public final class LlamaModel {
     public float[] forward(int[] tokens, int offset, int count, int firstPosition, State s, KvCache cache,
                            Pruner pruner, WorkerPool pool, boolean computeLogits) {
         checkBlock(count, s);
-        s.rowsAreSequences = false;
         embed(tokens, offset, count, s);
         for (int i = 0; i < count; i++) {
             addPosition(s, i, firstPosition + i);
@@ -141,9 +138,9 @@ public final class LlamaModel {
     /**
      * One decode step for {@code count} sequences at once: row i is token {@code tokens[i]} at position
      * {@code positions[i]} of the sequence whose cache is {@code caches[i]} and pruner {@code pruners[i]}. Every
-     * weight matrix is applied once to all rows ({@link FloatTensor#matVecs}); RoPE, the cache,
-     * the pruner and attention work row by row, each against its own sequence. Row i gives exactly the logits
-     * that {@link #forward} of that one token on that sequence gives.
+     * weight matrix is applied once to all rows ({@link FloatTensor#matMul}, whose outputs do not depend on the
+     * other rows); RoPE, the cache, the pruner and attention work row by row, each against its own sequence. Row i
+     * gives exactly the logits that {@link #forward} of that one token on that sequence gives.
      *
      * @return {@code count x vocabulary} logits, row after row (inside {@code s}, valid until the next call)
      * @throws IllegalArgumentException when the arrays are shorter than {@code count}, {@code count} is outside
@@ -152,7 +149,6 @@ public final class LlamaModel {
     public float[] forwardBatch(int[] tokens, int[] positions, KvCache[] caches, Pruner[] pruners, int count, State s,
                                 WorkerPool pool) {
         checkBlock(count, s);
-        s.rowsAreSequences = true;
         if (tokens.length < count || positions.length < count || caches.length < count || pruners.length < count) {
             throw new IllegalArgumentException("a batch of %d rows needs that many tokens (%d), positions (%d), caches (%d) and pruners (%d)"
                     .formatted(count, tokens.length, positions.length, caches.length, pruners.length));
@@ -191,7 +187,7 @@ public final class LlamaModel {
             s.batchLogits = new float[s.blockSize * config.vocabularySize()];
         }
         normRows(s.xb, s.x, weights.outputNorm(), weights.outputNormBias(), count);
-        weights.output().matVecs(s.xb, s.batchLogits, count, pool);
+        weights.output().matMul(s.xb, s.batchLogits, count, pool);
         return s.batchLogits;
     }
 
@@ -214,19 +210,6 @@ public final class LlamaModel {
         }
     }
 
-    /**
-     * A weight matrix times the block's rows: the tiled product for a block of one sequence's tokens, one exact
-     * matrix-vector product per row for a batch of sequences (so each sequence's logits are those it would get
-     * alone, whatever else is in the batch).
-     */
-    private static void multiply(FloatTensor w, float[] x, float[] out, int count, State s, WorkerPool pool) {
-        if (s.rowsAreSequences) {
-            w.matVecs(x, out, count, pool);
-        } else {
-            w.matMul(x, out, count, pool);
-        }
-    }
-
     /** GPT-2's learned absolute positions: adds the embedding of {@code position} to row {@code row}. */
     private void addPosition(State s, int row, int position) {
         if (weights.positionEmbedding() != null) {
@@ -238,9 +221,9 @@ public final class LlamaModel {
     /** Attention norm of every row into {@code s.xb}, then its query, key and value projections. */
     private void projectQueryKeyValue(LlamaWeights.Layer w, State s, int count, WorkerPool pool) {
         normRows(s.xb, s.x, w.attentionNorm(), w.attentionNormBias(), count);
-        multiply(w.wq(), s.xb, s.q, count, s, pool);
-        multiply(w.wk(), s.xb, s.k, count, s, pool);
-        multiply(w.wv(), s.xb, s.v, count, s, pool);
+        w.wq().matMul(s.xb, s.q, count, pool);
+        w.wk().matMul(s.xb, s.k, count, pool);
+        w.wv().matMul(s.xb, s.v, count, pool);
         if (w.qBias() != null) {
             addBias(s.q, w.qBias(), count);
             addBias(s.k, w.kBias(), count);
@@ -292,22 +275,22 @@ public final class LlamaModel {
     /** Output projection and residual, then the SwiGLU feed-forward block and residual, for every row. */
     private void outputAndFeedForward(LlamaWeights.Layer w, State s, int count, WorkerPool pool) {
         int dim = config.dim();
-        multiply(w.wo(), s.attention, s.xb, count, s, pool);
+        w.wo().matMul(s.attention, s.xb, count, pool);
         if (w.oBias() != null) {
             addBias(s.xb, w.oBias(), count);
         }
         VectorMath.add(s.x, 0, s.xb, 0, count * dim);
         normRows(s.xb, s.x, w.ffnNorm(), w.ffnNormBias(), count);
         if (w.gate() != null) {
-            multiply(w.gate(), s.xb, s.hidden, count, s, pool);
-            multiply(w.up(), s.xb, s.hiddenUp, count, s, pool);
+            w.gate().matMul(s.xb, s.hidden, count, pool);
+            w.up().matMul(s.xb, s.hiddenUp, count, pool);
             VectorMath.swiglu(s.hidden, s.hiddenUp, count * config.ffnDim());
         } else {
-            multiply(w.up(), s.xb, s.hidden, count, s, pool);
+            w.up().matMul(s.xb, s.hidden, count, pool);
             addBias(s.hidden, w.upBias(), count);
             VectorMath.gelu(s.hidden, 0, count * config.ffnDim());
         }
-        multiply(w.down(), s.hidden, s.xb, count, s, pool);
+        w.down().matMul(s.hidden, s.xb, count, pool);
         if (w.downBias() != null) {
             addBias(s.xb, w.downBias(), count);
         }
