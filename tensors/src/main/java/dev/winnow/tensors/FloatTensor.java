@@ -113,8 +113,8 @@ public abstract class FloatTensor {
      * Matrix times a block of vectors: for each of the {@code batch} rows b of {@code x} ({@code cols} floats
      * each, one after the other), out[b * rows + r] = dot(row r, x[b]). Workers take tiles of
      * {@link FloatGemm#ROWS} weight rows; a tile's rows are dequantized once into the worker's float buffer and
-     * then multiplied with the vectors {@link FloatGemm#TOKENS} at a time, so a block reads and decodes the
-     * weights once instead of once per vector.
+     * then multiplied with the vectors {@link FloatGemm#TOKENS} at a time ({@link FloatGemm#multiply}), so a block
+     * reads and decodes the weights once instead of once per vector.
      *
      * <p>Every output is exactly (to the bit) what {@link #matVec} gives for that vector alone: all products
      * form a row's sum in one order ({@link FloatGemm#dot}: each vector's worth of the row dequantized to floats,
@@ -135,17 +135,17 @@ public abstract class FloatTensor {
         checkVector("output", out, 0, batch * rows);
         prepareProducts(pool);
         int tiles = (rows + FloatGemm.ROWS - 1) / FloatGemm.ROWS;
+        int weightFloats = FloatGemm.ROWS * cols;
         WorkerPool.RangeTask tileProducts = (firstTile, endTile) -> {
-            float[] weights = ThreadScratch.floats(FloatGemm.ROWS * cols);
+            // The tile's dequantized rows, then the parked running sums.
+            float[] scratch = ThreadScratch.floats(weightFloats + FloatGemm.sumsLength(batch));
             for (int tile = firstTile; tile < endTile; tile++) {
                 int firstRow = tile * FloatGemm.ROWS;
                 int rowCount = Math.min(FloatGemm.ROWS, rows - firstRow);
                 for (int i = 0; i < rowCount; i++) {
-                    productRow(firstRow + i, weights, i * cols);
+                    productRow(firstRow + i, scratch, i * cols);
                 }
-                for (int t = 0; t < batch; t += FloatGemm.TOKENS) {
-                    FloatGemm.tile(weights, rowCount, x, t, Math.min(FloatGemm.TOKENS, batch - t), cols, out, rows, firstRow);
-                }
+                FloatGemm.multiply(scratch, rowCount, x, batch, cols, out, rows, firstRow, scratch, weightFloats);
             }
         };
         runParts(tileProducts, tiles, batch, pool);

@@ -16,7 +16,7 @@ import dev.winnow.tensors.WorkerPool;
  */
 public final class LlamaModel {
     /** Tokens processed together when a prompt is read: each weight row is then reused for all of them. */
-    public static final int DEFAULT_BLOCK = 32;
+    public static final int DEFAULT_BLOCK = 128;
 
     private final LlamaConfig config;
     private final LlamaWeights weights;
