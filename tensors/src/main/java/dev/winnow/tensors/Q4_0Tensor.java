@@ -5,8 +5,6 @@ import static dev.winnow.tensors.Vectors.BYTE_PARTS;
 import static dev.winnow.tensors.Vectors.FLOAT;
 import static dev.winnow.tensors.Vectors.INT;
 import static dev.winnow.tensors.Vectors.LANES;
-import static dev.winnow.tensors.Vectors.LE;
-import static dev.winnow.tensors.Vectors.LE_SHORT;
 
 import java.lang.foreign.MemorySegment;
 
@@ -18,12 +16,11 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * ggml's Q4_0: blocks of 32 values, each an fp16 scale d followed by 16 bytes; value j of the block is
  * in the low nibble of byte j and value j + 16 in its high nibble; value = d * (nibble - 8).
- * {@link #dotRow} and {@link #dequantizeRow} read that layout; matrix products read a {@link PackedBlocks} copy.
+ * Every read goes through a {@link PackedBlocks} copy, made on first use.
  */
 public final class Q4_0Tensor extends FloatTensor {
     static final int BLOCK_SIZE = 32;
     static final int BLOCK_BYTES = 18;
-    private static final int QUANTS_OFFSET = 2;
     private static final int QUANT_BYTES = BLOCK_SIZE / 2;
     /** Float vectors per block. */
     private static final int CHUNKS = BLOCK_SIZE / LANES;
@@ -43,22 +40,16 @@ public final class Q4_0Tensor extends FloatTensor {
 
     @Override
     public float dotRow(int row, float[] x, int xOffset) {
-        long rowStart = rowStart(row, x, xOffset);
-        FloatVector sum = FloatVector.zero(FLOAT);
-        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            long blockStart = rowStart + (long) b * BLOCK_BYTES;
-            sum = blockDot(data, blockStart + QUANTS_OFFSET, scale(blockStart), x, xOffset + b * BLOCK_SIZE, sum);
-        }
-        return Vectors.sum(sum);
+        rowStart(row, x, xOffset);
+        prepareProducts(null);
+        return productDot(row, x, xOffset);
     }
 
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
-        long rowStart = rowStart(row, out, outOffset);
-        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            long blockStart = rowStart + (long) b * BLOCK_BYTES;
-            dequantizeBlock(data, blockStart + QUANTS_OFFSET, scale(blockStart), out, outOffset + b * BLOCK_SIZE);
-        }
+        rowStart(row, out, outOffset);
+        prepareProducts(null);
+        productRow(row, out, outOffset);
     }
 
     @Override
@@ -76,12 +67,12 @@ public final class Q4_0Tensor extends FloatTensor {
     @Override
     float productDot(int row, float[] x, int xOffset) {
         PackedBlocks p = packed;
-        MemorySegment quants = p.quants();
+        byte[] quants = p.quants();
         float[] scales = p.scales();
         int first = p.firstBlock(row);
         FloatVector sum = FloatVector.zero(FLOAT);
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            sum = blockDot(quants, (long) (first + b) * QUANT_BYTES, scales[first + b], x, xOffset + b * BLOCK_SIZE, sum);
+            sum = blockDot(quants, (first + b) * QUANT_BYTES, scales[first + b], x, xOffset + b * BLOCK_SIZE, sum);
         }
         return Vectors.sum(sum);
     }
@@ -90,7 +81,7 @@ public final class Q4_0Tensor extends FloatTensor {
     @Override
     void productDots(int row, int stride, float[] x, int xOffset, float[] out, int outOffset) {
         PackedBlocks p = packed;
-        MemorySegment quants = p.quants();
+        byte[] quants = p.quants();
         float[] scales = p.scales();
         int first0 = p.firstBlock(row);
         int first1 = p.firstBlock(row + stride);
@@ -102,10 +93,10 @@ public final class Q4_0Tensor extends FloatTensor {
         FloatVector sum3 = sum0;
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {
             int xAt = xOffset + b * BLOCK_SIZE;
-            sum0 = blockDot(quants, (long) (first0 + b) * QUANT_BYTES, scales[first0 + b], x, xAt, sum0);
-            sum1 = blockDot(quants, (long) (first1 + b) * QUANT_BYTES, scales[first1 + b], x, xAt, sum1);
-            sum2 = blockDot(quants, (long) (first2 + b) * QUANT_BYTES, scales[first2 + b], x, xAt, sum2);
-            sum3 = blockDot(quants, (long) (first3 + b) * QUANT_BYTES, scales[first3 + b], x, xAt, sum3);
+            sum0 = blockDot(quants, (first0 + b) * QUANT_BYTES, scales[first0 + b], x, xAt, sum0);
+            sum1 = blockDot(quants, (first1 + b) * QUANT_BYTES, scales[first1 + b], x, xAt, sum1);
+            sum2 = blockDot(quants, (first2 + b) * QUANT_BYTES, scales[first2 + b], x, xAt, sum2);
+            sum3 = blockDot(quants, (first3 + b) * QUANT_BYTES, scales[first3 + b], x, xAt, sum3);
         }
         out[outOffset + row] = Vectors.sum(sum0);
         out[outOffset + row + stride] = Vectors.sum(sum1);
@@ -118,7 +109,7 @@ public final class Q4_0Tensor extends FloatTensor {
         PackedBlocks p = packed;
         int first = p.firstBlock(row);
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            dequantizeBlock(p.quants(), (long) (first + b) * QUANT_BYTES, p.scales()[first + b], out, outOffset + b * BLOCK_SIZE);
+            dequantizeBlock(p.quants(), (first + b) * QUANT_BYTES, p.scales()[first + b], out, outOffset + b * BLOCK_SIZE);
         }
     }
 
@@ -126,35 +117,32 @@ public final class Q4_0Tensor extends FloatTensor {
      * sum + the block's values (nibble - 8 times d) times x[xAt ..], vector after vector: the order of
      * {@link FloatGemm#dot} over the values {@link #dequantizeBlock} gives.
      */
-    private static FloatVector blockDot(MemorySegment quants, long at, float d, float[] x, int xAt, FloatVector sum) {
+    private static FloatVector blockDot(byte[] quants, int at, float d, float[] x, int xAt, FloatVector sum) {
         FloatVector scale = FloatVector.broadcast(FLOAT, d);
         for (int chunk = 0; chunk < CHUNKS; chunk++) {
-            sum = values(quants, at, chunk).mul(scale).fma(FloatVector.fromArray(FLOAT, x, xAt + chunk * LANES), sum);
+            sum = values(quants, at, chunk, scale).fma(FloatVector.fromArray(FLOAT, x, xAt + chunk * LANES), sum);
         }
         return sum;
     }
 
-    private static void dequantizeBlock(MemorySegment quants, long at, float d, float[] out, int outAt) {
+    private static void dequantizeBlock(byte[] quants, int at, float d, float[] out, int outAt) {
         FloatVector scale = FloatVector.broadcast(FLOAT, d);
         for (int chunk = 0; chunk < CHUNKS; chunk++) {
-            values(quants, at, chunk).mul(scale).intoArray(out, outAt + chunk * LANES);
+            values(quants, at, chunk, scale).intoArray(out, outAt + chunk * LANES);
         }
     }
 
     /**
-     * nibble - 8 for values [chunk * LANES, (chunk + 1) * LANES) of the block whose 16 quant bytes start at
-     * {@code at}, as floats. The bytes are widened to ints; the low chunks read the low nibbles, the high chunks
+     * (nibble - 8) * scale for values [chunk * LANES, (chunk + 1) * LANES) of the block whose 16 quant bytes start
+     * at {@code at}, as floats. The bytes are widened to ints; the low chunks read the low nibbles, the high chunks
      * the same bytes shifted right by 4. The JIT folds the repeated loads of the same bytes, as it does the second
      * half of a byte vector with 4 float lanes.
      */
-    private static FloatVector values(MemorySegment quants, long at, int chunk) {
+    private static FloatVector values(byte[] quants, int at, int chunk, FloatVector scale) {
         int byteChunk = chunk % LOW_CHUNKS;
-        IntVector bytes = (IntVector) ByteVector.fromMemorySegment(BYTE, quants, at + (long) (byteChunk / BYTE_PARTS) * BYTE.length(), LE)
+        IntVector bytes = (IntVector) ByteVector.fromArray(BYTE, quants, at + (byteChunk / BYTE_PARTS) * BYTE.length())
                 .convertShape(VectorOperators.B2I, INT, byteChunk % BYTE_PARTS);
-        return Vectors.biasedNibbles(chunk < LOW_CHUNKS ? bytes : bytes.lanewise(VectorOperators.LSHR, 4));
+        return Vectors.scaledNibbles(chunk < LOW_CHUNKS ? bytes : bytes.lanewise(VectorOperators.LSHR, 4), scale);
     }
 
-    private float scale(long blockStart) {
-        return Float.float16ToFloat(data.get(LE_SHORT, blockStart));
-    }
 }

@@ -4,8 +4,6 @@ import static dev.winnow.tensors.Vectors.BYTE;
 import static dev.winnow.tensors.Vectors.BYTE_PARTS;
 import static dev.winnow.tensors.Vectors.FLOAT;
 import static dev.winnow.tensors.Vectors.LANES;
-import static dev.winnow.tensors.Vectors.LE;
-import static dev.winnow.tensors.Vectors.LE_SHORT;
 
 import java.lang.foreign.MemorySegment;
 
@@ -15,12 +13,11 @@ import jdk.incubator.vector.VectorOperators;
 
 /**
  * ggml's Q8_0: blocks of 32 values, each an fp16 scale d followed by 32 signed bytes q; value = d * q.
- * {@link #dotRow} and {@link #dequantizeRow} read that layout; matrix products read a {@link PackedBlocks} copy.
+ * Every read goes through a {@link PackedBlocks} copy, made on first use.
  */
 public final class Q8_0Tensor extends FloatTensor {
     static final int BLOCK_SIZE = 32;
     static final int BLOCK_BYTES = 34;
-    private static final int QUANTS_OFFSET = 2;
     /** Float vectors per block. */
     private static final int CHUNKS = BLOCK_SIZE / LANES;
 
@@ -37,22 +34,16 @@ public final class Q8_0Tensor extends FloatTensor {
 
     @Override
     public float dotRow(int row, float[] x, int xOffset) {
-        long rowStart = rowStart(row, x, xOffset);
-        FloatVector sum = FloatVector.zero(FLOAT);
-        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            long blockStart = rowStart + (long) b * BLOCK_BYTES;
-            sum = blockDot(data, blockStart + QUANTS_OFFSET, scale(blockStart), x, xOffset + b * BLOCK_SIZE, sum);
-        }
-        return Vectors.sum(sum);
+        rowStart(row, x, xOffset);
+        prepareProducts(null);
+        return productDot(row, x, xOffset);
     }
 
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
-        long rowStart = rowStart(row, out, outOffset);
-        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            long blockStart = rowStart + (long) b * BLOCK_BYTES;
-            dequantizeBlock(data, blockStart + QUANTS_OFFSET, scale(blockStart), out, outOffset + b * BLOCK_SIZE);
-        }
+        rowStart(row, out, outOffset);
+        prepareProducts(null);
+        productRow(row, out, outOffset);
     }
 
     @Override
@@ -70,12 +61,12 @@ public final class Q8_0Tensor extends FloatTensor {
     @Override
     float productDot(int row, float[] x, int xOffset) {
         PackedBlocks p = packed;
-        MemorySegment quants = p.quants();
+        byte[] quants = p.quants();
         float[] scales = p.scales();
         int first = p.firstBlock(row);
         FloatVector sum = FloatVector.zero(FLOAT);
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            sum = blockDot(quants, (long) (first + b) * BLOCK_SIZE, scales[first + b], x, xOffset + b * BLOCK_SIZE, sum);
+            sum = blockDot(quants, (first + b) * BLOCK_SIZE, scales[first + b], x, xOffset + b * BLOCK_SIZE, sum);
         }
         return Vectors.sum(sum);
     }
@@ -84,7 +75,7 @@ public final class Q8_0Tensor extends FloatTensor {
     @Override
     void productDots(int row, int stride, float[] x, int xOffset, float[] out, int outOffset) {
         PackedBlocks p = packed;
-        MemorySegment quants = p.quants();
+        byte[] quants = p.quants();
         float[] scales = p.scales();
         int first0 = p.firstBlock(row);
         int first1 = p.firstBlock(row + stride);
@@ -96,10 +87,10 @@ public final class Q8_0Tensor extends FloatTensor {
         FloatVector sum3 = sum0;
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {
             int xAt = xOffset + b * BLOCK_SIZE;
-            sum0 = blockDot(quants, (long) (first0 + b) * BLOCK_SIZE, scales[first0 + b], x, xAt, sum0);
-            sum1 = blockDot(quants, (long) (first1 + b) * BLOCK_SIZE, scales[first1 + b], x, xAt, sum1);
-            sum2 = blockDot(quants, (long) (first2 + b) * BLOCK_SIZE, scales[first2 + b], x, xAt, sum2);
-            sum3 = blockDot(quants, (long) (first3 + b) * BLOCK_SIZE, scales[first3 + b], x, xAt, sum3);
+            sum0 = blockDot(quants, (first0 + b) * BLOCK_SIZE, scales[first0 + b], x, xAt, sum0);
+            sum1 = blockDot(quants, (first1 + b) * BLOCK_SIZE, scales[first1 + b], x, xAt, sum1);
+            sum2 = blockDot(quants, (first2 + b) * BLOCK_SIZE, scales[first2 + b], x, xAt, sum2);
+            sum3 = blockDot(quants, (first3 + b) * BLOCK_SIZE, scales[first3 + b], x, xAt, sum3);
         }
         out[outOffset + row] = Vectors.sum(sum0);
         out[outOffset + row + stride] = Vectors.sum(sum1);
@@ -112,7 +103,7 @@ public final class Q8_0Tensor extends FloatTensor {
         PackedBlocks p = packed;
         int first = p.firstBlock(row);
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            dequantizeBlock(p.quants(), (long) (first + b) * BLOCK_SIZE, p.scales()[first + b], out, outOffset + b * BLOCK_SIZE);
+            dequantizeBlock(p.quants(), (first + b) * BLOCK_SIZE, p.scales()[first + b], out, outOffset + b * BLOCK_SIZE);
         }
     }
 
@@ -120,7 +111,7 @@ public final class Q8_0Tensor extends FloatTensor {
      * sum + the block's values (quants at {@code at} times d) times x[xAt ..], vector after vector: the order of
      * {@link FloatGemm#dot} over the values {@link #dequantizeBlock} gives.
      */
-    private static FloatVector blockDot(MemorySegment quants, long at, float d, float[] x, int xAt, FloatVector sum) {
+    private static FloatVector blockDot(byte[] quants, int at, float d, float[] x, int xAt, FloatVector sum) {
         FloatVector scale = FloatVector.broadcast(FLOAT, d);
         for (int chunk = 0; chunk < CHUNKS; chunk++) {
             sum = quants(quants, at, chunk).mul(scale).fma(FloatVector.fromArray(FLOAT, x, xAt + chunk * LANES), sum);
@@ -128,7 +119,7 @@ public final class Q8_0Tensor extends FloatTensor {
         return sum;
     }
 
-    private static void dequantizeBlock(MemorySegment quants, long at, float d, float[] out, int outAt) {
+    private static void dequantizeBlock(byte[] quants, int at, float d, float[] out, int outAt) {
         FloatVector scale = FloatVector.broadcast(FLOAT, d);
         for (int chunk = 0; chunk < CHUNKS; chunk++) {
             quants(quants, at, chunk).mul(scale).intoArray(out, outAt + chunk * LANES);
@@ -140,12 +131,9 @@ public final class Q8_0Tensor extends FloatTensor {
      * as floats. With 4 float lanes a byte vector holds two chunks; the repeated load of its second half is
      * folded by the JIT.
      */
-    private static FloatVector quants(MemorySegment quants, long at, int chunk) {
-        ByteVector bytes = ByteVector.fromMemorySegment(BYTE, quants, at + (long) (chunk / BYTE_PARTS) * BYTE.length(), LE);
+    private static FloatVector quants(byte[] quants, int at, int chunk) {
+        ByteVector bytes = ByteVector.fromArray(BYTE, quants, at + (chunk / BYTE_PARTS) * BYTE.length());
         return (FloatVector) bytes.convertShape(VectorOperators.B2F, FLOAT, chunk % BYTE_PARTS);
     }
 
-    private float scale(long blockStart) {
-        return Float.float16ToFloat(data.get(LE_SHORT, blockStart));
-    }
 }

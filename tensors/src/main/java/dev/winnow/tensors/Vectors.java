@@ -112,29 +112,31 @@ final class Vectors {
     }
 
     /**
-     * (float) (n - 8) for the 4-bit value n in the low bits of each lane (Q4_0's quants; the bits above are
-     * ignored). With 8 or 16 lanes this is one table lookup, a single permute instruction; with 4 lanes the
-     * 16-entry table does not fit in a vector and the value is computed.
+     * (float) (n - 8) * scale for the 4-bit value n in the low bits of each lane (Q4_0's quants; the bits above are
+     * ignored), each lane exactly the float product. With 8 or 16 lanes the 16 possible products are computed once
+     * (a multiply of the table, which the JIT shares between the chunks of a block) and each lane picks its own with
+     * one permute instruction; with 4 lanes the 16-entry table does not fit in a vector and the value is computed.
      */
-    static FloatVector biasedNibbles(IntVector lanes) {
+    static FloatVector scaledNibbles(IntVector lanes, FloatVector scale) {
         return switch (LANES) {
-            case 16 -> lanes.selectFrom(NIBBLE_TABLE).reinterpretAsFloats();
-            case 8 -> lanes.selectFrom(NIBBLE_TABLE, NIBBLE_TABLE_HIGH).reinterpretAsFloats();
-            default -> (FloatVector) lanes.and(0x0F).sub(8).convertShape(VectorOperators.I2F, FLOAT, 0);
+            case 16 -> lanes.selectFrom(NIBBLE_TABLE.mul(scale).reinterpretAsInts()).reinterpretAsFloats();
+            case 8 -> lanes.selectFrom(NIBBLE_TABLE.mul(scale).reinterpretAsInts(), NIBBLE_TABLE_HIGH.mul(scale).reinterpretAsInts())
+                    .reinterpretAsFloats();
+            default -> ((FloatVector) lanes.and(0x0F).sub(8).convertShape(VectorOperators.I2F, FLOAT, 0)).mul(scale);
         };
     }
 
-    /** Bits of (float) (n - 8) for n = 0 ..: all 16 entries with 16 lanes, the first 8 with 8 lanes. */
-    private static final IntVector NIBBLE_TABLE = nibbleTable(0);
+    /** (float) (n - 8) for n = 0 ..: all 16 entries with 16 lanes, the first 8 with 8 lanes. */
+    private static final FloatVector NIBBLE_TABLE = nibbleTable(0);
     /** Entries 8 .. 15 with 8 lanes (the second half of the two-vector lookup); unused otherwise. */
-    private static final IntVector NIBBLE_TABLE_HIGH = nibbleTable(LANES);
+    private static final FloatVector NIBBLE_TABLE_HIGH = nibbleTable(LANES);
 
-    private static IntVector nibbleTable(int first) {
-        int[] bits = new int[LANES];
+    private static FloatVector nibbleTable(int first) {
+        float[] values = new float[LANES];
         for (int i = 0; i < LANES; i++) {
-            bits[i] = Float.floatToRawIntBits((first + i) % 16 - 8);
+            values[i] = (first + i) % 16 - 8;
         }
-        return IntVector.fromArray(INT, bits, 0);
+        return FloatVector.fromArray(FLOAT, values, 0);
     }
 
     /** Widens {@link #LANES} shorts to ints (sign-extending). */
