@@ -123,16 +123,19 @@ public abstract class FloatTensor {
      * sequences gives each sequence the logits it would get alone.
      */
     public void matMul(float[] x, float[] out, int batch, WorkerPool pool) {
-        if (batch == 1) {
-            matVec(x, 0, out, 0, pool);
-            return;
-        }
         if (batch < 0 || (long) batch * Math.max(rows, cols) > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("a block of %d vectors does not fit a %d x %d %s product"
                     .formatted(batch, rows, cols, type()));
         }
         checkVector("input", x, 0, batch * cols);
         checkVector("output", out, 0, batch * rows);
+        if (batch < FloatGemm.TOKENS) {
+            // Fewer vectors than a tile holds: dequantizing the weights first would cost more than it saves.
+            for (int b = 0; b < batch; b++) {
+                matVec(x, b * cols, out, b * rows, pool);
+            }
+            return;
+        }
         prepareProducts(pool);
         int tiles = (rows + FloatGemm.ROWS - 1) / FloatGemm.ROWS;
         int weightFloats = FloatGemm.ROWS * cols;
