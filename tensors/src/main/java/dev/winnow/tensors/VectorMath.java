@@ -5,6 +5,7 @@ import static dev.winnow.tensors.Vectors.LANES;
 
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -153,16 +154,94 @@ public final class VectorMath {
         if (n == 0) {
             return;
         }
-        float max = max(x, off, n);
-        // Scalar exp on purpose: the Vector API's EXP gives different last bits compiled and interpreted, so
-        // results would change with warm-up; Math.exp is the same everywhere.
-        float sum = 0;
-        for (int i = 0; i < n; i++) {
-            float e = (float) Math.exp(x[off + i] - max);
+        float sum = expShifted(x, off, n, max(x, off, n));
+        scale(x, off, n, 1f / sum);
+    }
+
+    /**
+     * x[i] = {@link #exp}(x[i] - shift) for i in [off, off + n), in place; returns the sum of the results, added
+     * in a fixed order (per lane, then the lanes pairwise, then the values that fill no vector).
+     */
+    public static float expShifted(float[] x, int off, int n, float shift) {
+        checkRange("x", x, off, n);
+        FloatVector shiftV = FloatVector.broadcast(FLOAT, shift);
+        FloatVector sumV = FloatVector.zero(FLOAT);
+        int i = 0;
+        for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
+            FloatVector e = exp(FloatVector.fromArray(FLOAT, x, off + i).sub(shiftV));
+            e.intoArray(x, off + i);
+            sumV = sumV.add(e);
+        }
+        float sum = Vectors.sum(sumV);
+        for (; i < n; i++) {
+            float e = exp(x[off + i] - shift);
             x[off + i] = e;
             sum += e;
         }
-        scale(x, off, n, 1f / sum);
+        return sum;
+    }
+
+    // exp(x) = 2^k * exp(r), k = round(x / ln 2), r = x - k ln 2 in [-ln 2 / 2, ln 2 / 2], where the Taylor series
+    // to r^7 is exact to a tenth of a float ulp. Plain IEEE operations only (no EXP intrinsic, whose last bits
+    // differ between compiled and interpreted code), so every result is the same before and after warm-up and
+    // in the vector lanes and the scalar tail alike.
+    private static final float LOG2_E = 1.442695041f;
+    /** ln 2 split in two: the high part has few significant bits, so k * LN2_HIGH is exact. */
+    private static final float LN2_HIGH = 0.693145751953125f;
+    private static final float LN2_LOW = 1.428606765e-6f;
+    /** 1.5 * 2^23: added and subtracted, it rounds a float of magnitude below 2^22 to an integer. */
+    private static final float ROUNDER = 12582912f;
+    /**
+     * Above EXP_MAX the result overflows to infinity (k would pass 127); below EXP_MIN e^x is under half the
+     * smallest float, so 0. In between, 2^k is applied as two normal powers of two, 2^(k >> 1) and the rest, so
+     * that results below the smallest normal float come out correctly rounded (gradual underflow).
+     */
+    private static final float EXP_MAX = 88f;
+    private static final float EXP_MIN = -104f;
+    private static final float[] TAYLOR = {1f / 5040, 1f / 720, 1f / 120, 1f / 24, 1f / 6, 1f / 2, 1f, 1f};
+
+    /**
+     * e^x within 2 float ulps for x in [-87.33, 88] (results from the smallest normal float up), rounded
+     * subnormals below that down to -104, +infinity above 88, 0 below -104, NaN for NaN. The same bits as
+     * {@link #exp(FloatVector)} gives in each lane.
+     */
+    public static float exp(float x) {
+        if (x > EXP_MAX) {
+            return Float.POSITIVE_INFINITY;
+        }
+        if (x < EXP_MIN) {
+            return 0f;
+        }
+        float k = x * LOG2_E + ROUNDER - ROUNDER;
+        float r = Math.fma(k, -LN2_LOW, Math.fma(k, -LN2_HIGH, x));
+        float p = TAYLOR[0];
+        for (int i = 1; i < TAYLOR.length; i++) {
+            p = Math.fma(p, r, TAYLOR[i]);
+        }
+        int high = (int) k >> 1;
+        return p * Float.intBitsToFloat((high + 127) << 23) * Float.intBitsToFloat(((int) k - high + 127) << 23);
+    }
+
+    /** 2^e for integer exponents e in [-126, 127]. */
+    private static FloatVector powerOfTwo(IntVector exponents) {
+        return exponents.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+    }
+
+    /** {@link #exp(float)} of every lane. */
+    static FloatVector exp(FloatVector x) {
+        FloatVector clamped = x.max(EXP_MIN).min(EXP_MAX);
+        FloatVector k = clamped.mul(LOG2_E).add(ROUNDER).sub(ROUNDER);
+        FloatVector r = k.fma(FloatVector.broadcast(FLOAT, -LN2_HIGH), clamped);
+        r = k.fma(FloatVector.broadcast(FLOAT, -LN2_LOW), r);
+        FloatVector p = FloatVector.broadcast(FLOAT, TAYLOR[0]);
+        for (int i = 1; i < TAYLOR.length; i++) {
+            p = p.fma(r, FloatVector.broadcast(FLOAT, TAYLOR[i]));
+        }
+        IntVector kInt = (IntVector) k.convert(VectorOperators.F2I, 0);
+        IntVector high = kInt.lanewise(VectorOperators.ASHR, 1);
+        FloatVector e = p.mul(powerOfTwo(high)).mul(powerOfTwo(kInt.sub(high)));
+        return e.blend(0f, x.compare(VectorOperators.LT, EXP_MIN))
+                .blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_MAX));
     }
 
     private static float max(float[] x, int off, int n) {
@@ -237,10 +316,14 @@ public final class VectorMath {
     public static void swiglu(float[] gate, float[] up, int n) {
         checkRange("gate", gate, 0, n);
         checkRange("up", up, 0, n);
-        // Scalar exp, for reproducible results (see softmax).
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
+            FloatVector g = FloatVector.fromArray(FLOAT, gate, i);
+            g.div(exp(g.neg()).add(1f)).mul(FloatVector.fromArray(FLOAT, up, i)).intoArray(gate, i);
+        }
+        for (; i < n; i++) {
             float g = gate[i];
-            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+            gate[i] = g / (exp(-g) + 1f) * up[i];
         }
     }
 

@@ -175,6 +175,59 @@ class VectorMathTest {
      * the float sum of n terms, a few roundings, the vector exponential's error of a few ulps, and the
      * rounding of x - max in float, which exp turns into a relative error of that size.
      */
+    /** The polynomial exp against Math.exp: within 2 float ulps over its whole range, and the edges. */
+    @Property(tries = 2000)
+    void expIsWithinTwoUlpsOfMathExp(@ForAll long seed) {
+        Random r = new Random(seed);
+        float x = -87.33f + 175.33f * r.nextFloat();
+        double expected = Math.exp(x);
+        float got = VectorMath.exp(x);
+        assertTrue(Math.abs(got - expected) <= 2 * Math.ulp((float) expected),
+                () -> "exp(%s) = %s, Math.exp gives %s".formatted(x, got, expected));
+    }
+
+    @Example
+    void expHandlesItsEdges() {
+        assertEquals(1f, VectorMath.exp(0f));
+        assertEquals(0f, VectorMath.exp(Float.NEGATIVE_INFINITY));
+        assertEquals((float) Math.exp(-90), VectorMath.exp(-90f), Float.MIN_VALUE, "a subnormal result");
+        assertEquals(0f, VectorMath.exp(-110f));
+        assertEquals(Float.POSITIVE_INFINITY, VectorMath.exp(89f));
+        assertEquals(Float.POSITIVE_INFINITY, VectorMath.exp(Float.POSITIVE_INFINITY));
+        assertTrue(Float.isNaN(VectorMath.exp(Float.NaN)));
+    }
+
+    /**
+     * expShifted: every element, in the vector lanes and in the tail alike, is exactly the scalar exp of its value
+     * minus the shift (edges included), and the returned sum is within the float summation bound of the results.
+     */
+    @Property(tries = 8)
+    void expShiftedGivesTheScalarExpInEveryLane(@ForAll long seed) {
+        Random r = new Random(seed);
+        float[] edges = {Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, Float.NaN, -100f, 100f, 0f};
+        for (int n = 0; n <= MAX_LENGTH; n++) {
+            Range x = Range.random(n, r, 20);
+            if (n > 0 && r.nextInt(4) == 0) {
+                x.array()[x.off() + r.nextInt(n)] = edges[r.nextInt(edges.length)];
+            }
+            float shift = (float) r.nextGaussian() * 5;
+            float[] before = x.values();
+            float sum = VectorMath.expShifted(x.array(), x.off(), n, shift);
+            double expectedSum = 0;
+            double magnitude = 0;
+            for (int i = 0; i < n; i++) {
+                float expected = VectorMath.exp(before[i] - shift);
+                assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(x.at(i)), "element " + i + " of " + n);
+                expectedSum += expected;
+                magnitude += Math.abs(expected);
+            }
+            if (Double.isFinite(expectedSum) && !Double.isNaN(expectedSum)) {
+                assertWithin(expectedSum, sum, (n + 1) * U * magnitude, "sum of " + n);
+            }
+            x.assertGuardsIntact();
+        }
+    }
+
     @Property(tries = 8)
     void softmaxMatchesTheDoubleReference(@ForAll long seed) {
         Random r = new Random(seed);

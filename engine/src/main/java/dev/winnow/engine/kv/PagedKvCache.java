@@ -280,16 +280,8 @@ public final class PagedKvCache implements KvCache {
                     // Pass 2: weights, max-subtracted so that no exponent overflows.
                     for (int h = 0; h < group; h++) {
                         float[] s = scoreRows[firstHead + h];
-                        float sum = 0;
-                        for (int t = 0; t < n; t++) {
-                            float w = (float) Math.exp(s[t] - max[h]);
-                            s[t] = w;
-                            sum += w;
-                        }
-                        float inverse = 1 / sum;
-                        for (int t = 0; t < n; t++) {
-                            s[t] *= inverse;
-                        }
+                        float sum = VectorMath.expShifted(s, 0, n, max[h]);
+                        VectorMath.scale(s, 0, n, 1f / sum);
                         int outOffset = qBase + (firstHead + h) * headDim;
                         Arrays.fill(out, outOffset, outOffset + headDim, 0f);
                     }
