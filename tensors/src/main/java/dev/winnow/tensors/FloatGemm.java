@@ -13,8 +13,8 @@ import jdk.incubator.vector.FloatVector;
  * each weight vector loaded serves 4 tokens and each token vector 4 rows. The columns are taken
  * {@link #DEPTH} at a time, for every token in turn, so that the slice of the 4 weight rows being used and the
  * slice of the 4 token vectors (2 x 8 KiB) stay in the first-level cache; over whole rows they would not, and
- * the loop would wait on the second-level cache rather than on its multiply-adds (measured: 40 against
- * 120 GFLOP/s on one core here). The running sums are parked in a small buffer between slices, which changes
+ * the loop would wait on the second-level cache rather than on its multiply-adds (measured with
+ * {@code PrefillBenchmark}: 55-63 against 80-100 GFLOP/s on 2 threads, docs/performance.md). The running sums are parked in a small buffer between slices, which changes
  * nothing in their order.
  */
 final class FloatGemm {
@@ -41,11 +41,6 @@ final class FloatGemm {
      */
     static void multiply(float[] w, int rowCount, float[] x, int batch, int cols, float[] out, int outRows, int firstRow,
                          float[] sums, int sumsAt) {
-        multiply(w, cols, rowCount, x, cols, batch, cols, out, outRows, firstRow, sums, sumsAt);
-    }
-
-    static void multiply(float[] w, int wStride, int rowCount, float[] x, int xStride, int batch, int cols, float[] out, int outRows, int firstRow,
-                         float[] sums, int sumsAt) {
         int fullTokens = rowCount == ROWS ? batch - batch % TOKENS : 0;
         if (fullTokens > 0) {
             int vectorCols = cols - cols % LANES;
@@ -54,29 +49,22 @@ final class FloatGemm {
             for (int from = 0; from < vectorCols; from += DEPTH) {
                 int to = Math.min(vectorCols, from + DEPTH);
                 for (int t = 0; t < fullTokens; t += TOKENS) {
-                    slice(w, wStride, x, xStride, t * xStride, from, to, sums, sumsAt + t / TOKENS * tileSums);
+                    slice(w, cols, x, t * cols, from, to, sums, sumsAt + t / TOKENS * tileSums);
                 }
             }
             for (int t = 0; t < fullTokens; t += TOKENS) {
                 for (int j = 0; j < TOKENS; j++) {
                     for (int i = 0; i < ROWS; i++) {
                         FloatVector sum = FloatVector.fromArray(FLOAT, sums, sumsAt + t / TOKENS * tileSums + (i * TOKENS + j) * LANES);
-                        out[(t + j) * outRows + firstRow + i] = finish(sum, w, i * wStride, x, (t + j) * xStride, vectorCols, cols);
+                        out[(t + j) * outRows + firstRow + i] = finish(sum, w, i * cols, x, (t + j) * cols, vectorCols, cols);
                     }
                 }
             }
         }
+        // The tokens left over, or every token of a tile with fewer rows: one dot product each, in the same order.
         for (int t = fullTokens; t < batch; t++) {
             for (int i = 0; i < rowCount; i++) {
-                out[t * outRows + firstRow + i] = dot(w, i * wStride, x, t * xStride, cols);
-            }
-        }
-        if (rowCount == ROWS) {
-            return;
-        }
-        for (int t = 0; t < fullTokens; t++) {
-            for (int i = 0; i < rowCount; i++) {
-                out[t * outRows + firstRow + i] = dot(w, i * wStride, x, t * xStride, cols);
+                out[t * outRows + firstRow + i] = dot(w, i * cols, x, t * cols, cols);
             }
         }
     }
@@ -86,13 +74,13 @@ final class FloatGemm {
      * products to the 16 running sums parked in {@code sums} from {@code at} (sum (i, j) of row i and token j at
      * {@code at + (i * TOKENS + j) * LANES}).
      */
-    private static void slice(float[] w, int wStride, float[] x, int xStride, int x0, int from, int to, float[] sums, int at) {
-        int w1 = wStride;
-        int w2 = 2 * wStride;
-        int w3 = 3 * wStride;
-        int x1 = x0 + xStride;
-        int x2 = x1 + xStride;
-        int x3 = x2 + xStride;
+    private static void slice(float[] w, int cols, float[] x, int x0, int from, int to, float[] sums, int at) {
+        int w1 = cols;
+        int w2 = 2 * cols;
+        int w3 = 3 * cols;
+        int x1 = x0 + cols;
+        int x2 = x1 + cols;
+        int x3 = x2 + cols;
         FloatVector a00 = FloatVector.fromArray(FLOAT, sums, at);
         FloatVector a01 = FloatVector.fromArray(FLOAT, sums, at + LANES);
         FloatVector a02 = FloatVector.fromArray(FLOAT, sums, at + 2 * LANES);

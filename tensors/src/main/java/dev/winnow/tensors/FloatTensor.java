@@ -76,10 +76,22 @@ public abstract class FloatTensor {
         return data;
     }
 
-    /** dot(row {@code row}, x[xOffset .. xOffset + cols)). */
-    public abstract float dotRow(int row, float[] x, int xOffset);
+    /**
+     * dot(row {@code row}, x[xOffset .. xOffset + cols)) of the tensor's bytes as they are now, in the products'
+     * order ({@link FloatGemm#dot} over the values {@link #dequantizeRow} gives): the row dequantized into a
+     * scratch buffer, then the dot product. The plain float types compute the same sum in registers.
+     */
+    public float dotRow(int row, float[] x, int xOffset) {
+        rowStart(row, x, xOffset);
+        float[] values = ThreadScratch.floats(cols);
+        dequantizeRow(row, values, 0);
+        return FloatGemm.dot(values, 0, x, xOffset, cols);
+    }
 
-    /** Writes the {@code cols} values of row {@code row} to out[outOffset ..]. */
+    /**
+     * Writes the {@code cols} values of row {@code row}, as the tensor's bytes hold them now, to out[outOffset ..].
+     * Unlike the products, this reads the bytes themselves, so it serves tensors that are rewritten (KV pages).
+     */
     public abstract void dequantizeRow(int row, float[] out, int outOffset);
 
     /** out[r] = dot(row r, x) for every row, rows split across the pool's workers. */
@@ -156,7 +168,8 @@ public abstract class FloatTensor {
 
     /**
      * Called before each product; a type whose products read a rearranged copy of the weights makes it here on
-     * first use. The products assume that the tensor's bytes do not change after that: weights never do.
+     * first use. The products assume that the tensor's bytes do not change after that: weights never do (KV pages,
+     * which do, are only read with {@link #dequantizeRow}).
      */
     void prepareProducts(WorkerPool pool) {
     }

@@ -5,6 +5,8 @@ import static dev.winnow.tensors.Vectors.BYTE_PARTS;
 import static dev.winnow.tensors.Vectors.FLOAT;
 import static dev.winnow.tensors.Vectors.INT;
 import static dev.winnow.tensors.Vectors.LANES;
+import static dev.winnow.tensors.Vectors.LE;
+import static dev.winnow.tensors.Vectors.LE_SHORT;
 
 import java.lang.foreign.MemorySegment;
 
@@ -16,10 +18,11 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * ggml's Q4_0: blocks of 32 values, each an fp16 scale d followed by 16 bytes; value j of the block is
  * in the low nibble of byte j and value j + 16 in its high nibble; value = d * (nibble - 8).
- * Every read goes through a {@link PackedBlocks} copy, made on first use.
+ * {@link #dequantizeRow} reads that layout as it is; the products read a {@link PackedBlocks} copy made on first use.
  */
 public final class Q4_0Tensor extends FloatTensor {
     static final int BLOCK_SIZE = 32;
+    private static final int SCALE_BYTES = 2;
     static final int BLOCK_BYTES = 18;
     private static final int QUANT_BYTES = BLOCK_SIZE / 2;
     /** Float vectors per block. */
@@ -39,17 +42,20 @@ public final class Q4_0Tensor extends FloatTensor {
     }
 
     @Override
-    public float dotRow(int row, float[] x, int xOffset) {
-        rowStart(row, x, xOffset);
-        prepareProducts(null);
-        return productDot(row, x, xOffset);
-    }
-
-    @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
-        rowStart(row, out, outOffset);
-        prepareProducts(null);
-        productRow(row, out, outOffset);
+        long rowStart = rowStart(row, out, outOffset);
+        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
+            long blockStart = rowStart + (long) b * BLOCK_BYTES;
+            FloatVector scale = FloatVector.broadcast(FLOAT, Float.float16ToFloat(data.get(LE_SHORT, blockStart)));
+            for (int chunk = 0; chunk < CHUNKS; chunk++) {
+                int byteChunk = chunk % LOW_CHUNKS;
+                IntVector bytes = (IntVector) ByteVector.fromMemorySegment(BYTE, data,
+                                blockStart + SCALE_BYTES + (long) (byteChunk / BYTE_PARTS) * BYTE.length(), LE)
+                        .convertShape(VectorOperators.B2I, INT, byteChunk % BYTE_PARTS);
+                Vectors.scaledNibbles(chunk < LOW_CHUNKS ? bytes : bytes.lanewise(VectorOperators.LSHR, 4), scale)
+                        .intoArray(out, outOffset + b * BLOCK_SIZE + chunk * LANES);
+            }
+        }
     }
 
     @Override

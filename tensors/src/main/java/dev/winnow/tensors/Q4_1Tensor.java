@@ -29,22 +29,6 @@ public final class Q4_1Tensor extends FloatTensor {
     }
 
     @Override
-    public float dotRow(int row, float[] x, int xOffset) {
-        long rowStart = rowStart(row, x, xOffset);
-        FloatVector acc = FloatVector.zero(FLOAT);
-        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            long blockStart = rowStart + (long) b * BLOCK_BYTES;
-            FloatVector d = FloatVector.broadcast(FLOAT, half(blockStart));
-            FloatVector m = FloatVector.broadcast(FLOAT, half(blockStart + 2));
-            int xAt = xOffset + b * BLOCK_SIZE;
-            for (int chunk = 0; chunk < CHUNKS; chunk++) {
-                acc = quants(blockStart, chunk).fma(d, m).fma(FloatVector.fromArray(FLOAT, x, xAt + chunk * LANES), acc);
-            }
-        }
-        return Vectors.sum(acc);
-    }
-
-    @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long rowStart = rowStart(row, out, outOffset);
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {

@@ -30,21 +30,6 @@ public final class Q5_0Tensor extends FloatTensor {
     }
 
     @Override
-    public float dotRow(int row, float[] x, int xOffset) {
-        long rowStart = rowStart(row, x, xOffset);
-        FloatVector acc = FloatVector.zero(FLOAT);
-        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            long blockStart = rowStart + (long) b * BLOCK_BYTES;
-            FloatVector d = FloatVector.broadcast(FLOAT, half(blockStart));
-            int xAt = xOffset + b * BLOCK_SIZE;
-            for (int chunk = 0; chunk < CHUNKS; chunk++) {
-                acc = quants(blockStart, chunk).mul(d).fma(FloatVector.fromArray(FLOAT, x, xAt + chunk * LANES), acc);
-            }
-        }
-        return Vectors.sum(acc);
-    }
-
-    @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long rowStart = rowStart(row, out, outOffset);
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {

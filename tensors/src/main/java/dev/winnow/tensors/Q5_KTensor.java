@@ -35,30 +35,6 @@ public final class Q5_KTensor extends FloatTensor {
     }
 
     @Override
-    public float dotRow(int row, float[] x, int xOffset) {
-        long rowStart = rowStart(row, x, xOffset);
-        FloatVector acc = FloatVector.zero(FLOAT);
-        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            long blockStart = rowStart + (long) b * BLOCK_BYTES;
-            float d = Float.float16ToFloat(data.get(LE_SHORT, blockStart));
-            float dMin = Float.float16ToFloat(data.get(LE_SHORT, blockStart + 2));
-            long scalesLow = KQuants.scaleBytesLow(data, blockStart);
-            int scalesHigh = KQuants.scaleBytesHigh(data, blockStart);
-            for (int sub = 0; sub < KQuants.SUB_BLOCKS; sub++) {
-                // Both products are exact in float: a half times a 6-bit integer.
-                FloatVector scale = FloatVector.broadcast(FLOAT, d * KQuants.scale(scalesLow, scalesHigh, sub));
-                FloatVector negativeMin = FloatVector.broadcast(FLOAT, -dMin * KQuants.min(scalesLow, scalesHigh, sub));
-                int xAt = xOffset + b * BLOCK_SIZE + sub * SUB_BLOCK_SIZE;
-                for (int chunk = 0; chunk < CHUNKS; chunk++) {
-                    FloatVector w = quants(blockStart, sub, chunk).fma(scale, negativeMin);
-                    acc = w.fma(FloatVector.fromArray(FLOAT, x, xAt + chunk * LANES), acc);
-                }
-            }
-        }
-        return Vectors.sum(acc);
-    }
-
-    @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long rowStart = rowStart(row, out, outOffset);
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {

@@ -40,25 +40,6 @@ public final class Q6_KTensor extends FloatTensor {
     }
 
     @Override
-    public float dotRow(int row, float[] x, int xOffset) {
-        long rowStart = rowStart(row, x, xOffset);
-        FloatVector acc = FloatVector.zero(FLOAT);
-        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            long blockStart = rowStart + (long) b * BLOCK_BYTES;
-            float d = Float.float16ToFloat(data.get(LE_SHORT, blockStart + D_OFFSET));
-            for (int group = 0; group < GROUPS; group++) {
-                FloatVector scale = FloatVector.broadcast(FLOAT, d * scale(blockStart, group));
-                int xAt = xOffset + b * BLOCK_SIZE + group * GROUP_SIZE;
-                for (int chunk = 0; chunk < CHUNKS; chunk++) {
-                    FloatVector w = quants(blockStart, group, chunk).mul(scale);
-                    acc = w.fma(FloatVector.fromArray(FLOAT, x, xAt + chunk * LANES), acc);
-                }
-            }
-        }
-        return Vectors.sum(acc);
-    }
-
-    @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long rowStart = rowStart(row, out, outOffset);
         for (int b = 0; b < cols / BLOCK_SIZE; b++) {

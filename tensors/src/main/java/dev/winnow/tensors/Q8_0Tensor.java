@@ -4,6 +4,8 @@ import static dev.winnow.tensors.Vectors.BYTE;
 import static dev.winnow.tensors.Vectors.BYTE_PARTS;
 import static dev.winnow.tensors.Vectors.FLOAT;
 import static dev.winnow.tensors.Vectors.LANES;
+import static dev.winnow.tensors.Vectors.LE;
+import static dev.winnow.tensors.Vectors.LE_SHORT;
 
 import java.lang.foreign.MemorySegment;
 
@@ -13,10 +15,11 @@ import jdk.incubator.vector.VectorOperators;
 
 /**
  * ggml's Q8_0: blocks of 32 values, each an fp16 scale d followed by 32 signed bytes q; value = d * q.
- * Every read goes through a {@link PackedBlocks} copy, made on first use.
+ * {@link #dequantizeRow} reads that layout as it is; the products read a {@link PackedBlocks} copy made on first use.
  */
 public final class Q8_0Tensor extends FloatTensor {
     static final int BLOCK_SIZE = 32;
+    private static final int SCALE_BYTES = 2;
     static final int BLOCK_BYTES = 34;
     /** Float vectors per block. */
     private static final int CHUNKS = BLOCK_SIZE / LANES;
@@ -33,17 +36,18 @@ public final class Q8_0Tensor extends FloatTensor {
     }
 
     @Override
-    public float dotRow(int row, float[] x, int xOffset) {
-        rowStart(row, x, xOffset);
-        prepareProducts(null);
-        return productDot(row, x, xOffset);
-    }
-
-    @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
-        rowStart(row, out, outOffset);
-        prepareProducts(null);
-        productRow(row, out, outOffset);
+        long rowStart = rowStart(row, out, outOffset);
+        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
+            long blockStart = rowStart + (long) b * BLOCK_BYTES;
+            FloatVector scale = FloatVector.broadcast(FLOAT, Float.float16ToFloat(data.get(LE_SHORT, blockStart)));
+            for (int chunk = 0; chunk < CHUNKS; chunk++) {
+                ByteVector bytes = ByteVector.fromMemorySegment(BYTE, data,
+                        blockStart + SCALE_BYTES + (long) (chunk / BYTE_PARTS) * BYTE.length(), LE);
+                ((FloatVector) bytes.convertShape(VectorOperators.B2F, FLOAT, chunk % BYTE_PARTS)).mul(scale)
+                        .intoArray(out, outOffset + b * BLOCK_SIZE + chunk * LANES);
+            }
+        }
     }
 
     @Override

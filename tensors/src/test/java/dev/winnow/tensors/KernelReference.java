@@ -11,10 +11,6 @@ import java.util.Random;
  * run. Everything is computed in double.
  */
 final class KernelReference {
-    /** The types whose dotRow forms a row's sum in the order of the matrix products. */
-    private static final java.util.Set<GgmlType> DOT_ROW_IN_PRODUCT_ORDER =
-            java.util.EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0);
-
     static final GgmlType[] TYPES = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
             GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K};
 
@@ -236,8 +232,8 @@ final class KernelReference {
      * {@link FloatTensor#matVec}) gives every out[b * rows + r] within the {@link #checkDot} bound of the exact
      * dot product of row r and vector b, on a pool of {@code threads}; a second product on the same tensor
      * (which reuses whatever the first one prepared) gives the same numbers; and every output is, to the bit, what
-     * matVec of that vector alone gives on one thread (and, for the types whose dotRow forms its sum in the
-     * products' order, what dotRow gives): the products do not depend on the threads or the rest of the batch.
+     * matVec of that vector alone gives on one thread, and what dotRow gives: the products do not depend on the
+     * threads or the rest of the batch.
      */
     static void checkProducts(GgmlType type, int rows, int cols, int batch, int threads, long seed) {
         Random r = new Random(seed);
@@ -274,10 +270,8 @@ final class KernelReference {
                 check(Float.floatToIntBits(alone[b * rows + row]) == Float.floatToIntBits(got),
                         "row %d of vector %d of %d on %d threads differs from the vector's product alone".formatted(row, b, batch, threads),
                         type, rows, cols, seed);
-                if (DOT_ROW_IN_PRODUCT_ORDER.contains(type)) {
-                    check(Float.floatToIntBits(t.dotRow(row, x, b * cols)) == Float.floatToIntBits(got),
-                            "dotRow of row %d, vector %d differs from the product".formatted(row, b), type, rows, cols, seed);
-                }
+                check(Float.floatToIntBits(t.dotRow(row, x, b * cols)) == Float.floatToIntBits(got),
+                        "dotRow of row %d, vector %d differs from the product".formatted(row, b), type, rows, cols, seed);
             }
         }
     }

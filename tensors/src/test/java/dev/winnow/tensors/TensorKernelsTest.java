@@ -129,6 +129,34 @@ class TensorKernelsTest {
     }
 
     /**
+     * dequantizeRow and dotRow read the bytes as they are now, also after a product made a packed copy: KV pages
+     * are rewritten in place and read this way.
+     */
+    @Example
+    void singleRowsSeeBytesRewrittenAfterAProduct() {
+        for (GgmlType type : KernelReference.TYPES) {
+            Random r = new Random(type.ordinal());
+            MemorySegment bytes = KernelReference.randomTensor(type, 4, 256, r);
+            MemorySegment rewritten = KernelReference.randomTensor(type, 4, 256, r);
+            FloatTensor t = FloatTensor.of(type, bytes, 4, 256);
+            FloatTensor expected = FloatTensor.of(type, rewritten, 4, 256);
+            float[] x = KernelReference.randomVector(256, r);
+            try (WorkerPool pool = new WorkerPool(1)) {
+                t.matVec(x, new float[4], pool);
+            }
+            MemorySegment.copy(rewritten, 0, bytes, 0, bytes.byteSize());
+            float[] row = new float[256];
+            float[] want = new float[256];
+            for (int i = 0; i < 4; i++) {
+                t.dequantizeRow(i, row, 0);
+                expected.dequantizeRow(i, want, 0);
+                assertArrayEquals(want, row, type + " row " + i);
+                assertEquals(expected.dotRow(i, x, 0), t.dotRow(i, x, 0), type + " row " + i);
+            }
+        }
+    }
+
+    /**
      * Products of a memory-mapped tensor read a packed copy and hand the mapped pages back to the OS; single
      * rows are still read from the file, correctly.
      */
