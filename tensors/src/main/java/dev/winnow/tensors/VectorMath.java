@@ -163,19 +163,30 @@ public final class VectorMath {
      * in a fixed order (per lane, then the lanes pairwise, then the values that fill no vector).
      */
     public static float expShifted(float[] x, int off, int n, float shift) {
-        checkRange("x", x, off, n);
+        return expScaled(x, off, x, off, n, shift, 1f); // (x - shift) * 1 is x - shift exactly
+    }
+
+    /**
+     * out[outOff + i] = {@link #exp}((x[xOff + i] - shift) * scale) for i in [0, n); out may be x. Returns the sum
+     * of the results, added in a fixed order (per lane, then the lanes pairwise, then the values that fill no
+     * vector).
+     */
+    public static float expScaled(float[] x, int xOff, float[] out, int outOff, int n, float shift, float scale) {
+        checkRange("x", x, xOff, n);
+        checkRange("out", out, outOff, n);
         FloatVector shiftV = FloatVector.broadcast(FLOAT, shift);
+        FloatVector scaleV = FloatVector.broadcast(FLOAT, scale);
         FloatVector sumV = FloatVector.zero(FLOAT);
         int i = 0;
         for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
-            FloatVector e = exp(FloatVector.fromArray(FLOAT, x, off + i).sub(shiftV));
-            e.intoArray(x, off + i);
+            FloatVector e = exp(FloatVector.fromArray(FLOAT, x, xOff + i).sub(shiftV).mul(scaleV));
+            e.intoArray(out, outOff + i);
             sumV = sumV.add(e);
         }
         float sum = Vectors.sum(sumV);
         for (; i < n; i++) {
-            float e = exp(x[off + i] - shift);
-            x[off + i] = e;
+            float e = exp((x[xOff + i] - shift) * scale);
+            out[outOff + i] = e;
             sum += e;
         }
         return sum;
@@ -244,7 +255,9 @@ public final class VectorMath {
                 .blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_MAX));
     }
 
-    private static float max(float[] x, int off, int n) {
+    /** The largest of x[off .. off + n): NaN if any of them is NaN, -infinity for n = 0. */
+    public static float max(float[] x, int off, int n) {
+        checkRange("x", x, off, n);
         FloatVector maxV = FloatVector.broadcast(FLOAT, Float.NEGATIVE_INFINITY);
         int i = 0;
         for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {

@@ -198,11 +198,12 @@ class VectorMathTest {
     }
 
     /**
-     * expShifted: every element, in the vector lanes and in the tail alike, is exactly the scalar exp of its value
-     * minus the shift (edges included), and the returned sum is within the float summation bound of the results.
+     * expShifted and expScaled: every element, in the vector lanes and in the tail alike, is exactly the scalar exp
+     * of its value minus the shift, times the scale (edges included), written in place or to another array, and the
+     * returned sum is within the float summation bound of the results.
      */
     @Property(tries = 8)
-    void expShiftedGivesTheScalarExpInEveryLane(@ForAll long seed) {
+    void expScaledGivesTheScalarExpInEveryLane(@ForAll long seed) {
         Random r = new Random(seed);
         float[] edges = {Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, Float.NaN, -100f, 100f, 0f};
         for (int n = 0; n <= MAX_LENGTH; n++) {
@@ -211,19 +212,43 @@ class VectorMathTest {
                 x.array()[x.off() + r.nextInt(n)] = edges[r.nextInt(edges.length)];
             }
             float shift = (float) r.nextGaussian() * 5;
+            float scale = r.nextBoolean() ? 1f : (float) Math.exp(r.nextGaussian());
+            boolean inPlace = r.nextBoolean();
+            Range out = inPlace ? x : Range.random(n, r, 1);
             float[] before = x.values();
-            float sum = VectorMath.expShifted(x.array(), x.off(), n, shift);
+            float sum = scale == 1f && inPlace ? VectorMath.expShifted(x.array(), x.off(), n, shift)
+                    : VectorMath.expScaled(x.array(), x.off(), out.array(), out.off(), n, shift, scale);
             double expectedSum = 0;
             double magnitude = 0;
             for (int i = 0; i < n; i++) {
-                float expected = VectorMath.exp(before[i] - shift);
-                assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(x.at(i)), "element " + i + " of " + n);
+                float expected = VectorMath.exp((before[i] - shift) * scale);
+                assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(out.at(i)), "element " + i + " of " + n);
                 expectedSum += expected;
                 magnitude += Math.abs(expected);
             }
             if (Double.isFinite(expectedSum) && !Double.isNaN(expectedSum)) {
                 assertWithin(expectedSum, sum, (n + 1) * U * magnitude, "sum of " + n);
             }
+            x.assertGuardsIntact();
+            out.assertGuardsIntact();
+        }
+    }
+
+    /** max is the scalar maximum, NaN as soon as one value is NaN, -infinity for nothing. */
+    @Property(tries = 8)
+    void maxIsTheScalarMaximum(@ForAll long seed) {
+        Random r = new Random(seed);
+        float[] edges = {Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, Float.NaN, -0f, 0f};
+        for (int n = 0; n <= MAX_LENGTH; n++) {
+            Range x = Range.random(n, r, 20);
+            if (n > 0 && r.nextInt(3) == 0) {
+                x.array()[x.off() + r.nextInt(n)] = edges[r.nextInt(edges.length)];
+            }
+            float expected = Float.NEGATIVE_INFINITY;
+            for (int i = 0; i < n; i++) {
+                expected = Math.max(expected, x.at(i));
+            }
+            assertEquals(expected, VectorMath.max(x.array(), x.off(), n), "max of " + n);
             x.assertGuardsIntact();
         }
     }

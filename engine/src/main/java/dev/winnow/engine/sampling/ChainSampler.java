@@ -1,23 +1,29 @@
 package dev.winnow.engine.sampling;
 
+import dev.winnow.tensors.VectorMath;
+
 import java.util.Arrays;
 import java.util.random.RandomGenerator;
 import java.util.random.RandomGeneratorFactory;
 
 /**
- * Greedy or random sampling through the filters of {@link Sampler#create}. Candidates are kept sorted by logit
- * (highest first, lowest id on ties), so every filter keeps a prefix of them. Buffers are sized on the first call
- * (and again only if the vocabulary size changes): no vocabulary-sized allocation per token.
+ * Greedy or random sampling through the filters of {@link Sampler#create}. Only what a filter needs is sorted:
+ * top-k selects its k with a heap, top-p sorts just the tokens likely enough to be in the nucleus, min-p and the
+ * draw need no order at all. With top-k 0 and top-p 1 (the OpenAI defaults) a token therefore costs a few linear
+ * passes over the vocabulary instead of a sort of it. Buffers are sized on the first call (and again only if the
+ * vocabulary size changes): no vocabulary-sized allocation per token.
  */
 final class ChainSampler implements Sampler {
     private final SamplerConfig config;
     private final RepetitionPenalty penalty;
     private final RandomGenerator random;
     private float[] penalized = new float[0];
+    /** Ids of the tokens still in the running; a filter keeps some of them, in place. */
+    private int[] candidates = new int[0];
+    /** weights[i] = exp((logit - max logit) / temperature) of candidates[i]: probabilities before normalizing. */
+    private float[] weights = new float[0];
     /** Sort keys: the logit's order-preserving bits above, {@code Integer.MAX_VALUE - id} below. */
     private long[] keys = new long[0];
-    private int[] candidates = new int[0];
-    private double[] probabilities = new double[0];
 
     ChainSampler(SamplerConfig config) {
         this.config = config;
@@ -41,71 +47,97 @@ final class ChainSampler implements Sampler {
             penalty.apply(logits, penalized);
             scores = penalized;
         }
-        int count = sortTopCandidates(scores);
+        int best = checkedArgmax(scores);
         if (config.temperature() == 0f) {
-            return candidates[0];
+            return best;
         }
-        count = softmax(scores, count);
-        count = keepTopP(count);
-        count = keepMinP(count);
+        int size = scores.length;
+        int count = config.topK() > 0 && config.topK() < size ? selectTopK(scores, config.topK()) : size;
+        float total = weigh(scores, scores[best], count);
+        if (config.topP() < 1f) {
+            count = keepNucleus(scores, best, count, total);
+        }
+        if (config.minP() > 0f) {
+            count = keepLikely(count);
+        }
         return draw(count);
     }
 
     private void ensureCapacity(int vocabularySize) {
-        if (keys.length != vocabularySize) {
+        if (candidates.length != vocabularySize) {
             penalized = new float[vocabularySize];
-            keys = new long[vocabularySize];
             candidates = new int[vocabularySize];
-            probabilities = new double[vocabularySize];
+            weights = new float[vocabularySize];
+            keys = new long[vocabularySize];
         }
+    }
+
+    /** The most likely token, the lowest id on ties; rejects NaN and +infinity, and logits that are all -infinity. */
+    private static int checkedArgmax(float[] scores) {
+        float max = VectorMath.max(scores, 0, scores.length);
+        if (Float.isNaN(max) || max == Float.POSITIVE_INFINITY) {
+            for (int id = 0; ; id++) {
+                if (Float.isNaN(scores[id]) || scores[id] == Float.POSITIVE_INFINITY) {
+                    throw new IllegalArgumentException("logit " + id + " is " + scores[id]);
+                }
+            }
+        }
+        if (max == Float.NEGATIVE_INFINITY) {
+            throw new IllegalArgumentException("all " + scores.length + " logits are -infinity");
+        }
+        int best = 0;
+        while (scores[best] != max) {
+            best++;
+        }
+        return best;
     }
 
     /**
-     * Puts the ids of the best {@code topK} tokens (all for top-k 0, one when greedy) into {@code candidates},
-     * best first, and returns how many.
+     * The k most likely tokens, best first, into {@code candidates}: one pass with a min-heap of k keys, where a
+     * logit below the heap's smallest is passed over with one comparison, then a sort of the k.
      */
-    private int sortTopCandidates(float[] scores) {
-        int size = scores.length;
-        int limit = config.temperature() == 0f ? 1 : config.topK() == 0 ? size : Math.min(config.topK(), size);
-        int heapSize = 0;
-        for (int id = 0; id < size; id++) {
-            long key = sortKey(scores[id], id);
-            if (heapSize < limit) {
-                keys[heapSize++] = key;
-                if (heapSize == limit) {
-                    heapify(limit);
+    private int selectTopK(float[] scores, int k) {
+        for (int id = 0; id < k; id++) {
+            keys[id] = sortKey(scores[id], id);
+        }
+        for (int parent = k / 2 - 1; parent >= 0; parent--) {
+            siftDown(parent, k);
+        }
+        float floor = logitOf(keys[0]);
+        for (int id = k; id < scores.length; id++) {
+            if (scores[id] >= floor) {
+                long key = sortKey(scores[id], id);
+                if (key > keys[0]) {
+                    keys[0] = key;
+                    siftDown(0, k);
+                    floor = logitOf(keys[0]);
                 }
-            } else if (key > keys[0]) {
-                keys[0] = key;
-                siftDown(0, limit);
             }
         }
-        Arrays.sort(keys, 0, limit);
-        for (int rank = 0; rank < limit; rank++) {
-            candidates[rank] = Integer.MAX_VALUE - (int) keys[limit - 1 - rank];
+        return sortedIds(k);
+    }
+
+    /** Sorts {@code keys[0, count)} and writes their ids, best first, into {@code candidates}. */
+    private int sortedIds(int count) {
+        Arrays.sort(keys, 0, count);
+        for (int rank = 0; rank < count; rank++) {
+            candidates[rank] = Integer.MAX_VALUE - (int) keys[count - 1 - rank];
         }
-        if (scores[candidates[0]] == Float.NEGATIVE_INFINITY) {
-            throw new IllegalArgumentException("all " + size + " logits are -infinity");
-        }
-        return limit;
+        return count;
     }
 
     private static long sortKey(float logit, int id) {
-        if (Float.isNaN(logit) || logit == Float.POSITIVE_INFINITY) {
-            throw new IllegalArgumentException("logit " + id + " is " + logit);
-        }
-        int bits = Float.floatToIntBits(logit + 0f); // + 0f turns -0 into +0
+        int bits = Float.floatToRawIntBits(logit + 0f); // + 0f turns -0 into +0; NaN was rejected
         int ordered = bits ^ ((bits >> 31) & 0x7FFFFFFF); // ints that compare like the floats
         return (long) ordered << 32 | (Integer.MAX_VALUE - id);
     }
 
-    /** Min-heap over {@code keys[0, size)}. */
-    private void heapify(int size) {
-        for (int parent = size / 2 - 1; parent >= 0; parent--) {
-            siftDown(parent, size);
-        }
+    private static float logitOf(long key) {
+        int ordered = (int) (key >>> 32);
+        return Float.intBitsToFloat(ordered ^ ((ordered >> 31) & 0x7FFFFFFF));
     }
 
+    /** Min-heap step over {@code keys[0, size)}. */
     private void siftDown(int parent, int size) {
         long key = keys[parent];
         while (true) {
@@ -126,61 +158,79 @@ final class ChainSampler implements Sampler {
     }
 
     /**
-     * Temperature-scaled softmax over the candidates into {@code probabilities}; returns how many have a non-zero
-     * probability (a prefix, since they are sorted).
+     * Fills {@code weights} for the candidates (the most likely token gets exactly 1) and returns their sum. All
+     * tokens in id order (no top-k) are weighed straight from the logits, without gathering them.
      */
-    private int softmax(float[] scores, int count) {
-        double max = scores[candidates[0]];
-        double temperature = config.temperature();
-        double sum = 0;
-        int nonZero = 0;
-        for (int rank = 0; rank < count; rank++) {
-            double weight = Math.exp((scores[candidates[rank]] - max) / temperature);
-            probabilities[rank] = weight;
-            sum += weight;
-            if (weight > 0) {
-                nonZero = rank + 1;
+    private float weigh(float[] scores, float max, int count) {
+        float inverseTemperature = 1f / config.temperature();
+        if (count == scores.length) {
+            for (int id = 0; id < count; id++) {
+                candidates[id] = id;
             }
+            return VectorMath.expScaled(scores, 0, weights, 0, count, max, inverseTemperature);
         }
-        for (int rank = 0; rank < nonZero; rank++) {
-            probabilities[rank] /= sum;
+        for (int i = 0; i < count; i++) {
+            weights[i] = scores[candidates[i]];
         }
-        return nonZero;
+        return VectorMath.expScaled(weights, 0, weights, 0, count, max, inverseTemperature);
     }
 
-    /** The smallest prefix whose probabilities add up to at least top-p. */
-    private int keepTopP(int count) {
+    /**
+     * Top-p: the smallest set of most likely candidates whose probabilities add up to at least top-p. Besides the
+     * most likely token, which is always in it, a token with probability q below (1 - top-p) / (count - 1) never is:
+     * were it needed, the tokens before it would add up to less than top-p, and it with the at most count - 1 tokens
+     * after it, none more likely, to less than 1 - top-p. So only the tokens at or above that bound are sorted.
+     */
+    private int keepNucleus(float[] scores, int best, int count, float total) {
+        if (count == 1) {
+            return 1;
+        }
+        float max = scores[best];
+        double bound = (1.0 - config.topP()) / (count - 1) * total;
+        int likely = 0;
+        for (int i = 0; i < count; i++) {
+            if (weights[i] >= bound || candidates[i] == best) {
+                keys[likely++] = sortKey(scores[candidates[i]], candidates[i]);
+            }
+        }
+        sortedIds(likely);
+        double needed = config.topP() * (double) total;
         double cumulative = 0;
-        for (int rank = 0; rank < count; rank++) {
-            cumulative += probabilities[rank];
-            if (cumulative >= config.topP()) {
+        float inverseTemperature = 1f / config.temperature();
+        for (int rank = 0; rank < likely; rank++) {
+            weights[rank] = VectorMath.exp((scores[candidates[rank]] - max) * inverseTemperature); // as weigh did
+            cumulative += weights[rank];
+            if (cumulative >= needed) {
                 return rank + 1;
             }
         }
-        return count;
+        return likely; // rounding left the sum just short: keep every likely token
     }
 
-    /** The prefix of tokens at least min-p times as likely as the most likely one. */
-    private int keepMinP(int count) {
-        double threshold = probabilities[0] * config.minP();
-        int kept = 1;
-        while (kept < count && probabilities[kept] >= threshold) {
-            kept++;
+    /** Min-p: the candidates at least min-p times as likely as the most likely one (whose weight is 1). */
+    private int keepLikely(int count) {
+        float threshold = config.minP();
+        int kept = 0;
+        for (int i = 0; i < count; i++) {
+            if (weights[i] >= threshold) {
+                candidates[kept] = candidates[i];
+                weights[kept++] = weights[i];
+            }
         }
         return kept;
     }
 
     private int draw(int count) {
         double total = 0;
-        for (int rank = 0; rank < count; rank++) {
-            total += probabilities[rank];
+        for (int i = 0; i < count; i++) {
+            total += weights[i];
         }
         double target = random.nextDouble() * total;
         double cumulative = 0;
-        for (int rank = 0; rank < count - 1; rank++) {
-            cumulative += probabilities[rank];
+        for (int i = 0; i < count - 1; i++) {
+            cumulative += weights[i];
             if (target < cumulative) {
-                return candidates[rank];
+                return candidates[i];
             }
         }
         return candidates[count - 1]; // also where rounding leaves the target past the last sum
