@@ -3,6 +3,8 @@ package dev.winnow.tensors;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 
+import jdk.incubator.vector.FloatVector;
+
 /**
  * A read-only 2-D matrix of {@code rows x cols} values stored in one of ggml's formats inside a
  * {@link MemorySegment} (usually a slice of a memory-mapped model file): no copy is made.
@@ -126,7 +128,8 @@ public abstract class FloatTensor {
      * each, one after the other), out[b * rows + r] = dot(row r, x[b]). Workers take tiles of
      * {@link FloatGemm#ROWS} weight rows; a tile's rows are dequantized once into the worker's float buffer and
      * then multiplied with the vectors {@link FloatGemm#TOKENS} at a time ({@link FloatGemm#multiply}), so a block
-     * reads and decodes the weights once instead of once per vector.
+     * reads and decodes the weights once instead of once per vector. A small block (a server's decode step) on a
+     * {@link PairKernel} type instead takes two rows at a time, decoded in registers for all its vectors.
      *
      * <p>Every output is exactly (to the bit) what {@link #matVec} gives for that vector alone: all products
      * form a row's sum in one order ({@link FloatGemm#dot}: each vector's worth of the row dequantized to floats,
@@ -149,6 +152,24 @@ public abstract class FloatTensor {
             return;
         }
         prepareProducts(pool);
+        if (batch <= PAIR_TOKENS && this instanceof PairKernel kernel) {
+            WorkerPool.RangeTask pairProducts = (firstPair, endPair) -> {
+                float[] sums = ThreadScratch.floats(2 * PAIR_TOKENS * Vectors.LANES);
+                for (int pair = firstPair; pair < endPair; pair++) {
+                    int row = 2 * pair;
+                    if (row + 1 < rows) {
+                        kernel.productPair(row, x, batch, sums);
+                        storePair(sums, row, batch, out);
+                    } else {
+                        for (int b = 0; b < batch; b++) {
+                            out[b * rows + row] = productDot(row, x, b * cols);
+                        }
+                    }
+                }
+            };
+            runParts(pairProducts, (rows + 1) / 2, batch, pool);
+            return;
+        }
         int tiles = (rows + FloatGemm.ROWS - 1) / FloatGemm.ROWS;
         int weightFloats = FloatGemm.ROWS * cols;
         WorkerPool.RangeTask tileProducts = (firstTile, endTile) -> {
@@ -201,6 +222,36 @@ public abstract class FloatTensor {
     void productDots(int row, int stride, float[] x, int xOffset, float[] out, int outOffset) {
         for (int k = 0; k < STREAMS; k++) {
             out[outOffset + row + k * stride] = productDot(row + k * stride, x, xOffset);
+        }
+    }
+
+    /**
+     * The most vectors a {@link PairKernel} takes: its 2 x 8 running sums fill half the vector registers, leaving
+     * room for the two decoded weight vectors and a token vector.
+     */
+    static final int PAIR_TOKENS = 8;
+
+    /**
+     * A type that multiplies a small block (up to {@link #PAIR_TOKENS} vectors: a server's decode step) two rows at a
+     * time, decoding the weights in registers as its matrix-vector product does, instead of dequantizing tiles into
+     * a buffer first. Decoding in the loop that multiplies lets the core compute while the weights stream in,
+     * rather than wait on memory in one loop and multiply in the next (see docs/performance-server.md).
+     */
+    interface PairKernel {
+        /**
+         * The running sums of rows row and row + 1 with each of the {@code batch} vectors of x, parked in
+         * {@code sums} for {@link #storePair}: row's for vector b at {@code b * LANES}, row + 1's at
+         * {@code (PAIR_TOKENS + b) * LANES}, each formed as {@link #productDot} forms it, so the outputs are its
+         * to the bit. (Parked rather than passed on: the JIT boxes vectors handed to a method it does not inline.)
+         */
+        void productPair(int row, float[] x, int batch, float[] sums);
+    }
+
+    /** The outputs of rows row and row + 1 from the running sums a {@link PairKernel} parked. */
+    final void storePair(float[] sums, int row, int batch, float[] out) {
+        for (int b = 0; b < batch; b++) {
+            out[b * rows + row] = Vectors.sum(FloatVector.fromArray(Vectors.FLOAT, sums, b * Vectors.LANES));
+            out[b * rows + row + 1] = Vectors.sum(FloatVector.fromArray(Vectors.FLOAT, sums, (PAIR_TOKENS + b) * Vectors.LANES));
         }
     }
 

@@ -17,7 +17,7 @@ import jdk.incubator.vector.VectorOperators;
  * ggml's Q8_0: blocks of 32 values, each an fp16 scale d followed by 32 signed bytes q; value = d * q.
  * {@link #dequantizeRow} reads that layout as it is; the products read a {@link PackedBlocks} copy made on first use.
  */
-public final class Q8_0Tensor extends FloatTensor {
+public final class Q8_0Tensor extends FloatTensor implements FloatTensor.PairKernel {
     static final int BLOCK_SIZE = 32;
     private static final int SCALE_BYTES = 2;
     static final int BLOCK_BYTES = 34;
@@ -102,6 +102,77 @@ public final class Q8_0Tensor extends FloatTensor {
         out[outOffset + row + 3 * stride] = Vectors.sum(sum3);
     }
 
+    /**
+     * Two rows times up to 8 vectors with 16 running sums in registers: each weight vector is decoded once and
+     * multiplied with every vector. A block of fewer than 8 repeats its last vector in the unused sums (their
+     * results are dropped), so that one loop serves every block size.
+     */
+    @Override
+    public void productPair(int row, float[] x, int batch, float[] sums) {
+        PackedBlocks p = packed;
+        byte[] quants = p.quants();
+        float[] scales = p.scales();
+        int first0 = p.firstBlock(row);
+        int first1 = p.firstBlock(row + 1);
+        int q0 = first0 * BLOCK_SIZE;
+        int q1 = first1 * BLOCK_SIZE;
+        int last = batch - 1;
+        int x1 = Math.min(1, last) * cols;
+        int x2 = Math.min(2, last) * cols;
+        int x3 = Math.min(3, last) * cols;
+        int x4 = Math.min(4, last) * cols;
+        int x5 = Math.min(5, last) * cols;
+        int x6 = Math.min(6, last) * cols;
+        int x7 = Math.min(7, last) * cols;
+        FloatVector a0 = FloatVector.zero(FLOAT);
+        FloatVector a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+        for (int k = 0; k < cols; k += LANES) {
+            FloatVector w0 = quants(quants, q0 + k).mul(scales[first0 + k / BLOCK_SIZE]);
+            FloatVector w1 = quants(quants, q1 + k).mul(scales[first1 + k / BLOCK_SIZE]);
+            FloatVector t = FloatVector.fromArray(FLOAT, x, k);
+            a0 = w0.fma(t, a0);
+            b0 = w1.fma(t, b0);
+            t = FloatVector.fromArray(FLOAT, x, x1 + k);
+            a1 = w0.fma(t, a1);
+            b1 = w1.fma(t, b1);
+            t = FloatVector.fromArray(FLOAT, x, x2 + k);
+            a2 = w0.fma(t, a2);
+            b2 = w1.fma(t, b2);
+            t = FloatVector.fromArray(FLOAT, x, x3 + k);
+            a3 = w0.fma(t, a3);
+            b3 = w1.fma(t, b3);
+            t = FloatVector.fromArray(FLOAT, x, x4 + k);
+            a4 = w0.fma(t, a4);
+            b4 = w1.fma(t, b4);
+            t = FloatVector.fromArray(FLOAT, x, x5 + k);
+            a5 = w0.fma(t, a5);
+            b5 = w1.fma(t, b5);
+            t = FloatVector.fromArray(FLOAT, x, x6 + k);
+            a6 = w0.fma(t, a6);
+            b6 = w1.fma(t, b6);
+            t = FloatVector.fromArray(FLOAT, x, x7 + k);
+            a7 = w0.fma(t, a7);
+            b7 = w1.fma(t, b7);
+        }
+        a0.intoArray(sums, 0);
+        a1.intoArray(sums, LANES);
+        a2.intoArray(sums, 2 * LANES);
+        a3.intoArray(sums, 3 * LANES);
+        a4.intoArray(sums, 4 * LANES);
+        a5.intoArray(sums, 5 * LANES);
+        a6.intoArray(sums, 6 * LANES);
+        a7.intoArray(sums, 7 * LANES);
+        b0.intoArray(sums, 8 * LANES);
+        b1.intoArray(sums, 9 * LANES);
+        b2.intoArray(sums, 10 * LANES);
+        b3.intoArray(sums, 11 * LANES);
+        b4.intoArray(sums, 12 * LANES);
+        b5.intoArray(sums, 13 * LANES);
+        b6.intoArray(sums, 14 * LANES);
+        b7.intoArray(sums, 15 * LANES);
+    }
+
     @Override
     void productRow(int row, float[] out, int outOffset) {
         PackedBlocks p = packed;
@@ -118,7 +189,7 @@ public final class Q8_0Tensor extends FloatTensor {
     private static FloatVector blockDot(byte[] quants, int at, float d, float[] x, int xAt, FloatVector sum) {
         FloatVector scale = FloatVector.broadcast(FLOAT, d);
         for (int chunk = 0; chunk < CHUNKS; chunk++) {
-            sum = quants(quants, at, chunk).mul(scale).fma(FloatVector.fromArray(FLOAT, x, xAt + chunk * LANES), sum);
+            sum = quants(quants, at + chunk * LANES).mul(scale).fma(FloatVector.fromArray(FLOAT, x, xAt + chunk * LANES), sum);
         }
         return sum;
     }
@@ -126,18 +197,18 @@ public final class Q8_0Tensor extends FloatTensor {
     private static void dequantizeBlock(byte[] quants, int at, float d, float[] out, int outAt) {
         FloatVector scale = FloatVector.broadcast(FLOAT, d);
         for (int chunk = 0; chunk < CHUNKS; chunk++) {
-            quants(quants, at, chunk).mul(scale).intoArray(out, outAt + chunk * LANES);
+            quants(quants, at + chunk * LANES).mul(scale).intoArray(out, outAt + chunk * LANES);
         }
     }
 
     /**
-     * The quants of values [chunk * LANES, (chunk + 1) * LANES) of the block whose quants start at {@code at},
-     * as floats. With 4 float lanes a byte vector holds two chunks; the repeated load of its second half is
-     * folded by the JIT.
+     * The quants at [at, at + LANES) as floats, {@code at} a multiple of LANES. With 4 float lanes a byte vector
+     * holds two chunks, loaded from the even one; the JIT folds the repeated load.
      */
-    private static FloatVector quants(byte[] quants, int at, int chunk) {
-        ByteVector bytes = ByteVector.fromArray(BYTE, quants, at + (chunk / BYTE_PARTS) * BYTE.length());
-        return (FloatVector) bytes.convertShape(VectorOperators.B2F, FLOAT, chunk % BYTE_PARTS);
+    private static FloatVector quants(byte[] quants, int at) {
+        int part = (at / LANES) % BYTE_PARTS;
+        ByteVector bytes = ByteVector.fromArray(BYTE, quants, at - part * LANES);
+        return (FloatVector) bytes.convertShape(VectorOperators.B2F, FLOAT, part);
     }
 
 }

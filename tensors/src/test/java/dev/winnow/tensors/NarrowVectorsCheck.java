@@ -27,6 +27,7 @@ final class NarrowVectorsCheck {
         TensorKernelsTest kernels = new TensorKernelsTest();
         kernels.everyShortRowLengthWorks();
         kernels.rowsOf172ValuesWork();
+        kernels.smallBlocksOfEverySizeMatchTheirVectorsAlone();
         new HalfConversionTest().everyHalfDecodesLikeTheJdk();
         VectorMathTest math = new VectorMathTest();
         long seed = r.nextLong();
@@ -36,6 +37,8 @@ final class NarrowVectorsCheck {
         math.elementwiseOperationsRoundOnce(seed);
         math.axpyIsAFusedMultiplyAdd(seed);
         math.softmaxMatchesTheDoubleReference(seed);
+        math.expScaledGivesTheScalarExpInEveryLane(seed);
+        math.maxIsTheScalarMaximum(seed);
         math.swigluIsSiluOfGateTimesUp(seed);
         System.out.println("ok");
     }

@@ -115,6 +115,16 @@ class TensorKernelsTest {
         }
     }
 
+    /** Every block size a decode step can have, on an odd number of rows (a last row without a pair), 1 to 3 threads. */
+    @Example
+    void smallBlocksOfEverySizeMatchTheirVectorsAlone() {
+        for (GgmlType type : KernelReference.TYPES) {
+            for (int batch = 1; batch <= 9; batch++) {
+                KernelReference.checkProducts(type, 23, 4 * 64, batch, 1 + batch % 3, 100 + batch);
+            }
+        }
+    }
+
     @Example
     void matMulRefusesBlocksThatDoNotFit() {
         FloatTensor t = FloatTensor.of(GgmlType.Q8_0, MemorySegment.ofArray(new byte[34 * 2]), 2, 32);
