@@ -64,14 +64,14 @@ public final class LlamaModel {
         final float[] ropeCos;
         final float[] ropeSin;
         final float[] logits;
-        /** One row of xb, q, k, v and attention: a batch row is handed to its own cache and pruner alone. */
+        /** One row of xb, k and v: a batch row is handed to its own cache and pruner alone. */
         final float[] rowXb;
-        final float[] rowQ;
         final float[] rowK;
         final float[] rowV;
-        final float[] rowAttention;
         /** {@code blockSize x vocabulary} logits of a batch, allocated by the first {@link #forwardBatch}. */
         float[] batchLogits;
+        /** The attention of a batch's rows, allocated by the first {@link #forwardBatch}. */
+        RowAttention rowAttention;
 
         State(LlamaConfig c, int blockSize) {
             if (blockSize < 1) {
@@ -90,10 +90,8 @@ public final class LlamaModel {
             ropeSin = new float[c.ropeDim() / 2];
             logits = new float[c.vocabularySize()];
             rowXb = new float[c.dim()];
-            rowQ = new float[c.queryDim()];
             rowK = new float[c.kvDim()];
             rowV = new float[c.kvDim()];
-            rowAttention = new float[c.queryDim()];
         }
 
         public int blockSize() {
@@ -165,22 +163,20 @@ public final class LlamaModel {
         for (int i = 0; i < count; i++) {
             addPosition(s, i, positions[i]);
         }
-        int dim = config.dim();
-        int queryDim = config.queryDim();
-        int kvDim = config.kvDim();
-        for (int l = 0; l < config.layers(); l++) {
-            LlamaWeights.Layer w = weights.layers()[l];
-            projectQueryKeyValue(w, s, count, pool);
-            for (int i = 0; i < count; i++) {
-                rope(s, i, positions[i]);
-                System.arraycopy(s.xb, i * dim, s.rowXb, 0, dim);
-                System.arraycopy(s.q, i * queryDim, s.rowQ, 0, queryDim);
-                System.arraycopy(s.k, i * kvDim, s.rowK, 0, kvDim);
-                System.arraycopy(s.v, i * kvDim, s.rowV, 0, kvDim);
-                attend(l, caches[i], pruners[i], positions[i], 1, s.rowXb, s.rowQ, s.rowK, s.rowV, s.rowAttention, pool);
-                System.arraycopy(s.rowAttention, 0, s.attention, i * queryDim, queryDim);
+        if (s.rowAttention == null) {
+            s.rowAttention = new RowAttention(s.blockSize, config.queryDim());
+        }
+        RowAttention rows = s.rowAttention;
+        rows.set(caches, pruners, positions);
+        try {
+            for (int l = 0; l < config.layers(); l++) {
+                LlamaWeights.Layer w = weights.layers()[l];
+                projectQueryKeyValue(w, s, count, pool);
+                attendRows(l, positions, caches, pruners, count, s, rows, pool);
+                outputAndFeedForward(w, s, count, pool);
             }
-            outputAndFeedForward(w, s, count, pool);
+        } finally {
+            rows.set(null, null, null); // no reference to a finished sequence's cache stays behind
         }
 
         if (s.batchLogits == null) {
@@ -189,6 +185,38 @@ public final class LlamaModel {
         normRows(s.xb, s.x, weights.outputNorm(), weights.outputNormBias(), count);
         weights.output().matMul(s.xb, s.batchLogits, count, pool);
         return s.batchLogits;
+    }
+
+    /**
+     * The steps of {@link #attend} for every row of a batch, each against its own sequence: storing and the pruner's
+     * decisions touch the shared page pool and run row after row; the attention itself reads only its own
+     * sequence's pages and runs for several rows in parallel.
+     */
+    private void attendRows(int layer, int[] positions, KvCache[] caches, Pruner[] pruners, int count, State s,
+                            RowAttention rows, WorkerPool pool) {
+        int dim = config.dim();
+        int queryDim = config.queryDim();
+        int kvDim = config.kvDim();
+        for (int i = 0; i < count; i++) {
+            rope(s, i, positions[i]);
+            System.arraycopy(s.xb, i * dim, s.rowXb, 0, dim);
+            System.arraycopy(s.q, i * queryDim, rows.queries[i], 0, queryDim);
+            System.arraycopy(s.k, i * kvDim, s.rowK, 0, kvDim);
+            System.arraycopy(s.v, i * kvDim, s.rowV, 0, kvDim);
+            caches[i].store(layer, positions[i], 1, s.rowK, s.rowV);
+            pruners[i].beforeAttention(layer, s.rowXb, positions[i], 1, pool);
+        }
+        rows.layer = layer;
+        if (count == 1) {
+            caches[0].attend(layer, rows.queries[0], rows.outputs[0], positions[0], 1, pool,
+                    pruners[0].attentionWeights(layer, positions[0], 1));
+        } else {
+            pool.parallelForPieces(count, 1, rows);
+        }
+        for (int i = 0; i < count; i++) {
+            pruners[i].afterAttention(layer, positions[i], 1);
+            System.arraycopy(rows.outputs[i], 0, s.attention, i * queryDim, queryDim);
+        }
     }
 
     private static void checkBlock(int count, State s) {
@@ -270,6 +298,43 @@ public final class LlamaModel {
         pruner.beforeAttention(layer, normalized, firstPosition, count, pool);
         cache.attend(layer, q, out, firstPosition, count, pool, pruner.attentionWeights(layer, firstPosition, count));
         pruner.afterAttention(layer, firstPosition, count);
+    }
+
+    /**
+     * The attention of each row of a batch against its own sequence's cache, one row per thread at a time: with
+     * several sequences that spreads the per-sequence work (reading each sequence's keys and values, the softmax)
+     * over the threads, where splitting one sequence's heads would leave threads idle or waiting on tiny pieces.
+     * A row's attention runs inline, exactly the computation {@link #forward} does for that token alone.
+     */
+    static final class RowAttention implements WorkerPool.RangeTask {
+        /** Runs a row's attention on the thread that claimed it; without threads of its own, it is never closed. */
+        private static final WorkerPool INLINE = new WorkerPool(1);
+
+        final float[][] queries;
+        final float[][] outputs;
+        int layer;
+        private KvCache[] caches;
+        private Pruner[] pruners;
+        private int[] positions;
+
+        RowAttention(int rows, int queryDim) {
+            queries = new float[rows][queryDim];
+            outputs = new float[rows][queryDim];
+        }
+
+        void set(KvCache[] caches, Pruner[] pruners, int[] positions) {
+            this.caches = caches;
+            this.pruners = pruners;
+            this.positions = positions;
+        }
+
+        @Override
+        public void run(int first, int end) {
+            for (int i = first; i < end; i++) {
+                caches[i].attend(layer, queries[i], outputs[i], positions[i], 1, INLINE,
+                        pruners[i].attentionWeights(layer, positions[i], 1));
+            }
+        }
     }
 
     /** Output projection and residual, then the SwiGLU feed-forward block and residual, for every row. */
