@@ -58,8 +58,11 @@ class ServerThroughputBenchmark {
             double[][] served = new double[clients.length][rounds];
             double[] batch = new double[clients.length];
             try (ServerHarness harness = new ServerHarness(model, most, 256, 512, 1 << 20, threads)) {
-                decodeSteps(model, most, tokens, threads); // warm-up
-                LoadRun.run(harness, most, 1, Math.min(tokens, 16), PROMPT, 3600);
+                // Warm-up: every configuration once, so that no round measures code the JIT has not compiled yet.
+                for (int b : clients) {
+                    decodeSteps(model, b, tokens, threads);
+                    LoadRun.run(harness, b, 1, tokens, PROMPT, 3600);
+                }
                 // Rounds interleave the configurations, so a change in the machine's load hits them all alike.
                 for (int round = 0; round < rounds; round++) {
                     for (int i = 0; i < clients.length; i++) {
