@@ -129,7 +129,7 @@ public abstract class FloatTensor {
      * {@link FloatGemm#ROWS} weight rows; a tile's rows are dequantized once into the worker's float buffer and
      * then multiplied with the vectors {@link FloatGemm#TOKENS} at a time ({@link FloatGemm#multiply}), so a block
      * reads and decodes the weights once instead of once per vector. A small block (a server's decode step) on a
-     * {@link PairKernel} type instead takes two rows at a time, decoded in registers for all its vectors.
+     * {@link RowGroupKernel} type instead takes three rows at a time, decoded in registers for all its vectors.
      *
      * <p>Every output is exactly (to the bit) what {@link #matVec} gives for that vector alone: all products
      * form a row's sum in one order ({@link FloatGemm#dot}: each vector's worth of the row dequantized to floats,
@@ -152,22 +152,24 @@ public abstract class FloatTensor {
             return;
         }
         prepareProducts(pool);
-        if (batch <= PAIR_TOKENS && this instanceof PairKernel kernel) {
-            WorkerPool.RangeTask pairProducts = (firstPair, endPair) -> {
-                float[] sums = ThreadScratch.floats(2 * PAIR_TOKENS * Vectors.LANES);
-                for (int pair = firstPair; pair < endPair; pair++) {
-                    int row = 2 * pair;
-                    if (row + 1 < rows) {
-                        kernel.productPair(row, x, batch, sums);
-                        storePair(sums, row, batch, out);
+        if (batch <= GROUP_TOKENS && ROW_GROUPS_FIT && this instanceof RowGroupKernel kernel) {
+            WorkerPool.RangeTask groupProducts = (firstGroup, endGroup) -> {
+                float[] sums = ThreadScratch.floats(GROUP_ROWS * GROUP_TOKENS * Vectors.LANES);
+                for (int group = firstGroup; group < endGroup; group++) {
+                    int row = GROUP_ROWS * group;
+                    if (row + GROUP_ROWS <= rows) {
+                        kernel.productRows(row, x, batch, sums);
+                        storeRowGroup(sums, row, batch, out);
                     } else {
-                        for (int b = 0; b < batch; b++) {
-                            out[b * rows + row] = productDot(row, x, b * cols);
+                        for (int r = row; r < rows; r++) {
+                            for (int b = 0; b < batch; b++) {
+                                out[b * rows + r] = productDot(r, x, b * cols);
+                            }
                         }
                     }
                 }
             };
-            runParts(pairProducts, (rows + 1) / 2, batch, pool);
+            runParts(groupProducts, (rows + GROUP_ROWS - 1) / GROUP_ROWS, batch, pool);
             return;
         }
         int tiles = (rows + FloatGemm.ROWS - 1) / FloatGemm.ROWS;
@@ -226,32 +228,44 @@ public abstract class FloatTensor {
     }
 
     /**
-     * The most vectors a {@link PairKernel} takes: its 2 x 8 running sums fill half the vector registers, leaving
-     * room for the two decoded weight vectors and a token vector.
+     * Whether a {@link RowGroupKernel}'s 24 running sums and working vectors fit the vector registers: with 16 float
+     * lanes (AVX-512, 32 registers) they do; with narrower vectors (AVX2 has 16 registers) they would spill, and the
+     * tiled product runs instead.
      */
-    static final int PAIR_TOKENS = 8;
+    private static final boolean ROW_GROUPS_FIT = Vectors.LANES >= 16;
+
+    /** Weight rows a {@link RowGroupKernel} multiplies at once. */
+    static final int GROUP_ROWS = 3;
 
     /**
-     * A type that multiplies a small block (up to {@link #PAIR_TOKENS} vectors: a server's decode step) two rows at a
-     * time, decoding the weights in registers as its matrix-vector product does, instead of dequantizing tiles into
-     * a buffer first. Decoding in the loop that multiplies lets the core compute while the weights stream in,
-     * rather than wait on memory in one loop and multiply in the next (see docs/performance-server.md).
+     * The most vectors a {@link RowGroupKernel} takes: with {@link #GROUP_ROWS} rows, 24 running sums, which with
+     * the 3 decoded weight vectors and a token vector fit the 32 vector registers of AVX-512.
      */
-    interface PairKernel {
+    static final int GROUP_TOKENS = 8;
+
+    /**
+     * A type that multiplies a small block (up to {@link #GROUP_TOKENS} vectors: a server's decode step)
+     * {@link #GROUP_ROWS} rows at a time, decoding the weights in registers as its matrix-vector product does,
+     * instead of dequantizing tiles into a buffer first: decoding in the loop that multiplies lets the core compute
+     * while the weights stream in, and each decoded weight vector serves every vector of the block (see
+     * docs/performance.md).
+     */
+    interface RowGroupKernel {
         /**
-         * The running sums of rows row and row + 1 with each of the {@code batch} vectors of x, parked in
-         * {@code sums} for {@link #storePair}: row's for vector b at {@code b * LANES}, row + 1's at
-         * {@code (PAIR_TOKENS + b) * LANES}, each formed as {@link #productDot} forms it, so the outputs are its
-         * to the bit. (Parked rather than passed on: the JIT boxes vectors handed to a method it does not inline.)
+         * The running sums of rows row .. row + GROUP_ROWS - 1 with each of the {@code batch} vectors of x, parked
+         * in {@code sums} for {@link #storeRowGroup} (row + i's for vector b at {@code (i * GROUP_TOKENS + b) *
+         * LANES}), each formed as {@link #productDot} forms it, so the outputs are its to the bit. (Parked rather
+         * than passed on: the JIT boxes vectors handed to a method it does not inline.)
          */
-        void productPair(int row, float[] x, int batch, float[] sums);
+        void productRows(int row, float[] x, int batch, float[] sums);
     }
 
-    /** The outputs of rows row and row + 1 from the running sums a {@link PairKernel} parked. */
-    final void storePair(float[] sums, int row, int batch, float[] out) {
-        for (int b = 0; b < batch; b++) {
-            out[b * rows + row] = Vectors.sum(FloatVector.fromArray(Vectors.FLOAT, sums, b * Vectors.LANES));
-            out[b * rows + row + 1] = Vectors.sum(FloatVector.fromArray(Vectors.FLOAT, sums, (PAIR_TOKENS + b) * Vectors.LANES));
+    /** The outputs of a row group from the running sums its {@link RowGroupKernel} parked. */
+    final void storeRowGroup(float[] sums, int row, int batch, float[] out) {
+        for (int i = 0; i < GROUP_ROWS; i++) {
+            for (int b = 0; b < batch; b++) {
+                out[b * rows + row + i] = Vectors.sum(FloatVector.fromArray(Vectors.FLOAT, sums, (i * GROUP_TOKENS + b) * Vectors.LANES));
+            }
         }
     }
 

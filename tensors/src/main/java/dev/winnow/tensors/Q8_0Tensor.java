@@ -17,7 +17,7 @@ import jdk.incubator.vector.VectorOperators;
  * ggml's Q8_0: blocks of 32 values, each an fp16 scale d followed by 32 signed bytes q; value = d * q.
  * {@link #dequantizeRow} reads that layout as it is; the products read a {@link PackedBlocks} copy made on first use.
  */
-public final class Q8_0Tensor extends FloatTensor implements FloatTensor.PairKernel {
+public final class Q8_0Tensor extends FloatTensor implements FloatTensor.RowGroupKernel {
     static final int BLOCK_SIZE = 32;
     private static final int SCALE_BYTES = 2;
     static final int BLOCK_BYTES = 34;
@@ -103,19 +103,21 @@ public final class Q8_0Tensor extends FloatTensor implements FloatTensor.PairKer
     }
 
     /**
-     * Two rows times up to 8 vectors with 16 running sums in registers: each weight vector is decoded once and
+     * Three rows times up to 8 vectors with 24 running sums in registers: each weight vector is decoded once and
      * multiplied with every vector. A block of fewer than 8 repeats its last vector in the unused sums (their
      * results are dropped), so that one loop serves every block size.
      */
     @Override
-    public void productPair(int row, float[] x, int batch, float[] sums) {
+    public void productRows(int row, float[] x, int batch, float[] sums) {
         PackedBlocks p = packed;
         byte[] quants = p.quants();
         float[] scales = p.scales();
         int first0 = p.firstBlock(row);
         int first1 = p.firstBlock(row + 1);
+        int first2 = p.firstBlock(row + 2);
         int q0 = first0 * BLOCK_SIZE;
         int q1 = first1 * BLOCK_SIZE;
+        int q2 = first2 * BLOCK_SIZE;
         int last = batch - 1;
         int x1 = Math.min(1, last) * cols;
         int x2 = Math.min(2, last) * cols;
@@ -127,33 +129,43 @@ public final class Q8_0Tensor extends FloatTensor implements FloatTensor.PairKer
         FloatVector a0 = FloatVector.zero(FLOAT);
         FloatVector a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0, c6 = a0, c7 = a0;
         for (int k = 0; k < cols; k += LANES) {
             FloatVector w0 = quants(quants, q0 + k).mul(scales[first0 + k / BLOCK_SIZE]);
             FloatVector w1 = quants(quants, q1 + k).mul(scales[first1 + k / BLOCK_SIZE]);
+            FloatVector w2 = quants(quants, q2 + k).mul(scales[first2 + k / BLOCK_SIZE]);
             FloatVector t = FloatVector.fromArray(FLOAT, x, k);
             a0 = w0.fma(t, a0);
             b0 = w1.fma(t, b0);
+            c0 = w2.fma(t, c0);
             t = FloatVector.fromArray(FLOAT, x, x1 + k);
             a1 = w0.fma(t, a1);
             b1 = w1.fma(t, b1);
+            c1 = w2.fma(t, c1);
             t = FloatVector.fromArray(FLOAT, x, x2 + k);
             a2 = w0.fma(t, a2);
             b2 = w1.fma(t, b2);
+            c2 = w2.fma(t, c2);
             t = FloatVector.fromArray(FLOAT, x, x3 + k);
             a3 = w0.fma(t, a3);
             b3 = w1.fma(t, b3);
+            c3 = w2.fma(t, c3);
             t = FloatVector.fromArray(FLOAT, x, x4 + k);
             a4 = w0.fma(t, a4);
             b4 = w1.fma(t, b4);
+            c4 = w2.fma(t, c4);
             t = FloatVector.fromArray(FLOAT, x, x5 + k);
             a5 = w0.fma(t, a5);
             b5 = w1.fma(t, b5);
+            c5 = w2.fma(t, c5);
             t = FloatVector.fromArray(FLOAT, x, x6 + k);
             a6 = w0.fma(t, a6);
             b6 = w1.fma(t, b6);
+            c6 = w2.fma(t, c6);
             t = FloatVector.fromArray(FLOAT, x, x7 + k);
             a7 = w0.fma(t, a7);
             b7 = w1.fma(t, b7);
+            c7 = w2.fma(t, c7);
         }
         a0.intoArray(sums, 0);
         a1.intoArray(sums, LANES);
@@ -171,6 +183,14 @@ public final class Q8_0Tensor extends FloatTensor implements FloatTensor.PairKer
         b5.intoArray(sums, 13 * LANES);
         b6.intoArray(sums, 14 * LANES);
         b7.intoArray(sums, 15 * LANES);
+        c0.intoArray(sums, 16 * LANES);
+        c1.intoArray(sums, 17 * LANES);
+        c2.intoArray(sums, 18 * LANES);
+        c3.intoArray(sums, 19 * LANES);
+        c4.intoArray(sums, 20 * LANES);
+        c5.intoArray(sums, 21 * LANES);
+        c6.intoArray(sums, 22 * LANES);
+        c7.intoArray(sums, 23 * LANES);
     }
 
     @Override
