@@ -3,6 +3,8 @@ package dev.winnow.tensors;
 import static dev.winnow.tensors.Vectors.FLOAT;
 import static dev.winnow.tensors.Vectors.LANES;
 
+import java.util.Arrays;
+
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -25,6 +27,38 @@ public final class VectorMath {
     public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         checkRange("a", a, aOff, n);
         checkRange("b", b, bOff, n);
+        return dotTail(a, aOff, b, bOff, n, Vectors.sum(dotVector(a, aOff, b, bOff, n)));
+    }
+
+    /**
+     * out[outOff + j] = {@link #dot}(q, qOff, rows, rowStarts[j], n) for j in [0, count), each to the bit: a block
+     * of attention scores, one query against many keys. Each row's running vector is formed as dot forms it; the
+     * lanes of LANES rows are then added at once ({@link Vectors#sums}: the same additions as a row's own lane sum,
+     * in a fraction of the instructions), which for short rows such as attention heads is most of the work.
+     */
+    public static void dots(float[] q, int qOff, float[] rows, int[] rowStarts, int count, int n, float[] out, int outOff) {
+        checkRange("q", q, qOff, n);
+        checkRange("out", out, outOff, count);
+        float[] vectors = LANE_VECTORS.get();
+        for (int first = 0; first < count; first += LANES) {
+            int block = Math.min(LANES, count - first);
+            for (int j = 0; j < block; j++) {
+                checkRange("rows", rows, rowStarts[first + j], n);
+                dotVector(q, qOff, rows, rowStarts[first + j], n).intoArray(vectors, j * LANES);
+            }
+            Arrays.fill(vectors, block * LANES, LANES * LANES, 0f);
+            Vectors.sums(vectors).intoArray(vectors, 0);
+            for (int j = 0; j < block; j++) {
+                out[outOff + first + j] = dotTail(q, qOff, rows, rowStarts[first + j], n, vectors[j]);
+            }
+        }
+    }
+
+    /** LANES vectors of scratch per thread for {@link #dots}. */
+    private static final ThreadLocal<float[]> LANE_VECTORS = ThreadLocal.withInitial(() -> new float[LANES * LANES]);
+
+    /** dot's running vectors over the values that fill whole vectors: two interleaved, then added. */
+    private static FloatVector dotVector(float[] a, int aOff, float[] b, int bOff, int n) {
         FloatVector acc0 = FloatVector.zero(FLOAT);
         FloatVector acc1 = FloatVector.zero(FLOAT);
         int i = 0;
@@ -36,11 +70,45 @@ public final class VectorMath {
         for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
             acc0 = FloatVector.fromArray(FLOAT, a, aOff + i).fma(FloatVector.fromArray(FLOAT, b, bOff + i), acc0);
         }
-        float sum = Vectors.sum(acc0.add(acc1));
-        for (; i < n; i++) {
+        return acc0.add(acc1);
+    }
+
+    /** sum plus the products of the values past the last whole vector, one by one. */
+    private static float dotTail(float[] a, int aOff, float[] b, int bOff, int n, float sum) {
+        for (int i = n - n % LANES; i < n; i++) {
             sum += a[aOff + i] * b[bOff + i];
         }
         return sum;
+    }
+
+    /**
+     * out[outOff .. outOff + n) += weights[wOff + j] * rows[rowStarts[j] ..] for j in [0, count), in that order,
+     * exactly as {@link #axpy} row after row would (each output a fused multiply-add per row, in row order), with
+     * the outputs held in registers across the rows instead of loaded and stored for each: the weighted sum of
+     * attention values.
+     */
+    public static void addWeightedRows(float[] weights, int wOff, float[] rows, int[] rowStarts, int count, int n,
+                                       float[] out, int outOff) {
+        checkRange("weights", weights, wOff, count);
+        checkRange("out", out, outOff, n);
+        for (int j = 0; j < count; j++) {
+            checkRange("rows", rows, rowStarts[j], n);
+        }
+        int i = 0;
+        for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
+            FloatVector sum = FloatVector.fromArray(FLOAT, out, outOff + i);
+            for (int j = 0; j < count; j++) {
+                sum = FloatVector.fromArray(FLOAT, rows, rowStarts[j] + i).fma(FloatVector.broadcast(FLOAT, weights[wOff + j]), sum);
+            }
+            sum.intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            float sum = out[outOff + i];
+            for (int j = 0; j < count; j++) {
+                sum = Math.fma(rows[rowStarts[j] + i], weights[wOff + j], sum);
+            }
+            out[outOff + i] = sum;
+        }
     }
 
     /**

@@ -171,6 +171,69 @@ class VectorMathTest {
     }
 
     /**
+     * dots is dot row after row, to the bit: rows of every length around the vector width, at scattered (and
+     * repeated) starts, blocks of fewer and more rows than a vector has lanes.
+     */
+    @Property(tries = 8)
+    void dotsAreDotRowAfterRow(@ForAll long seed) {
+        Random r = new Random(seed);
+        for (int n = 0; n <= MAX_LENGTH; n++) {
+            int count = r.nextInt(40);
+            Range q = Range.random(n, r, 3);
+            float[] rows = new float[n * 8 + 5];
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] = (float) r.nextGaussian();
+            }
+            int[] starts = new int[count];
+            for (int j = 0; j < count; j++) {
+                starts[j] = r.nextInt(rows.length - n + 1);
+            }
+            int outOff = r.nextInt(3);
+            float[] out = new float[outOff + count + 2];
+            Arrays.fill(out, GUARD);
+            VectorMath.dots(q.array(), q.off(), rows, starts, count, n, out, outOff);
+            for (int j = 0; j < count; j++) {
+                float expected = VectorMath.dot(q.array(), q.off(), rows, starts[j], n);
+                assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(out[outOff + j]),
+                        "row " + j + " of " + count + ", length " + n);
+            }
+            assertEquals(GUARD, out[outOff + count]);
+            if (outOff > 0) {
+                assertEquals(GUARD, out[outOff - 1]);
+            }
+        }
+    }
+
+    /** addWeightedRows is axpy row after row, to the bit. */
+    @Property(tries = 8)
+    void addWeightedRowsIsAxpyRowAfterRow(@ForAll long seed) {
+        Random r = new Random(seed);
+        for (int n = 0; n <= MAX_LENGTH; n++) {
+            int count = r.nextInt(20);
+            float[] rows = new float[n * 6 + 3];
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] = (float) r.nextGaussian();
+            }
+            int[] starts = new int[count];
+            float[] weights = new float[count + 1];
+            for (int j = 0; j < count; j++) {
+                starts[j] = r.nextInt(rows.length - n + 1);
+                weights[j + 1] = (float) r.nextGaussian();
+            }
+            Range out = Range.random(n, r, 2);
+            float[] expected = out.values();
+            for (int j = 0; j < count; j++) {
+                VectorMath.axpy(weights[j + 1], rows, starts[j], expected, 0, n);
+            }
+            VectorMath.addWeightedRows(weights, 1, rows, starts, count, n, out.array(), out.off());
+            for (int i = 0; i < n; i++) {
+                assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(out.at(i)), "element " + i + " of " + n);
+            }
+            out.assertGuardsIntact();
+        }
+    }
+
+    /**
      * Each probability is within a relative (n + 16) * 2^-23 + |x - max| * 2^-24 of exp(x - max) / sum:
      * the float sum of n terms, a few roundings, the vector exponential's error of a few ulps, and the
      * rounding of x - max in float, which exp turns into a relative error of that size.

@@ -39,6 +39,13 @@ public final class PagedKvCache implements KvCache {
     private final float[][] keyBlocks;
     private final float[][] valueBlocks;
     private final float[][] maxima;
+    /**
+     * Per KV head, for the slots of one page that a query uses: where each one's key or value starts in the
+     * page's block, its index among the layer's scores, and its score or weight for one query head.
+     */
+    private final int[][] slotStarts;
+    private final int[][] slotIndexes;
+    private final float[][] slotValues;
     /** Visible earlier tokens of each query of the current block (for the sparsity count). */
     private int[] visibleEarlier = new int[1];
     /** One past the highest position ever stored: the length of the sequence as a dense cache would see it. */
@@ -69,6 +76,9 @@ public final class PagedKvCache implements KvCache {
         this.keyBlocks = new float[geometry.kvHeads()][pool.pageSize() * geometry.headDim()];
         this.valueBlocks = new float[geometry.kvHeads()][pool.pageSize() * geometry.headDim()];
         this.maxima = new float[geometry.kvHeads()][geometry.groupSize()];
+        this.slotStarts = new int[geometry.kvHeads()][pool.pageSize()];
+        this.slotIndexes = new int[geometry.kvHeads()][pool.pageSize()];
+        this.slotValues = new float[geometry.kvHeads()][pool.pageSize()];
         this.scale = (float) (1.0 / Math.sqrt(geometry.headDim()));
     }
 
@@ -241,11 +251,15 @@ public final class PagedKvCache implements KvCache {
             for (int kvHead = firstKvHead; kvHead < endKvHead; kvHead++) {
                 float[] keyBlock = keyBlocks[kvHead];
                 float[] valueBlock = valueBlocks[kvHead];
+                int[] starts = slotStarts[kvHead];
+                int[] indexes = slotIndexes[kvHead];
+                float[] values = slotValues[kvHead];
                 int firstHead = kvHead * group;
                 for (int i = 0; i < count; i++) {
                     int queryPosition = firstPosition + i;
                     int qBase = i * queryDim;
                     // Pass 1: scores of the visible slots (in page order; invisible ones score -inf), and their max.
+                    // A page's visible keys are scored together (VectorMath.dots: each score as dot gives it).
                     Arrays.fill(maxima[kvHead], Float.NEGATIVE_INFINITY);
                     float[] max = maxima[kvHead];
                     int n = 0;
@@ -253,6 +267,7 @@ public final class PagedKvCache implements KvCache {
                     for (int p = 0, pages = table.pages.size(); p < pages; p++) {
                         int page = table.pages.get(p);
                         pool.keyBlock(page, kvHead).dequantizeRow(0, keyBlock, 0);
+                        int seen = 0;
                         for (long bits = pool.live[page]; bits != 0; bits &= bits - 1, n++) {
                             int slot = Long.numberOfTrailingZeros(bits);
                             int handle = page * pageSize + slot;
@@ -266,12 +281,19 @@ public final class PagedKvCache implements KvCache {
                             if (position < queryPosition) {
                                 earlier++;
                             }
-                            for (int h = 0; h < group; h++) {
-                                float score = VectorMath.dot(q, qBase + (firstHead + h) * headDim, keyBlock, slot * headDim,
-                                        headDim) * scale;
-                                scoreRows[firstHead + h][n] = score;
-                                max[h] = Math.max(max[h], score);
+                            starts[seen] = slot * headDim;
+                            indexes[seen++] = n;
+                        }
+                        for (int h = 0; h < group; h++) {
+                            VectorMath.dots(q, qBase + (firstHead + h) * headDim, keyBlock, starts, seen, headDim, values, 0);
+                            float[] row = scoreRows[firstHead + h];
+                            float headMax = max[h];
+                            for (int j = 0; j < seen; j++) {
+                                float score = values[j] * scale;
+                                row[indexes[j]] = score;
+                                headMax = Math.max(headMax, score);
                             }
+                            max[h] = headMax;
                         }
                     }
                     if (kvHead == 0) {
@@ -285,22 +307,32 @@ public final class PagedKvCache implements KvCache {
                         int outOffset = qBase + (firstHead + h) * headDim;
                         Arrays.fill(out, outOffset, outOffset + headDim, 0f);
                     }
-                    // Pass 3: the weighted sum of the visible values.
+                    // Pass 3: the weighted sum of the visible values, a page's at once for each query head
+                    // (VectorMath.addWeightedRows: the sums axpy slot after slot would give). A slot whose weight
+                    // is 0 for every head of the group is skipped.
                     boolean record = weights != null && i >= weights.fromQuery();
                     int t = 0;
                     for (int p = 0, pages = table.pages.size(); p < pages; p++) {
                         int page = table.pages.get(p);
                         pool.valueBlock(page, kvHead).dequantizeRow(0, valueBlock, 0);
+                        int used = 0;
                         for (long bits = pool.live[page]; bits != 0; bits &= bits - 1, t++) {
                             if (scoreRows[firstHead][t] == 0 && allZero(scoreRows, firstHead, group, t)) {
                                 continue;
                             }
-                            int from = Long.numberOfTrailingZeros(bits) * headDim;
-                            for (int h = 0; h < group; h++) {
-                                float w = scoreRows[firstHead + h][t];
-                                VectorMath.axpy(w, valueBlock, from, out, qBase + (firstHead + h) * headDim, headDim);
-                                if (record) {
-                                    weightRows[firstHead + h][t] += w;
+                            starts[used] = Long.numberOfTrailingZeros(bits) * headDim;
+                            indexes[used++] = t;
+                        }
+                        for (int h = 0; h < group; h++) {
+                            float[] w = scoreRows[firstHead + h];
+                            for (int j = 0; j < used; j++) {
+                                values[j] = w[indexes[j]];
+                            }
+                            VectorMath.addWeightedRows(values, 0, valueBlock, starts, used, headDim, out,
+                                    qBase + (firstHead + h) * headDim);
+                            if (record) {
+                                for (int j = 0; j < used; j++) {
+                                    weightRows[firstHead + h][indexes[j]] += values[j];
                                 }
                             }
                         }
