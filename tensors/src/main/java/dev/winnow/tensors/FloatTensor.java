@@ -128,8 +128,9 @@ public abstract class FloatTensor {
      * each, one after the other), out[b * rows + r] = dot(row r, x[b]). Workers take tiles of
      * {@link FloatGemm#ROWS} weight rows; a tile's rows are dequantized once into the worker's float buffer and
      * then multiplied with the vectors {@link FloatGemm#TOKENS} at a time ({@link FloatGemm#multiply}), so a block
-     * reads and decodes the weights once instead of once per vector. A small block (a server's decode step) on a
-     * {@link RowGroupKernel} type instead takes three rows at a time, decoded in registers for all its vectors.
+     * reads and decodes the weights once instead of once per vector. A small block (2 to 8 vectors: a server's decode
+     * step) on a {@link RowGroupKernel} type instead takes three rows at a time, decoded in registers for all its
+     * vectors; a single vector is {@link #matVec}.
      *
      * <p>Every output is exactly (to the bit) what {@link #matVec} gives for that vector alone: all products
      * form a row's sum in one order ({@link FloatGemm#dot}: each vector's worth of the row dequantized to floats,
@@ -144,15 +145,8 @@ public abstract class FloatTensor {
         }
         checkVector("input", x, 0, batch * cols);
         checkVector("output", out, 0, batch * rows);
-        if (batch < FloatGemm.TOKENS) {
-            // Fewer vectors than a tile holds: dequantizing the weights first would cost more than it saves.
-            for (int b = 0; b < batch; b++) {
-                matVec(x, b * cols, out, b * rows, pool);
-            }
-            return;
-        }
         prepareProducts(pool);
-        if (batch <= GROUP_TOKENS && ROW_GROUPS_FIT && this instanceof RowGroupKernel kernel) {
+        if (batch >= 2 && batch <= GROUP_TOKENS && ROW_GROUPS_FIT && this instanceof RowGroupKernel kernel) {
             WorkerPool.RangeTask groupProducts = (firstGroup, endGroup) -> {
                 float[] sums = ThreadScratch.floats(GROUP_ROWS * GROUP_TOKENS * Vectors.LANES);
                 for (int group = firstGroup; group < endGroup; group++) {
@@ -170,6 +164,13 @@ public abstract class FloatTensor {
                 }
             };
             runParts(groupProducts, (rows + GROUP_ROWS - 1) / GROUP_ROWS, batch, pool);
+            return;
+        }
+        if (batch < FloatGemm.TOKENS) {
+            // Fewer vectors than a tile holds: dequantizing the weights first would cost more than it saves.
+            for (int b = 0; b < batch; b++) {
+                matVec(x, b * cols, out, b * rows, pool);
+            }
             return;
         }
         int tiles = (rows + FloatGemm.ROWS - 1) / FloatGemm.ROWS;
@@ -244,7 +245,7 @@ public abstract class FloatTensor {
     static final int GROUP_TOKENS = 8;
 
     /**
-     * A type that multiplies a small block (up to {@link #GROUP_TOKENS} vectors: a server's decode step)
+     * A type that multiplies a small block (2 to {@link #GROUP_TOKENS} vectors: a server's decode step)
      * {@link #GROUP_ROWS} rows at a time, decoding the weights in registers as its matrix-vector product does,
      * instead of dequantizing tiles into a buffer first: decoding in the loop that multiplies lets the core compute
      * while the weights stream in, and each decoded weight vector serves every vector of the block (see

@@ -109,6 +109,10 @@ public final class Q8_0Tensor extends FloatTensor implements FloatTensor.RowGrou
      */
     @Override
     public void productRows(int row, float[] x, int batch, float[] sums) {
+        if (batch <= GROUP_TOKENS / 2) {
+            productRowsOfFour(row, x, batch, sums);
+            return;
+        }
         PackedBlocks p = packed;
         byte[] quants = p.quants();
         float[] scales = p.scales();
@@ -191,6 +195,63 @@ public final class Q8_0Tensor extends FloatTensor implements FloatTensor.RowGrou
         c5.intoArray(sums, 21 * LANES);
         c6.intoArray(sums, 22 * LANES);
         c7.intoArray(sums, 23 * LANES);
+    }
+
+    /**
+     * {@link #productRows} for a block of at most 4 vectors: 12 running sums, so that a small block does not pay
+     * for 8 (a block of fewer than 4 repeats its last vector).
+     */
+    private void productRowsOfFour(int row, float[] x, int batch, float[] sums) {
+        PackedBlocks p = packed;
+        byte[] quants = p.quants();
+        float[] scales = p.scales();
+        int first0 = p.firstBlock(row);
+        int first1 = p.firstBlock(row + 1);
+        int first2 = p.firstBlock(row + 2);
+        int q0 = first0 * BLOCK_SIZE;
+        int q1 = first1 * BLOCK_SIZE;
+        int q2 = first2 * BLOCK_SIZE;
+        int last = batch - 1;
+        int x1 = Math.min(1, last) * cols;
+        int x2 = Math.min(2, last) * cols;
+        int x3 = Math.min(3, last) * cols;
+        FloatVector a0 = FloatVector.zero(FLOAT);
+        FloatVector a1 = a0, a2 = a0, a3 = a0;
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+        for (int k = 0; k < cols; k += LANES) {
+            FloatVector w0 = quants(quants, q0 + k).mul(scales[first0 + k / BLOCK_SIZE]);
+            FloatVector w1 = quants(quants, q1 + k).mul(scales[first1 + k / BLOCK_SIZE]);
+            FloatVector w2 = quants(quants, q2 + k).mul(scales[first2 + k / BLOCK_SIZE]);
+            FloatVector t = FloatVector.fromArray(FLOAT, x, k);
+            a0 = w0.fma(t, a0);
+            b0 = w1.fma(t, b0);
+            c0 = w2.fma(t, c0);
+            t = FloatVector.fromArray(FLOAT, x, x1 + k);
+            a1 = w0.fma(t, a1);
+            b1 = w1.fma(t, b1);
+            c1 = w2.fma(t, c1);
+            t = FloatVector.fromArray(FLOAT, x, x2 + k);
+            a2 = w0.fma(t, a2);
+            b2 = w1.fma(t, b2);
+            c2 = w2.fma(t, c2);
+            t = FloatVector.fromArray(FLOAT, x, x3 + k);
+            a3 = w0.fma(t, a3);
+            b3 = w1.fma(t, b3);
+            c3 = w2.fma(t, c3);
+        }
+        a0.intoArray(sums, 0);
+        a1.intoArray(sums, LANES);
+        a2.intoArray(sums, 2 * LANES);
+        a3.intoArray(sums, 3 * LANES);
+        b0.intoArray(sums, 8 * LANES);
+        b1.intoArray(sums, 9 * LANES);
+        b2.intoArray(sums, 10 * LANES);
+        b3.intoArray(sums, 11 * LANES);
+        c0.intoArray(sums, 16 * LANES);
+        c1.intoArray(sums, 17 * LANES);
+        c2.intoArray(sums, 18 * LANES);
+        c3.intoArray(sums, 19 * LANES);
     }
 
     @Override
