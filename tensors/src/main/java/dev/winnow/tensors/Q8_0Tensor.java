@@ -109,10 +109,6 @@ public final class Q8_0Tensor extends FloatTensor implements FloatTensor.RowGrou
      */
     @Override
     public void productRows(int row, float[] x, int batch, float[] sums) {
-        if (batch <= GROUP_TOKENS / 2) {
-            productRowsOfFour(row, x, batch, sums);
-            return;
-        }
         PackedBlocks p = packed;
         byte[] quants = p.quants();
         float[] scales = p.scales();
@@ -197,11 +193,9 @@ public final class Q8_0Tensor extends FloatTensor implements FloatTensor.RowGrou
         c7.intoArray(sums, 23 * LANES);
     }
 
-    /**
-     * {@link #productRows} for a block of at most 4 vectors: 12 running sums, so that a small block does not pay
-     * for 8 (a block of fewer than 4 repeats its last vector).
-     */
-    private void productRowsOfFour(int row, float[] x, int batch, float[] sums) {
+    /** Three rows times up to 4 vectors with 12 running sums (a block of fewer than 4 repeats its last vector). */
+    @Override
+    public void productRowsOfFour(int row, float[] x, int batch, float[] sums) {
         PackedBlocks p = packed;
         byte[] quants = p.quants();
         float[] scales = p.scales();
