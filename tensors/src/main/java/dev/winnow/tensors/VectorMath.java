@@ -27,7 +27,9 @@ public final class VectorMath {
     public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         checkRange("a", a, aOff, n);
         checkRange("b", b, bOff, n);
-        return dotTail(a, aOff, b, bOff, n, Vectors.sum(dotVector(a, aOff, b, bOff, n)));
+        float[] vector = LANE_VECTORS.get();
+        dotVector(a, aOff, b, bOff, n, vector, 0);
+        return dotTail(a, aOff, b, bOff, n, Vectors.sum(FloatVector.fromArray(FLOAT, vector, 0)));
     }
 
     /**
@@ -44,7 +46,7 @@ public final class VectorMath {
             int block = Math.min(LANES, count - first);
             for (int j = 0; j < block; j++) {
                 checkRange("rows", rows, rowStarts[first + j], n);
-                dotVector(q, qOff, rows, rowStarts[first + j], n).intoArray(vectors, j * LANES);
+                dotVector(q, qOff, rows, rowStarts[first + j], n, vectors, j * LANES);
             }
             Arrays.fill(vectors, block * LANES, LANES * LANES, 0f);
             Vectors.sums(vectors).intoArray(vectors, 0);
@@ -54,11 +56,12 @@ public final class VectorMath {
         }
     }
 
-    /** LANES vectors of scratch per thread for {@link #dots}. */
-    private static final ThreadLocal<float[]> LANE_VECTORS = ThreadLocal.withInitial(() -> new float[LANES * LANES]);
-
-    /** dot's running vectors over the values that fill whole vectors: two interleaved, then added. */
-    private static FloatVector dotVector(float[] a, int aOff, float[] b, int bOff, int n) {
+    /**
+     * dot's running vectors over the values that fill whole vectors, two interleaved, then added, into
+     * {@code into[at ..]}: stored rather than returned, so that no vector crosses a method boundary (see
+     * {@link #exp(float[], int, float, float, float[], int)}).
+     */
+    private static void dotVector(float[] a, int aOff, float[] b, int bOff, int n, float[] into, int at) {
         FloatVector acc0 = FloatVector.zero(FLOAT);
         FloatVector acc1 = FloatVector.zero(FLOAT);
         int i = 0;
@@ -70,7 +73,7 @@ public final class VectorMath {
         for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
             acc0 = FloatVector.fromArray(FLOAT, a, aOff + i).fma(FloatVector.fromArray(FLOAT, b, bOff + i), acc0);
         }
-        return acc0.add(acc1);
+        acc0.add(acc1).intoArray(into, at);
     }
 
     /** sum plus the products of the values past the last whole vector, one by one. */
@@ -80,6 +83,9 @@ public final class VectorMath {
         }
         return sum;
     }
+
+    /** LANES vectors of scratch per thread for {@link #dot}, {@link #dots} and {@link #swiglu}. */
+    private static final ThreadLocal<float[]> LANE_VECTORS = ThreadLocal.withInitial(() -> new float[LANES * LANES]);
 
     /**
      * out[outOff .. outOff + n) += weights[wOff + j] * rows[rowStarts[j] ..] for j in [0, count), in that order,
@@ -242,14 +248,11 @@ public final class VectorMath {
     public static float expScaled(float[] x, int xOff, float[] out, int outOff, int n, float shift, float scale) {
         checkRange("x", x, xOff, n);
         checkRange("out", out, outOff, n);
-        FloatVector shiftV = FloatVector.broadcast(FLOAT, shift);
-        FloatVector scaleV = FloatVector.broadcast(FLOAT, scale);
         FloatVector sumV = FloatVector.zero(FLOAT);
         int i = 0;
         for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
-            FloatVector e = exp(FloatVector.fromArray(FLOAT, x, xOff + i).sub(shiftV).mul(scaleV));
-            e.intoArray(out, outOff + i);
-            sumV = sumV.add(e);
+            exp(x, xOff + i, shift, scale, out, outOff + i);
+            sumV = sumV.add(FloatVector.fromArray(FLOAT, out, outOff + i));
         }
         float sum = Vectors.sum(sumV);
         for (; i < n; i++) {
@@ -282,7 +285,7 @@ public final class VectorMath {
     /**
      * e^x within 2 float ulps for x in [-87.33, 88] (results from the smallest normal float up), rounded
      * subnormals below that down to -104, +infinity above 88, 0 below -104, NaN for NaN. The same bits as
-     * {@link #exp(FloatVector)} gives in each lane.
+     * vector version gives in each lane.
      */
     public static float exp(float x) {
         if (x > EXP_MAX) {
@@ -301,14 +304,15 @@ public final class VectorMath {
         return p * Float.intBitsToFloat((high + 127) << 23) * Float.intBitsToFloat(((int) k - high + 127) << 23);
     }
 
-    /** 2^e for integer exponents e in [-126, 127]. */
-    private static FloatVector powerOfTwo(IntVector exponents) {
-        return exponents.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-    }
-
-    /** {@link #exp(float)} of every lane. */
-    static FloatVector exp(FloatVector x) {
-        FloatVector clamped = x.max(EXP_MIN).min(EXP_MAX);
+    /**
+     * out[outAt + j] = {@link #exp(float)}((x[xAt + j] - shift) * scale) for the LANES values from xAt, each lane
+     * the same bits as the scalar function. Array to array, with no vector crossing a method boundary: a vector
+     * passed to or returned from a method that the JIT compiled on its own and then found too big to inline is
+     * boxed, an allocation per call (measured: the sampler went from 0 to 3 MB per token that way).
+     */
+    private static void exp(float[] x, int xAt, float shift, float scale, float[] out, int outAt) {
+        FloatVector v = FloatVector.fromArray(FLOAT, x, xAt).sub(shift).mul(scale);
+        FloatVector clamped = v.max(EXP_MIN).min(EXP_MAX);
         FloatVector k = clamped.mul(LOG2_E).add(ROUNDER).sub(ROUNDER);
         FloatVector r = k.fma(FloatVector.broadcast(FLOAT, -LN2_HIGH), clamped);
         r = k.fma(FloatVector.broadcast(FLOAT, -LN2_LOW), r);
@@ -318,9 +322,13 @@ public final class VectorMath {
         }
         IntVector kInt = (IntVector) k.convert(VectorOperators.F2I, 0);
         IntVector high = kInt.lanewise(VectorOperators.ASHR, 1);
-        FloatVector e = p.mul(powerOfTwo(high)).mul(powerOfTwo(kInt.sub(high)));
-        return e.blend(0f, x.compare(VectorOperators.LT, EXP_MIN))
-                .blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_MAX));
+        // 2^k as two normal powers of two, 2^(k >> 1) and the rest (exponent bits built directly)
+        FloatVector twoToHigh = high.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector twoToRest = kInt.sub(high).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        p.mul(twoToHigh).mul(twoToRest)
+                .blend(0f, v.compare(VectorOperators.LT, EXP_MIN))
+                .blend(Float.POSITIVE_INFINITY, v.compare(VectorOperators.GT, EXP_MAX))
+                .intoArray(out, outAt);
     }
 
     /** The largest of x[off .. off + n): NaN if any of them is NaN, -infinity for n = 0. */
@@ -397,10 +405,13 @@ public final class VectorMath {
     public static void swiglu(float[] gate, float[] up, int n) {
         checkRange("gate", gate, 0, n);
         checkRange("up", up, 0, n);
+        float[] negatedExp = LANE_VECTORS.get();
         int i = 0;
         for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
+            exp(gate, i, 0f, -1f, negatedExp, 0); // (g - 0) * -1 is -g exactly
             FloatVector g = FloatVector.fromArray(FLOAT, gate, i);
-            g.div(exp(g.neg()).add(1f)).mul(FloatVector.fromArray(FLOAT, up, i)).intoArray(gate, i);
+            g.div(FloatVector.fromArray(FLOAT, negatedExp, 0).add(1f)).mul(FloatVector.fromArray(FLOAT, up, i))
+                    .intoArray(gate, i);
         }
         for (; i < n; i++) {
             float g = gate[i];

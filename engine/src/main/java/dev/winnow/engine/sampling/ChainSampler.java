@@ -2,14 +2,13 @@ package dev.winnow.engine.sampling;
 
 import dev.winnow.tensors.VectorMath;
 
-import java.util.Arrays;
 import java.util.random.RandomGenerator;
 import java.util.random.RandomGeneratorFactory;
 
 /**
- * Greedy or random sampling through the filters of {@link Sampler#create}. Only what a filter needs is sorted:
- * top-k selects its k with a heap, top-p sorts just the tokens likely enough to be in the nucleus, min-p and the
- * draw need no order at all. With top-k 0 and top-p 1 (the OpenAI defaults) a token therefore costs a few linear
+ * Greedy or random sampling through the filters of {@link Sampler#create}. Only what a filter needs is ordered:
+ * top-k selects its k with a heap, top-p takes from a heap just the tokens likely enough to be in the nucleus,
+ * min-p and the draw need no order at all. With top-k 0 and top-p 1 (the OpenAI defaults) a token therefore costs a few linear
  * passes over the vocabulary instead of a sort of it. Buffers are sized on the first call (and again only if the
  * vocabulary size changes): no vocabulary-sized allocation per token.
  */
@@ -94,15 +93,13 @@ final class ChainSampler implements Sampler {
 
     /**
      * The k most likely tokens, best first, into {@code candidates}: one pass with a min-heap of k keys, where a
-     * logit below the heap's smallest is passed over with one comparison, then a sort of the k.
+     * logit below the heap's smallest is passed over with one comparison, then the heap emptied from its least.
      */
     private int selectTopK(float[] scores, int k) {
         for (int id = 0; id < k; id++) {
             keys[id] = sortKey(scores[id], id);
         }
-        for (int parent = k / 2 - 1; parent >= 0; parent--) {
-            siftDown(parent, k);
-        }
+        heapify(k);
         float floor = logitOf(keys[0]);
         for (int id = k; id < scores.length; id++) {
             if (scores[id] >= floor) {
@@ -114,16 +111,10 @@ final class ChainSampler implements Sampler {
                 }
             }
         }
-        return sortedIds(k);
-    }
-
-    /** Sorts {@code keys[0, count)} and writes their ids, best first, into {@code candidates}. */
-    private int sortedIds(int count) {
-        Arrays.sort(keys, 0, count);
-        for (int rank = 0; rank < count; rank++) {
-            candidates[rank] = Integer.MAX_VALUE - (int) keys[count - 1 - rank];
+        for (int size = k; size > 0; size--) {
+            candidates[size - 1] = idOf(popLeast(size));
         }
-        return count;
+        return k;
     }
 
     private static long sortKey(float logit, int id) {
@@ -132,9 +123,28 @@ final class ChainSampler implements Sampler {
         return (long) ordered << 32 | (Integer.MAX_VALUE - id);
     }
 
+    private static int idOf(long key) {
+        return Integer.MAX_VALUE - (int) key;
+    }
+
     private static float logitOf(long key) {
         int ordered = (int) (key >>> 32);
         return Float.intBitsToFloat(ordered ^ ((ordered >> 31) & 0x7FFFFFFF));
+    }
+
+    /** Makes {@code keys[0, size)} a min-heap. */
+    private void heapify(int size) {
+        for (int parent = size / 2 - 1; parent >= 0; parent--) {
+            siftDown(parent, size);
+        }
+    }
+
+    /** Removes and returns the least key of the min-heap {@code keys[0, size)}. */
+    private long popLeast(int size) {
+        long least = keys[0];
+        keys[0] = keys[size - 1];
+        siftDown(0, size - 1);
+        return least;
     }
 
     /** Min-heap step over {@code keys[0, size)}. */
@@ -179,7 +189,9 @@ final class ChainSampler implements Sampler {
      * Top-p: the smallest set of most likely candidates whose probabilities add up to at least top-p. Besides the
      * most likely token, which is always in it, a token with probability q below (1 - top-p) / (count - 1) never is:
      * were it needed, the tokens before it would add up to less than top-p, and it with the at most count - 1 tokens
-     * after it, none more likely, to less than 1 - top-p. So only the tokens at or above that bound are sorted.
+     * after it, none more likely, to less than 1 - top-p. So only the tokens at or above that bound are taken, most
+     * likely first, from a heap (a heap of the inverted keys, least first, is a heap of the keys, greatest first),
+     * until they add up to top-p: no sort, and nothing allocated however many tokens pass the bound.
      */
     private int keepNucleus(float[] scores, int best, int count, float total) {
         if (count == 1) {
@@ -190,18 +202,20 @@ final class ChainSampler implements Sampler {
         int likely = 0;
         for (int i = 0; i < count; i++) {
             if (weights[i] >= bound || candidates[i] == best) {
-                keys[likely++] = sortKey(scores[candidates[i]], candidates[i]);
+                keys[likely++] = ~sortKey(scores[candidates[i]], candidates[i]);
             }
         }
-        sortedIds(likely);
+        heapify(likely);
         double needed = config.topP() * (double) total;
         double cumulative = 0;
         float inverseTemperature = 1f / config.temperature();
-        for (int rank = 0; rank < likely; rank++) {
-            weights[rank] = VectorMath.exp((scores[candidates[rank]] - max) * inverseTemperature); // as weigh did
-            cumulative += weights[rank];
+        for (int kept = 0; kept < likely; kept++) {
+            int id = idOf(~popLeast(likely - kept));
+            candidates[kept] = id;
+            weights[kept] = VectorMath.exp((scores[id] - max) * inverseTemperature); // as weigh computed it
+            cumulative += weights[kept];
             if (cumulative >= needed) {
-                return rank + 1;
+                return kept + 1;
             }
         }
         return likely; // rounding left the sum just short: keep every likely token
