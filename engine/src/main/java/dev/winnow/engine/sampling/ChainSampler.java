@@ -8,9 +8,9 @@ import java.util.random.RandomGeneratorFactory;
 /**
  * Greedy or random sampling through the filters of {@link Sampler#create}. Only what a filter needs is ordered:
  * top-k selects its k with a heap, top-p takes from a heap just the tokens likely enough to be in the nucleus,
- * min-p and the draw need no order at all. With top-k 0 and top-p 1 (the OpenAI defaults) a token therefore costs a few linear
- * passes over the vocabulary instead of a sort of it. Buffers are sized on the first call (and again only if the
- * vocabulary size changes): no vocabulary-sized allocation per token.
+ * min-p and the draw need no order at all. With top-k 0 and top-p 1 (the OpenAI defaults) a token therefore costs
+ * a few linear passes over the vocabulary instead of a sort of it. Buffers are sized on the first call (and again
+ * only if the vocabulary size changes): no vocabulary-sized allocation per token.
  */
 final class ChainSampler implements Sampler {
     private final SamplerConfig config;
@@ -73,7 +73,10 @@ final class ChainSampler implements Sampler {
 
     /** The most likely token, the lowest id on ties; rejects NaN and +infinity, and logits that are all -infinity. */
     private static int checkedArgmax(float[] scores) {
-        float max = VectorMath.max(scores, 0, scores.length);
+        float max = Float.NEGATIVE_INFINITY;
+        for (float score : scores) {
+            max = Math.max(max, score);
+        }
         if (Float.isNaN(max) || max == Float.POSITIVE_INFINITY) {
             for (int id = 0; ; id++) {
                 if (Float.isNaN(scores[id]) || scores[id] == Float.POSITIVE_INFINITY) {
@@ -168,21 +171,24 @@ final class ChainSampler implements Sampler {
     }
 
     /**
-     * Fills {@code weights} for the candidates (the most likely token gets exactly 1) and returns their sum. All
-     * tokens in id order (no top-k) are weighed straight from the logits, without gathering them.
+     * Fills {@code weights} for the candidates (the most likely token gets exactly 1) and returns their sum. Scalar,
+     * on purpose: with the Vector API the sampler was 3 times faster once compiled, but whether the JIT compiled it
+     * without boxing the vectors varied from one JVM to the next (up to 3 MB allocated per token, caught by the
+     * allocation check); a few linear passes over the vocabulary are a small part of a decode step either way.
      */
     private float weigh(float[] scores, float max, int count) {
         float inverseTemperature = 1f / config.temperature();
-        if (count == scores.length) {
-            for (int id = 0; id < count; id++) {
-                candidates[id] = id;
-            }
-            return VectorMath.expScaled(scores, 0, weights, 0, count, max, inverseTemperature);
-        }
+        boolean all = count == scores.length;
+        float total = 0;
         for (int i = 0; i < count; i++) {
-            weights[i] = scores[candidates[i]];
+            if (all) {
+                candidates[i] = i;
+            }
+            float weight = VectorMath.exp((scores[candidates[i]] - max) * inverseTemperature);
+            weights[i] = weight;
+            total += weight;
         }
-        return VectorMath.expScaled(weights, 0, weights, 0, count, max, inverseTemperature);
+        return total;
     }
 
     /**
