@@ -146,7 +146,8 @@ public abstract class FloatTensor {
         checkVector("input", x, 0, batch * cols);
         checkVector("output", out, 0, batch * rows);
         prepareProducts(pool);
-        if (batch >= 2 && batch <= GROUP_TOKENS && ROW_GROUPS_FIT && this instanceof RowGroupKernel kernel) {
+        RowGroupKernel kernel = rowGroupKernel();
+        if (batch >= 2 && batch <= GROUP_TOKENS && ROW_GROUPS_FIT && kernel != null) {
             WorkerPool.RangeTask groupProducts = (firstGroup, endGroup) -> {
                 float[] sums = ThreadScratch.floats(GROUP_ROWS * GROUP_TOKENS * Vectors.LANES);
                 for (int group = firstGroup; group < endGroup; group++) {
@@ -271,6 +272,11 @@ public abstract class FloatTensor {
          * its speed).
          */
         void productRowsOfFour(int row, float[] x, int batch, float[] sums);
+    }
+
+    /** This type's {@link RowGroupKernel}, or null when small blocks take the tiled product. */
+    RowGroupKernel rowGroupKernel() {
+        return null;
     }
 
     /** The outputs of a row group from the running sums its {@link RowGroupKernel} parked. */

@@ -17,7 +17,7 @@ import jdk.incubator.vector.VectorOperators;
  * ggml's Q8_0: blocks of 32 values, each an fp16 scale d followed by 32 signed bytes q; value = d * q.
  * {@link #dequantizeRow} reads that layout as it is; the products read a {@link PackedBlocks} copy made on first use.
  */
-public final class Q8_0Tensor extends FloatTensor implements FloatTensor.RowGroupKernel {
+public final class Q8_0Tensor extends FloatTensor {
     static final int BLOCK_SIZE = 32;
     private static final int SCALE_BYTES = 2;
     static final int BLOCK_BYTES = 34;
@@ -102,13 +102,30 @@ public final class Q8_0Tensor extends FloatTensor implements FloatTensor.RowGrou
         out[outOffset + row + 3 * stride] = Vectors.sum(sum3);
     }
 
+    /** The row-group kernel, kept off this class's public methods: it trusts its arguments. */
+    private final RowGroupKernel rowGroups = new RowGroupKernel() {
+        @Override
+        public void productRows(int row, float[] x, int batch, float[] sums) {
+            Q8_0Tensor.this.productRows(row, x, batch, sums);
+        }
+
+        @Override
+        public void productRowsOfFour(int row, float[] x, int batch, float[] sums) {
+            Q8_0Tensor.this.productRowsOfFour(row, x, batch, sums);
+        }
+    };
+
+    @Override
+    RowGroupKernel rowGroupKernel() {
+        return rowGroups;
+    }
+
     /**
      * Three rows times up to 8 vectors with 24 running sums in registers: each weight vector is decoded once and
      * multiplied with every vector. A block of fewer than 8 repeats its last vector in the unused sums (their
      * results are dropped), so that one loop serves every block size.
      */
-    @Override
-    public void productRows(int row, float[] x, int batch, float[] sums) {
+    private void productRows(int row, float[] x, int batch, float[] sums) {
         PackedBlocks p = packed;
         byte[] quants = p.quants();
         float[] scales = p.scales();
@@ -194,8 +211,7 @@ public final class Q8_0Tensor extends FloatTensor implements FloatTensor.RowGrou
     }
 
     /** Three rows times up to 4 vectors with 12 running sums (a block of fewer than 4 repeats its last vector). */
-    @Override
-    public void productRowsOfFour(int row, float[] x, int batch, float[] sums) {
+    private void productRowsOfFour(int row, float[] x, int batch, float[] sums) {
         PackedBlocks p = packed;
         byte[] quants = p.quants();
         float[] scales = p.scales();

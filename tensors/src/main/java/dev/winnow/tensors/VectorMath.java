@@ -23,13 +23,28 @@ public final class VectorMath {
     private VectorMath() {
     }
 
-    /** sum of a[aOff + i] * b[bOff + i] for i in [0, n), accumulated in float. */
+    /**
+     * sum of a[aOff + i] * b[bOff + i] for i in [0, n), accumulated in float: two running vectors, interleaved, then
+     * their sum's lanes ({@link Vectors#sum}), then the values that fill no vector. The loop is {@code dotVector}'s,
+     * kept here rather than called, because going through its array costs a thread-local lookup per call, as much
+     * as a short dot itself (attention heads, the pruning module's scores); {@link #dots}' property test keeps the
+     * two bit for bit equal.
+     */
     public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         checkRange("a", a, aOff, n);
         checkRange("b", b, bOff, n);
-        float[] vector = LANE_VECTORS.get();
-        dotVector(a, aOff, b, bOff, n, vector, 0);
-        return dotTail(a, aOff, b, bOff, n, Vectors.sum(FloatVector.fromArray(FLOAT, vector, 0)));
+        FloatVector acc0 = FloatVector.zero(FLOAT);
+        FloatVector acc1 = FloatVector.zero(FLOAT);
+        int i = 0;
+        for (int unrolledEnd = n - 2 * LANES; i <= unrolledEnd; i += 2 * LANES) {
+            acc0 = FloatVector.fromArray(FLOAT, a, aOff + i).fma(FloatVector.fromArray(FLOAT, b, bOff + i), acc0);
+            acc1 = FloatVector.fromArray(FLOAT, a, aOff + i + LANES)
+                    .fma(FloatVector.fromArray(FLOAT, b, bOff + i + LANES), acc1);
+        }
+        for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
+            acc0 = FloatVector.fromArray(FLOAT, a, aOff + i).fma(FloatVector.fromArray(FLOAT, b, bOff + i), acc0);
+        }
+        return dotTail(a, aOff, b, bOff, n, Vectors.sum(acc0.add(acc1)));
     }
 
     /**
@@ -84,7 +99,7 @@ public final class VectorMath {
         return sum;
     }
 
-    /** LANES vectors of scratch per thread for {@link #dot}, {@link #dots} and {@link #swiglu}. */
+    /** LANES vectors of scratch per thread for {@link #dots} and {@link #swiglu}. */
     private static final ThreadLocal<float[]> LANE_VECTORS = ThreadLocal.withInitial(() -> new float[LANES * LANES]);
 
     /**
@@ -332,7 +347,7 @@ public final class VectorMath {
     }
 
     /** The largest of x[off .. off + n): NaN if any of them is NaN, -infinity for n = 0. */
-    public static float max(float[] x, int off, int n) {
+    static float max(float[] x, int off, int n) {
         checkRange("x", x, off, n);
         FloatVector maxV = FloatVector.broadcast(FLOAT, Float.NEGATIVE_INFINITY);
         int i = 0;

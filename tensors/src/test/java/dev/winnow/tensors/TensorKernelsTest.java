@@ -155,14 +155,19 @@ class TensorKernelsTest {
                 t.matVec(x, new float[4], pool);
             }
             MemorySegment.copy(rewritten, 0, bytes, 0, bytes.byteSize());
-            float[] row = new float[256];
-            float[] want = new float[256];
-            for (int i = 0; i < 4; i++) {
-                t.dequantizeRow(i, row, 0);
-                expected.dequantizeRow(i, want, 0);
-                assertArrayEquals(want, row, type + " row " + i);
-                assertEquals(expected.dotRow(i, x, 0), t.dotRow(i, x, 0), type + " row " + i);
-            }
+            assertRowsMatch(t, expected, x, type);
+        }
+    }
+
+    /** Every row of t dequantizes and dots with x exactly as the same row of reference does. */
+    private static void assertRowsMatch(FloatTensor t, FloatTensor reference, float[] x, GgmlType type) {
+        float[] row = new float[t.cols()];
+        float[] expected = new float[t.cols()];
+        for (int r = 0; r < t.rows(); r++) {
+            t.dequantizeRow(r, row, 0);
+            reference.dequantizeRow(r, expected, 0);
+            assertArrayEquals(expected, row, type + " row " + r);
+            assertEquals(reference.dotRow(r, x, 0), t.dotRow(r, x, 0), type + " row " + r);
         }
     }
 
@@ -185,14 +190,7 @@ class TensorKernelsTest {
                     float[] x = KernelReference.randomVector(256, new Random(1));
                     float[] out = new float[9];
                     t.matVec(x, out, pool);
-                    float[] row = new float[256];
-                    float[] expected = new float[256];
-                    for (int r = 0; r < 9; r++) {
-                        t.dequantizeRow(r, row, 0);
-                        reference.dequantizeRow(r, expected, 0);
-                        assertArrayEquals(expected, row, type + " row " + r);
-                        assertEquals(reference.dotRow(r, x, 0), t.dotRow(r, x, 0), type + " row " + r);
-                    }
+                    assertRowsMatch(t, reference, x, type);
                 }
             }
         } finally {
