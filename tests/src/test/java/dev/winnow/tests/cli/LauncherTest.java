@@ -89,8 +89,75 @@ class LauncherTest {
         assumeTrue(Files.isDirectory(oldJava), "no JDK 17 on this machine to test the refusal with");
         Result r = launch("", Map.of("JAVA_HOME", oldJava.toString(), "PATH", oldJava.resolve("bin") + ":/usr/bin:/bin"),
                 "--version");
-        assertEquals(3, r.exitCode(), r.err());
+        assertEquals(1, r.exitCode(), r.err());
         assertTrue(r.err().contains("Java 25"), r.err());
+        assertTrue(r.err().contains("is Java 17"), "names the version it found: " + r.err());
+    }
+
+    @Test
+    void theBuildRefusesAnOldJavaInOneLine() throws Exception {
+        Path oldJava = Path.of("/usr/lib/jvm/java-17-openjdk-amd64");
+        assumeTrue(Files.isDirectory(oldJava), "no JDK 17 on this machine to test the refusal with");
+        ProcessBuilder builder = new ProcessBuilder(root.resolve("mvnw").toString(), "-B", "-q", "-N", "validate")
+                .directory(root.toFile()).redirectErrorStream(true);
+        builder.environment().put("JAVA_HOME", oldJava.toString());
+        Process process = builder.start();
+        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "mvnw did not finish in 120 s");
+        assertTrue(process.exitValue() != 0, out);
+        assertFalse(out.contains("Unrecognized option"), "the wrapper's JVM options must not break first: " + out);
+        assertTrue(out.lines().anyMatch(line -> line.contains("Winnow builds with JDK 25") && line.contains("Java 17")), out);
+    }
+
+    /** Ctrl-C in a terminal reaches the whole process group: the launcher must let Java report what it did. */
+    @Test
+    void ctrlCInATerminalLetsTrainingSayWhereItStopped() throws Exception {
+        Path model = SharedFiles.requireShared("models/stories260K.gguf");
+        Path data = SharedFiles.requireShared("data/tinystories-dev.txt");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/tmux")), "tmux is not installed; no terminal to press Ctrl-C in");
+        Path dir = Files.createTempDirectory("winnow-ctrl-c");
+        String session = "winnow-test-" + ProcessHandle.current().pid();
+        // bash (waits for the job and goes on when it exits on its own) runs the script whatever tmux's shell is.
+        Path script = Files.writeString(dir.resolve("run.sh"), "export JAVA_HOME=" + System.getProperty("java.home")
+                + "\n" + root.resolve("bin/winnow") + " train-pruning -m " + model + " -o " + dir.resolve("out.gguf")
+                + " --data " + data + " --gamma 0.1 --steps 100000 --batch 1 --seq-len 32 --checkpoint-every 0"
+                + " --eval-every 0 -t 1 2>" + dir.resolve("err.txt") + "\necho $? >" + dir.resolve("exit.txt")
+                + "\nsleep 60\n");
+        tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "bash " + script);
+        try {
+            Path err = dir.resolve("err.txt");
+            awaitTrue(() -> Files.exists(err) && Files.readString(err).contains("step "), "training never started", err);
+            tmux("send-keys", "-t", session, "C-c");
+            Path exit = dir.resolve("exit.txt");
+            awaitTrue(() -> Files.exists(exit) && !Files.readString(exit).isBlank(), "winnow did not stop on Ctrl-C", err);
+            assertTrue(Files.readString(err).contains("interrupted after step"), Files.readString(err));
+            assertEquals("130", Files.readString(exit).strip(), Files.readString(err));
+        } finally {
+            tmux("kill-session", "-t", session);
+        }
+    }
+
+    private interface Check {
+        boolean holds() throws IOException;
+    }
+
+    /** Waits (bounded generously: the suite runs on a loaded machine) until the check holds. */
+    private static void awaitTrue(Check check, String failure, Path log) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!check.holds()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(failure + ": " + (Files.exists(log) ? Files.readString(log) : "(no output)"));
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    private static void tmux(String... args) throws IOException, InterruptedException {
+        ProcessBuilder builder = new ProcessBuilder("tmux");
+        builder.command().addAll(List.of(args));
+        Process process = builder.redirectErrorStream(true).start();
+        process.getInputStream().readAllBytes();
+        assertTrue(process.waitFor(30, TimeUnit.SECONDS), "tmux did not answer");
     }
 
     @Test
