@@ -42,7 +42,6 @@ final class HubDownloader {
     private static final Pattern REPO = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*");
     private static final Pattern FILE_SEGMENT = Pattern.compile("[A-Za-z0-9._+-]+");
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
-    private static final long PROGRESS_INTERVAL_NANOS = 200_000_000;
 
     private final URI endpoint;
     private final Path cacheDir;
@@ -256,54 +255,28 @@ final class HubDownloader {
         }
     }
 
-    /** Streams the body into the part file, showing a progress bar; the part file keeps what arrived. */
+    /** Streams the body into the part file, showing its progress; the part file keeps what arrived. */
     private void copy(InputStream body, Path part, boolean append, long start, long total, String name)
             throws IOException {
         byte[] buffer = new byte[1 << 16];
         long done = start;
         long began = System.nanoTime();
-        long lastShown = 0;
+        Progress shown = Progress.resume(progress, name, Math.max(0, total), "bytes", start);
         try (OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
             int read;
             while ((read = body.read(buffer)) >= 0) {
                 out.write(buffer, 0, read);
                 done += read;
-                long now = System.nanoTime();
-                if (now - lastShown > PROGRESS_INTERVAL_NANOS) {
-                    showProgress(name, done, start, total, now - began);
-                    lastShown = now;
-                }
+                shown.update(done, "");
             }
         } catch (IOException e) {
-            progress.println();
+            shown.finish("winnow: " + name + ": broke off after " + Progress.size(done));
             throw new UserInputException("the download of " + name + " broke off after " + done + " bytes ("
                     + describe(e) + "); run the command again to resume it");
         }
-        showProgress(name, done, start, total, System.nanoTime() - began);
-        progress.println();
-        progress.flush();
-    }
-
-    private void showProgress(String name, long done, long start, long total, long elapsedNanos) {
-        double rate = (done - start) / Math.max(1e-9, elapsedNanos / 1e9);
-        if (total > 0) {
-            int width = 30;
-            int filled = (int) Math.min(width, width * done / total);
-            progress.printf("\r%s [%s%s] %5.1f%% %s / %s  %s/s", name, "#".repeat(filled), " ".repeat(width - filled),
-                    100.0 * done / total, bytes(done), bytes(total), bytes((long) rate));
-        } else {
-            progress.printf("\r%s %s  %s/s", name, bytes(done), bytes((long) rate));
-        }
-        progress.flush();
-    }
-
-    private static String bytes(long count) {
-        if (count < 1024) {
-            return count + " B";
-        }
-        int unit = (63 - Long.numberOfLeadingZeros(count)) / 10;
-        return "%.1f %siB".formatted(count / Math.pow(1024, unit), "KMGTPE".charAt(unit - 1));
+        shown.finish("winnow: %s: %s in %s".formatted(name, Progress.size(done),
+                Progress.duration((System.nanoTime() - began) / 1e9)));
     }
 
     /** Checks the complete part file against the announced size and SHA-256; a file with the wrong hash is removed. */

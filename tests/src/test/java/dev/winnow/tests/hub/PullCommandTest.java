@@ -45,7 +45,8 @@ class PullCommandTest {
             assertEquals(cached.toString(), run.out().strip());
             assertArrayEquals(content, Files.readAllBytes(cached));
             assertFalse(Files.exists(cached.resolveSibling(FILE + ".part")));
-            assertTrue(run.err().contains("100.0%"), "progress bar: " + run.err());
+            assertTrue(run.err().contains(" 100% 293.0 KiB/293.0 KiB"), "progress: " + run.err());
+            assertFalse(run.err().contains("\r"), "plain lines when stderr is no terminal: " + run.err());
             assertEquals(2, hub.requests().size(), "the redirect and the download: " + hub.requests());
 
             CliRunner.Run again = pull(hub, cache, FILE);
