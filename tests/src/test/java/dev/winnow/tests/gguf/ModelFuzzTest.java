@@ -11,7 +11,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -25,6 +27,7 @@ class ModelFuzzTest {
     private static final Path DIR = TempFiles.directory("model-fuzz");
     private static final Path FILE = DIR.resolve("fuzzed.gguf");
     private static final List<GgufCorruptionProperties.Sample> SEEDS = seeds();
+    private static final Map<GuardedOpen.Outcome, Integer> OUTCOMES = new EnumMap<>(GuardedOpen.Outcome.class);
 
     private static List<GgufCorruptionProperties.Sample> seeds() {
         try {
@@ -44,14 +47,18 @@ class ModelFuzzTest {
         }
     }
 
+    /** The figures of a run (docs/fuzzing.md quotes them): how many inputs ran a step, how many were refused. */
     @AfterAll
-    static void cleanUp() throws IOException {
+    static void reportAndCleanUp() throws IOException {
+        System.out.printf("ModelFuzzTest: %d inputs, %d loaded and ran a step, %d refused%n",
+                OUTCOMES.values().stream().mapToInt(Integer::intValue).sum(),
+                OUTCOMES.getOrDefault(GuardedOpen.Outcome.OPENED, 0), OUTCOMES.getOrDefault(GuardedOpen.Outcome.REFUSED, 0));
         TempFiles.delete(DIR);
     }
 
     @FuzzTest
     void loadAndRunOneStep(FuzzedDataProvider input) throws IOException {
-        GuardedOpen.loadAndStep(FILE, file(input));
+        OUTCOMES.merge(GuardedOpen.loadAndStep(FILE, file(input)), 1, Integer::sum);
     }
 
     /** A seed with mutations, or (one input in eight) the rest of the input as a file. */
