@@ -129,9 +129,7 @@ final class BenchCommand implements Callable<Integer> {
         if (promptTokens == 0 && generatedTokens == 0) {
             throw new UserInputException("-p and -n are both 0: nothing to measure");
         }
-        if (threads < 1) {
-            throw new UserInputException("--threads must be at least 1, got " + threads);
-        }
+        ThreadCount.check(spec, threads);
         if (reps < 1) {
             throw new UserInputException("--reps must be at least 1, got " + reps);
         }

@@ -19,12 +19,16 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
-/** {@code winnow inspect}: what a GGUF file holds. */
+/**
+ * {@code winnow inspect}: what a GGUF file holds. Everything read from the file is printed through
+ * {@link TerminalText}, so keys, strings and tensor names cannot act on the terminal or flood it.
+ */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = "Print a GGUF file's metadata and its tensor table (name, type, shape, bytes).")
 final class InspectCommand implements Callable<Integer> {
     private static final int SHOWN_ARRAY_ELEMENTS = 8;
     private static final int SHOWN_STRING_CHARS = 120;
+    private static final int SHOWN_NAME_CHARS = 200;
 
     @Spec
     CommandSpec spec;
@@ -43,14 +47,16 @@ final class InspectCommand implements Callable<Integer> {
                     file.version(), file.fileSize(), file.metadata().size(), file.tensors().size(), file.alignment());
             out.println();
             for (Map.Entry<String, GgufValue> e : file.metadata().asMap().entrySet()) {
-                out.printf("  %-45s %-8s %s%n", e.getKey(), e.getValue().type(), show(e.getValue()));
+                out.printf("  %-45s %-8s %s%n", TerminalText.head(e.getKey(), SHOWN_NAME_CHARS), e.getValue().type(),
+                        show(e.getValue()));
             }
             if (!noTensors) {
                 out.println();
                 out.printf("  %-40s %-6s %-22s %14s%n", "tensor", "type", "shape", "bytes");
                 long total = 0;
                 for (GgufTensorInfo t : file.tensors()) {
-                    out.printf("  %-40s %-6s %-22s %,14d%n", t.name(), t.type(), Arrays.toString(t.shape()), t.byteSize());
+                    out.printf("  %-40s %-6s %-22s %,14d%n", TerminalText.head(t.name(), SHOWN_NAME_CHARS), t.type(),
+                            Arrays.toString(t.shape()), t.byteSize());
                     total += t.byteSize();
                 }
                 out.printf("  %-40s %-6s %-22s %,14d%n", "total", "", "", total);
@@ -62,7 +68,7 @@ final class InspectCommand implements Callable<Integer> {
 
     private static String show(GgufValue value) {
         if (value.type() != GgufValueType.ARRAY) {
-            return value.type() == GgufValueType.STRING ? quote(value.asString()) : scalar(value);
+            return element(value.type(), value.value());
         }
         GgufArray array = value.asArray();
         Object values = array.values();
@@ -71,13 +77,6 @@ final class InspectCommand implements Callable<Integer> {
                 .mapToObj(i -> element(array.elementType(), Array.get(values, i)))
                 .collect(Collectors.joining(", "));
         return "[%s x %d] [%s%s]".formatted(array.elementType(), array.size(), head, array.size() > shown ? ", ..." : "");
-    }
-
-    private static String scalar(GgufValue value) {
-        return switch (value.type()) {
-            case UINT8, UINT16, UINT32, UINT64 -> Long.toUnsignedString(value.asLong());
-            default -> String.valueOf(value.value());
-        };
     }
 
     private static String element(GgufValueType type, Object element) {
@@ -92,8 +91,9 @@ final class InspectCommand implements Callable<Integer> {
         };
     }
 
+    /** A string in quotes, a quote or backslash in it escaped as well, so that where it ends is clear. */
     private static String quote(String s) {
-        String shown = s.length() > SHOWN_STRING_CHARS ? s.substring(0, SHOWN_STRING_CHARS) + "..." : s;
-        return '"' + shown.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t") + '"';
+        String head = TerminalText.prefix(s, SHOWN_STRING_CHARS).replace("\\", "\\\\").replace("\"", "\\\"");
+        return '"' + TerminalText.escape(head) + '"' + TerminalText.lengthNote(s, SHOWN_STRING_CHARS);
     }
 }

@@ -29,7 +29,7 @@ final class ModelOptions {
 
     @Option(names = {"-c", "--ctx"}, paramLabel = "N",
             description = "Context length in tokens (default: the model's own).")
-    int contextLength;
+    Integer contextLength;
 
     /** Loads the model, reporting the time it took on {@code log}. */
     Model load(PrintWriter log) throws IOException {
@@ -42,7 +42,7 @@ final class ModelOptions {
         Path path = model != null ? model : HubDownloader.configured(null, null, System.getenv(), log).fetch(hubFile);
         long start = System.nanoTime();
         Model loaded = Model.load(path, adapter);
-        if (contextLength > loaded.config().contextLength()) {
+        if (contextLength != null && contextLength > loaded.config().contextLength()) {
             log.printf("winnow: note: --ctx %d is longer than the %d tokens the model was trained for%n",
                     contextLength, loaded.config().contextLength());
         }
@@ -55,7 +55,7 @@ final class ModelOptions {
 
     /** The context length of a session: --ctx, or the model's own. */
     int contextLength(Model model) {
-        return contextLength > 0 ? contextLength : model.config().contextLength();
+        return contextLength != null ? contextLength : model.config().contextLength();
     }
 
     WorkerPool pool() {
@@ -68,10 +68,8 @@ final class ModelOptions {
                     ? "Missing required option: '--model=MODEL' (or --hf REPO:FILE)"
                     : "give the model either with --model or with --hf, not both");
         }
-        if (threads < 1) {
-            throw new UserInputException("--threads must be at least 1, got " + threads);
-        }
-        if (contextLength < 0) {
+        ThreadCount.check(spec, threads);
+        if (contextLength != null && contextLength < 1) {
             throw new UserInputException("--ctx must be positive, got " + contextLength);
         }
     }

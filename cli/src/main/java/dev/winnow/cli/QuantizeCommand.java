@@ -68,9 +68,7 @@ final class QuantizeCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--type must be one of q8_0, q4_0, q4_k, q6_k, got '" + typeName + "'");
         }
-        if (threads < 1) {
-            throw new UserInputException("--threads must be at least 1, got " + threads);
-        }
+        ThreadCount.check(spec, threads);
         if (Files.exists(output) && Files.isSameFile(input, output)) {
             throw new UserInputException("the output file is the input file " + input + "; write to another file");
         }

@@ -1,5 +1,6 @@
 package dev.winnow.cli;
 
+import dev.winnow.engine.tokenizer.TextFile;
 import dev.winnow.engine.tokenizer.Tokenizer;
 import dev.winnow.engine.tokenizer.Vocabulary;
 import dev.winnow.gguf.GgufFile;
@@ -11,8 +12,6 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
@@ -52,7 +51,7 @@ final class TokenizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        String text = input.text != null ? input.text : Files.readString(input.file, StandardCharsets.UTF_8);
+        String text = input.text != null ? input.text : TextFile.readUtf8(input.file);
         try (GgufFile file = GgufFile.open(model)) {
             Tokenizer tokenizer = Tokenizer.of(Vocabulary.fromGguf(file.metadata()));
             int[] ids = tokenizer.encode(text, bos, !noParseSpecial);

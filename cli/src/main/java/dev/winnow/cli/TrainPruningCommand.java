@@ -243,9 +243,7 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
     }
 
     private void validate() {
-        if (threads < 1) {
-            throw new UserInputException("--threads must be at least 1, got " + threads);
-        }
+        ThreadCount.check(spec, threads);
         if (evalEvery < 0 || checkpointEvery < 0 || logEvery < 1) {
             throw new UserInputException("--eval-every and --checkpoint-every must be >= 0 and --log-every >= 1");
         }

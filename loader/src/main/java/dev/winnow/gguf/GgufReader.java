@@ -13,6 +13,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -284,7 +285,12 @@ final class GgufReader {
         return List.copyOf(tensors.values());
     }
 
-    /** Each tensor's bytes are aligned, inside the file, and shared with no other tensor. */
+    /**
+     * Each tensor's bytes are aligned, inside the file, shared with no other tensor, and fill the span up to the
+     * next tensor's data (or the end of the file) but for the alignment padding: writers place tensors one after
+     * another, so a size that does not fill its span means a wrong type or shape (one flipped byte in a tensor
+     * info), which would otherwise read the weights with the wrong layout.
+     */
     private void checkTensorData(List<ReadTensor> tensors, long dataOffset, long alignment) {
         for (ReadTensor read : tensors) {
             GgufTensorInfo tensor = read.info();
@@ -300,11 +306,21 @@ final class GgufReader {
         }
         List<ReadTensor> byOffset = tensors.stream()
                 .sorted(Comparator.comparingLong(read -> read.info().offset())).toList();
-        for (int k = 1; k < byOffset.size(); k++) {
-            GgufTensorInfo before = byOffset.get(k - 1).info();
-            GgufTensorInfo after = byOffset.get(k).info();
-            if (before.offset() + before.byteSize() > after.offset()) {
-                throw error("the data of tensor '" + after.name() + "' overlaps that of tensor '" + before.name() + "'",
+        for (int k = 0; k < byOffset.size(); k++) {
+            GgufTensorInfo tensor = byOffset.get(k).info();
+            boolean last = k == byOffset.size() - 1;
+            long spanEnd = last ? size - dataOffset : byOffset.get(k + 1).info().offset();
+            long unused = spanEnd - tensor.offset() - tensor.byteSize();
+            if (unused < 0) {
+                GgufTensorInfo after = byOffset.get(k + 1).info();
+                throw error("the data of tensor '" + after.name() + "' overlaps that of tensor '" + tensor.name() + "'",
+                        byOffset.get(k + 1).offsetFieldAt());
+            }
+            if (unused >= alignment) {
+                throw error("tensor '%s' of type %s and shape %s takes %d bytes, but its data spans %d bytes up to %s; its type or shape is wrong"
+                        .formatted(tensor.name(), tensor.type(), Arrays.toString(tensor.shape()), tensor.byteSize(),
+                                spanEnd - tensor.offset(), last ? "the end of the file"
+                                        : "tensor '" + byOffset.get(k + 1).info().name() + "'"),
                         byOffset.get(k).offsetFieldAt());
             }
         }

@@ -14,10 +14,14 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetEncoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -195,11 +199,14 @@ public final class GgufWriter {
 
     /**
      * Writes the file: into a new file next to {@code path}, which then replaces {@code path} in one atomic move,
-     * so {@code path} never holds a partly written file.
+     * so {@code path} never holds a partly written file. Only a regular file is replaced: a symbolic link, a
+     * directory, a FIFO or a device at {@code path} is refused, never replaced nor followed.
      *
      * @throws IllegalArgumentException if a string is not valid Unicode (an unpaired surrogate)
+     * @throws FileSystemException      if {@code path} exists and is not a regular file
      */
     public void write(Path path) throws IOException {
+        refuseUnlessRegularOrAbsent(path);
         List<GgufTensorInfo> placed = tensors();
         byte[] header = encodeHeader(placed);
         long alignment = alignment();
@@ -223,10 +230,27 @@ public final class GgufWriter {
                 }
                 channel.force(true);
             }
+            // Checked again: the data took time, and the move would replace whatever is there by now.
+            refuseUnlessRegularOrAbsent(absolute);
             Files.move(temporary, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (Throwable failure) {
             Files.deleteIfExists(temporary);
             throw failure;
+        }
+    }
+
+    private static void refuseUnlessRegularOrAbsent(Path path) throws IOException {
+        BasicFileAttributes attributes;
+        try {
+            attributes = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException absent) {
+            return;
+        }
+        if (!attributes.isRegularFile()) {
+            String kind = attributes.isSymbolicLink() ? "a symbolic link" : attributes.isDirectory() ? "a directory"
+                    : "a FIFO, socket or device";
+            throw new FileSystemException(path.toString(), null,
+                    "exists and is " + kind + ", not a regular file; refusing to replace it");
         }
     }
 

@@ -52,7 +52,7 @@ public final class Generator {
         if (maxTokens > 0 && (long) prompt.length + maxTokens > session.remaining()) {
             throw new ContextFullException(
                     "the prompt (%d tokens) and %d generated tokens need %d positions, but only %d of the context's %d are left; raise --ctx or lower -n"
-                            .formatted(prompt.length, maxTokens, prompt.length + maxTokens, session.remaining(),
+                            .formatted(prompt.length, maxTokens, (long) prompt.length + maxTokens, session.remaining(),
                                     session.contextLength()));
         }
         Tokenizer tokenizer = session.model().tokenizer();

@@ -20,7 +20,8 @@ public sealed interface KvBudget {
 
         @Override
         public long maxPages(int layers, int pageSize, long pageBytes) {
-            return layers * ((tokens + pageSize - 1) / pageSize);
+            long pagesPerLayer = tokens / pageSize + (tokens % pageSize == 0 ? 0 : 1);
+            return pagesPerLayer > Long.MAX_VALUE / layers ? Long.MAX_VALUE : layers * pagesPerLayer;
         }
 
         @Override
@@ -68,7 +69,12 @@ public sealed interface KvBudget {
             if (m.group(1).contains(".")) {
                 throw new IllegalArgumentException("KV budget '%s': a token count must be a whole number".formatted(text));
             }
-            return new Tokens(Long.parseLong(m.group(1)));
+            try {
+                return new Tokens(Long.parseLong(m.group(1)));
+            } catch (NumberFormatException tooLong) {
+                throw new IllegalArgumentException("KV budget '%s' is too large: at most %d tokens"
+                        .formatted(text, Long.MAX_VALUE));
+            }
         }
         double base = unit.contains("I") ? 1024 : 1000;
         int power = switch (unit.charAt(0)) {

@@ -25,6 +25,11 @@ import dev.winnow.gguf.GgufValue;
 public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, int heads, int kvHeads, int headDim,
                           int ropeDim, float ropeBase, float normEps, int vocabularySize, Architecture architecture,
                           float ropePositionScale) {
+    /**
+     * The widest activation row (query heads, key heads, feed-forward, vocabulary): a block of
+     * {@link LlamaModel#DEFAULT_BLOCK} such rows is one Java array.
+     */
+    static final int MAX_WIDTH = (Integer.MAX_VALUE - 8) / LlamaModel.DEFAULT_BLOCK;
 
     public LlamaConfig {
         require(dim > 0 && layers > 0 && ffnDim > 0 && heads > 0 && kvHeads > 0 && headDim > 0 && vocabularySize > 0,
@@ -33,6 +38,11 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
         require(contextLength > 0, "context_length must be positive, got " + contextLength);
         require(architecture != null, "the architecture is missing");
         require(ropePositionScale > 0, "the RoPE position scale must be positive, got " + ropePositionScale);
+        requireWidth("head_count (%d) x key_length (%d)".formatted(heads, headDim), (long) heads * headDim);
+        requireWidth("head_count_kv (%d) x key_length (%d)".formatted(kvHeads, headDim), (long) kvHeads * headDim);
+        requireWidth("embedding_length", dim);
+        requireWidth("feed_forward_length", ffnDim);
+        requireWidth("the vocabulary size", vocabularySize);
         require(heads % kvHeads == 0,
                 "head_count (%d) is not a multiple of head_count_kv (%d)".formatted(heads, kvHeads));
         require(ropeDim > 0 && ropeDim <= headDim && ropeDim % 2 == 0,
@@ -132,6 +142,14 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
             return value.asInt();
         } catch (RuntimeException e) {
             throw new ModelLoadException("key %s: %s".formatted(key, e.getMessage()));
+        }
+    }
+
+    /** Header values multiply exactly: a width that would overflow, or not fit a block of activations, is refused. */
+    private static void requireWidth(String what, long width) {
+        if (width > MAX_WIDTH) {
+            throw new ModelLoadException("%s is %d, more than the %d values per token Winnow supports"
+                    .formatted(what, width, MAX_WIDTH));
         }
     }
 

@@ -114,6 +114,7 @@ public final class LlamaModel {
         for (int i = 0; i < count; i++) {
             addPosition(s, i, firstPosition + i);
         }
+        requireFinite(s, count, -1);
         for (int l = 0; l < config.layers(); l++) {
             LlamaWeights.Layer w = weights.layers()[l];
             projectQueryKeyValue(w, s, count, pool);
@@ -122,6 +123,7 @@ public final class LlamaModel {
             }
             attend(l, cache, pruner, firstPosition, count, s.xb, s.q, s.k, s.v, s.attention, pool);
             outputAndFeedForward(w, s, count, pool);
+            requireFinite(s, count, l);
         }
 
         if (!computeLogits) {
@@ -163,6 +165,7 @@ public final class LlamaModel {
         for (int i = 0; i < count; i++) {
             addPosition(s, i, positions[i]);
         }
+        requireFinite(s, count, -1);
         if (s.rowAttention == null) {
             s.rowAttention = new RowAttention(s.blockSize, config.queryDim());
         }
@@ -174,6 +177,7 @@ public final class LlamaModel {
                 projectQueryKeyValue(w, s, count, pool);
                 attendRows(l, positions, caches, pruners, count, s, rows, pool);
                 outputAndFeedForward(w, s, count, pool);
+                requireFinite(s, count, l);
             }
         } finally {
             rows.set(null, null, null); // no reference to a finished sequence's cache stays behind
@@ -335,6 +339,29 @@ public final class LlamaModel {
                         pruners[i].attentionWeights(layer, positions[i], 1));
             }
         }
+    }
+
+    /**
+     * Stops with the place where damaged weights first show, instead of letting a NaN or an infinity reach the
+     * sampler: the residual stream of the block's {@code count} rows after {@code layer} (after the embedding for
+     * layer -1) must be finite. About one add per value, next to a layer's matrix work.
+     */
+    private void requireFinite(State s, int count, int layer) {
+        if (!allFinite(s.x, count * config.dim())) {
+            String where = layer < 0 ? "the token embedding (token_embd.weight)"
+                    : "layer %d (%s)".formatted(layer, allFinite(s.attention, count * config.queryDim())
+                            ? "its feed-forward block" : "its attention");
+            throw new ModelLoadException("broken model: non-finite values (NaN or infinity) first appear in " + where
+                    + "; the file's weights are damaged");
+        }
+    }
+
+    private static boolean allFinite(float[] values, int length) {
+        float probe = 0;
+        for (int i = 0; i < length; i++) {
+            probe += values[i] * 0f; // 0 for every finite value, NaN from a NaN or an infinity
+        }
+        return probe == 0;
     }
 
     /** Output projection and residual, then the SwiGLU feed-forward block and residual, for every row. */

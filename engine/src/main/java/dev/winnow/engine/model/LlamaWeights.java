@@ -29,6 +29,11 @@ public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] o
 
     /** Finds and shape-checks every tensor the configuration needs. */
     public static LlamaWeights load(GgufFile file, LlamaConfig c) {
+        // Each layer has tensors of its own, so the file bounds the layer count before anything is sized by it.
+        if (c.layers() > file.tensors().size()) {
+            throw new ModelLoadException("block_count is %d, but the file holds only %d tensors, fewer than one per layer"
+                    .formatted(c.layers(), file.tensors().size()));
+        }
         FloatTensor embedding = matrix(file, "token_embd.weight", c.dim(), c.vocabularySize());
         Layer[] layers = new Layer[c.layers()];
         Architecture arch = c.architecture();

@@ -1,10 +1,9 @@
 package dev.winnow.engine.training;
 
+import dev.winnow.engine.tokenizer.TextFile;
 import dev.winnow.engine.tokenizer.Tokenizer;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -46,12 +45,12 @@ public final class TextCorpus {
     /**
      * The token stream of a UTF-8 text file.
      *
-     * @throws IllegalArgumentException if the file holds no text
+     * @throws TextFile.TextFileException if the file is not UTF-8 or holds no text
      */
     public static int[] tokenize(Path file, Tokenizer tokenizer, boolean addBos) throws IOException {
-        List<String> documents = documents(Files.readString(file, StandardCharsets.UTF_8));
+        List<String> documents = documents(TextFile.readUtf8(file));
         if (documents.isEmpty()) {
-            throw new IllegalArgumentException(file + " holds no text");
+            throw new TextFile.TextFileException(file + " holds no text");
         }
         List<int[]> parts = new ArrayList<>(documents.size());
         int total = 0;

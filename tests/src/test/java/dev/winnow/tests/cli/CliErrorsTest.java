@@ -118,7 +118,7 @@ class CliErrorsTest {
         Path model = SharedFiles.requireShared("models/stories260K.gguf");
         assertOneLineError(CliRunner.run("generate", "-m", model.toString(), "-p", "hi", "--temperature", "-1"), 1,
                 "temperature");
-        assertOneLineError(CliRunner.run("generate", "-m", model.toString(), "-p", "hi", "--threads", "0"), 1,
+        assertOneLineError(CliRunner.run("generate", "-m", model.toString(), "-p", "hi", "--threads", "0"), 2,
                 "--threads");
     }
 

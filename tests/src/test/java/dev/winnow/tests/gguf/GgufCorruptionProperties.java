@@ -44,20 +44,20 @@ class GgufCorruptionProperties {
         }
 
         static Sample of(String name, byte[] bytes) {
-            return new Sample(name, bytes, headerLength(bytes));
-        }
-
-        /** The data offset when the file opens; otherwise the whole file counts as header. */
-        private static int headerLength(byte[] bytes) {
             try {
-                Files.write(FILE, bytes);
-                try (GgufFile gguf = GgufFile.open(FILE)) {
-                    return (int) gguf.dataOffset();
-                }
-            } catch (GgufFormatException damaged) {
-                return bytes.length;
+                return read(name, Files.write(FILE, bytes));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
+            }
+        }
+
+        /** The file's bytes, and its data offset as the header length (the whole file when it does not open). */
+        static Sample read(String name, Path file) throws IOException {
+            byte[] bytes = Files.readAllBytes(file);
+            try (GgufFile gguf = GgufFile.open(file)) {
+                return new Sample(name, bytes, (int) gguf.dataOffset());
+            } catch (GgufFormatException damaged) {
+                return new Sample(name, bytes, bytes.length);
             }
         }
     }

@@ -1,5 +1,14 @@
 package dev.winnow.tests.gguf;
 
+import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.kv.KvCacheConfig;
+import dev.winnow.engine.kv.KvGeometry;
+import dev.winnow.engine.kv.PagePool;
+import dev.winnow.engine.model.Model;
+import dev.winnow.engine.model.ModelLoadException;
+import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.tokenizer.Tokenizer;
+import dev.winnow.engine.tokenizer.TokenizerException;
 import dev.winnow.gguf.GgufFile;
 import dev.winnow.gguf.GgufFormatException;
 import dev.winnow.gguf.GgufTensorInfo;
@@ -10,7 +19,11 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import dev.winnow.tensors.VectorMath;
+import dev.winnow.tensors.WorkerPool;
+
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -25,12 +38,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Opens possibly corrupt files on a separate thread with a time limit, and insists on one of two outcomes: the
  * file opens (and then everything it describes lies inside it), or {@link GgufFormatException}. Anything else (any
  * other exception, an {@link Error} such as {@link OutOfMemoryError}, a hang) fails the test.
+ * <p>
+ * {@link #loadAndStep} goes further, as {@code winnow generate} does: it loads the file as a model and, when that
+ * succeeds, tokenizes a text and runs one forward step. A model may be refused ({@link GgufFormatException},
+ * {@link ModelLoadException}, {@link TokenizerException}: the errors the command line reports as one line), but
+ * a file that loads must then run (no accepted-then-crashed file).
  */
 final class GuardedOpen {
-    private static final long LIMIT_SECONDS = 10;
+    /** Far beyond any honest file's time even on a loaded 2-core machine: what runs longer is stuck. */
+    private static final long LIMIT_SECONDS = 60;
+    private static final WorkerPool SINGLE_THREAD = new WorkerPool(1);
+    /** The thread of {@link #OPENER}, whose stack a hang reports. */
+    private static volatile Thread opener;
     private static final ExecutorService OPENER = Executors.newSingleThreadExecutor(task -> {
         Thread thread = new Thread(task, "gguf-guarded-open");
         thread.setDaemon(true);
+        opener = thread;
         return thread;
     });
 
@@ -41,16 +64,28 @@ final class GuardedOpen {
 
     /** Writes {@code bytes} to {@code file} and opens it. */
     static Outcome open(Path file, byte[] bytes) throws IOException {
+        return guarded(file, bytes, () -> openAndInspect(file, bytes.length), "opening");
+    }
+
+    /** Writes {@code bytes} to {@code file}, loads it as a model and, when it loads, runs one step. */
+    static Outcome loadAndStep(Path file, byte[] bytes) throws IOException {
+        return guarded(file, bytes, () -> loadAndStep(file), "loading and running");
+    }
+
+    private static Outcome guarded(Path file, byte[] bytes, Callable<Outcome> probe, String doing) throws IOException {
         Files.write(file, bytes);
-        Future<Outcome> result = OPENER.submit(() -> openAndInspect(file, bytes.length));
+        Future<Outcome> result = OPENER.submit(probe);
         try {
             return result.get(LIMIT_SECONDS, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
-            throw new AssertionError("opening a " + bytes.length + "-byte file threw " + e.getCause()
-                    + " instead of GgufFormatException", e.getCause());
+            throw new AssertionError(doing + " a " + bytes.length + "-byte file threw " + e.getCause()
+                    + " instead of refusing it", e.getCause());
         } catch (TimeoutException e) {
+            AssertionError hang = new AssertionError(doing + " a " + bytes.length + "-byte file took over "
+                    + LIMIT_SECONDS + " s; the stack trace is where it was");
+            hang.setStackTrace(opener.getStackTrace());
             result.cancel(true);
-            throw new AssertionError("opening a " + bytes.length + "-byte file took over " + LIMIT_SECONDS + " s");
+            throw hang;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError("interrupted", e);
@@ -65,6 +100,23 @@ final class GuardedOpen {
             assertTrue(refused.offset() >= 0 && refused.offset() <= size, refused.getMessage());
             assertTrue(refused.getMessage().startsWith(file.getFileName() + ": ")
                     && refused.getMessage().endsWith(" at byte " + refused.offset()), refused.getMessage());
+            return Outcome.REFUSED;
+        }
+    }
+
+    private static Outcome loadAndStep(Path file) throws IOException {
+        try (Model model = Model.load(file);
+             PagePool pages = KvCacheConfig.defaults().newPool(KvGeometry.of(model.config(), model.config().contextLength()), 0)) {
+            Tokenizer tokenizer = model.tokenizer();
+            int[] prompt = tokenizer.encode("Once upon a time", model.vocabulary().addBos(), true);
+            Session session = Session.paged(model, pages, model.config().contextLength(), SINGLE_THREAD,
+                    new PruningPolicy.None(), null);
+            float[] logits = session.ingest(prompt.length > 0 ? new int[] {prompt[0]} : new int[] {0});
+            assertEquals(model.config().vocabularySize(), logits.length);
+            tokenizer.decoder().next(VectorMath.argmax(logits, 0, logits.length));
+            return Outcome.OPENED;
+        } catch (GgufFormatException | ModelLoadException | TokenizerException refused) {
+            assertTrue(refused.getMessage() != null && !refused.getMessage().isBlank(), refused.toString());
             return Outcome.REFUSED;
         }
     }

@@ -1,5 +1,6 @@
 package dev.winnow.tests.gguf;
 
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -113,6 +114,19 @@ sealed interface Mutation {
             out[at + i] = bytes[i];
         }
         return out;
+    }
+
+    /** One mutation of any kind, chosen by a coverage-guided fuzzer's input (the counterpart of {@link #any}). */
+    static Mutation fuzzed(FuzzedDataProvider in) {
+        Spot spot = new Spot(in.pickValue(Region.values()), in.consumeProbabilityDouble());
+        return switch (in.consumeInt(0, 5)) {
+            case 0 -> new Flips(List.of(spot), List.of(in.consumeInt(1, 255)));
+            case 1 -> new Truncate(spot);
+            case 2 -> new Insert(spot, new byte[] {in.consumeByte(), in.consumeByte(), in.consumeByte(), in.consumeByte()});
+            case 3 -> new Delete(spot, in.consumeInt(1, 16));
+            case 4 -> new SetHeaderField(in.pickValue(new int[] {4, 8, 16}), in.consumeLong(), in.pickValue(new int[] {4, 8}));
+            default -> new Overwrite(spot, in.consumeLong(), in.pickValue(new int[] {1, 2, 4, 8}));
+        };
     }
 
     /** One or two mutations of any kind. */
