@@ -101,7 +101,7 @@ final class BenchCommand implements Callable<Integer> {
                 err.printf("winnow: note: depth + tokens = %d is longer than the %d tokens the model was trained for%n",
                         contextLength, loaded.config().contextLength());
             }
-            KvGeometry geometry = KvGeometry.of(loaded.config(), contextLength);
+            KvGeometry geometry = loaded.config().kvGeometry(contextLength);
             KvCacheConfig kvConfig = KvCacheConfig.defaults();
             try (PagePool pages = kvConfig.newPool(geometry, GenerateCommand.interactionDim(policy, loaded))) {
                 Runner runner = new Runner(loaded, pages, geometry, pool, policy);

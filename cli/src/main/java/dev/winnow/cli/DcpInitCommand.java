@@ -1,7 +1,7 @@
 package dev.winnow.cli;
 
 import dev.winnow.engine.model.LlamaConfig;
-import dev.winnow.engine.pruning.PruningModule;
+import dev.winnow.engine.model.PruningModule;
 import dev.winnow.engine.tokenizer.Vocabulary;
 import dev.winnow.gguf.GgufFile;
 import dev.winnow.gguf.GgufValue;

@@ -2,7 +2,6 @@ package dev.winnow.cli;
 
 import dev.winnow.engine.kv.KvBudget;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
 import dev.winnow.tensors.GgmlType;
@@ -35,7 +34,7 @@ final class KvOptions {
      */
     PagePool newPool(Model model, int contextLength, int interactionDim) {
         try {
-            return config().newPool(KvGeometry.of(model.config(), contextLength), interactionDim);
+            return config().newPool(model.config().kvGeometry(contextLength), interactionDim);
         } catch (IllegalArgumentException e) {
             throw new UserInputException(e.getMessage());
         }

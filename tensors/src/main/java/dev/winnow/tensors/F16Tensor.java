@@ -78,21 +78,33 @@ public final class F16Tensor extends FloatTensor {
 
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
-        long rowStart = rowStart(row, out, outOffset);
+        decode(data, rowStart(row, out, outOffset), out, outOffset, cols);
+    }
+
+    /** Converts the {@code n} values stored at {@code data[start ..]} into out[outOffset ..] (bounds checked by the caller). */
+    static void decode(MemorySegment data, long start, float[] out, int outOffset, int n) {
         int i = 0;
-        for (int vectorEnd = cols - LANES; i <= vectorEnd; i += LANES) {
-            load(rowStart + (long) i * VALUE_BYTES).intoArray(out, outOffset + i);
+        for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
+            load(data, start + (long) i * VALUE_BYTES).intoArray(out, outOffset + i);
         }
-        for (; i < cols; i++) {
-            out[outOffset + i] = scalar(rowStart + (long) i * VALUE_BYTES);
+        for (; i < n; i++) {
+            out[outOffset + i] = scalar(data, start + (long) i * VALUE_BYTES);
         }
     }
 
     private FloatVector load(long byteOffset) {
+        return load(data, byteOffset);
+    }
+
+    private static FloatVector load(MemorySegment data, long byteOffset) {
         return Vectors.halfToFloat(Vectors.widen(ShortVector.fromMemorySegment(SHORT, data, byteOffset, LE)));
     }
 
     private float scalar(long byteOffset) {
+        return scalar(data, byteOffset);
+    }
+
+    private static float scalar(MemorySegment data, long byteOffset) {
         return Float.float16ToFloat(data.get(LE_SHORT, byteOffset));
     }
 }

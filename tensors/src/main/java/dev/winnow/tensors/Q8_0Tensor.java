@@ -37,9 +37,13 @@ public final class Q8_0Tensor extends FloatTensor {
 
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
-        long rowStart = rowStart(row, out, outOffset);
-        for (int b = 0; b < cols / BLOCK_SIZE; b++) {
-            long blockStart = rowStart + (long) b * BLOCK_BYTES;
+        decode(data, rowStart(row, out, outOffset), out, outOffset, cols);
+    }
+
+    /** Converts the {@code n} values stored at {@code data[start ..]} into out[outOffset ..] (bounds checked by the caller). */
+    static void decode(MemorySegment data, long start, float[] out, int outOffset, int n) {
+        for (int b = 0; b < n / BLOCK_SIZE; b++) {
+            long blockStart = start + (long) b * BLOCK_BYTES;
             FloatVector scale = FloatVector.broadcast(FLOAT, Float.float16ToFloat(data.get(LE_SHORT, blockStart)));
             for (int chunk = 0; chunk < CHUNKS; chunk++) {
                 ByteVector bytes = ByteVector.fromMemorySegment(BYTE, data,

@@ -159,7 +159,15 @@ public final class Quantize {
             throw new IllegalArgumentException("%d %s values (%d bytes) at offset %d do not fit in a segment of %d bytes"
                     .formatted(n, type, bytes, srcOff, src.byteSize()));
         }
-        FloatTensor.of(type, src.asSlice(srcOff, bytes), 1, n).dequantizeRow(0, dst, dstOff);
+        if (dstOff < 0 || dstOff > dst.length - n) {
+            throw new IllegalArgumentException("%d values do not fit at offset %d of %d floats".formatted(n, dstOff, dst.length));
+        }
+        switch (type) {
+            case F32 -> MemorySegment.copy(src, LE_FLOAT, srcOff, dst, dstOff, n);
+            case F16 -> F16Tensor.decode(src, srcOff, dst, dstOff, n);
+            case Q8_0 -> Q8_0Tensor.decode(src, srcOff, dst, dstOff, n);
+            default -> FloatTensor.of(type, src.asSlice(srcOff, bytes), 1, n).dequantizeRow(0, dst, dstOff);
+        }
     }
 
     static void checkBlocks(GgmlType type, float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {

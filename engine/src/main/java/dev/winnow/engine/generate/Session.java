@@ -2,12 +2,11 @@ package dev.winnow.engine.generate;
 
 import dev.winnow.engine.kv.DenseKvCache;
 import dev.winnow.engine.kv.KvCache;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
-import dev.winnow.engine.pruning.Pruner;
+import dev.winnow.engine.model.Pruner;
 import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.engine.pruning.PruningTrace;
 import dev.winnow.tensors.WorkerPool;
@@ -52,7 +51,7 @@ public final class Session {
      */
     public static Session paged(Model model, PagePool pages, int contextLength, WorkerPool pool, PruningPolicy policy,
                                 PruningTrace trace) {
-        PagedKvCache cache = new PagedKvCache(pages, KvGeometry.of(model.config(), contextLength));
+        PagedKvCache cache = new PagedKvCache(pages, model.config().kvGeometry(contextLength));
         return new Session(model, cache, pool, policy.create(model, cache, trace), trace);
     }
 
@@ -64,7 +63,7 @@ public final class Session {
     /** A session with a dense cache of {@code contextLength} tokens (0: the model's own context length). */
     public static Session dense(Model model, int contextLength, WorkerPool pool) {
         int ctx = contextLength > 0 ? contextLength : model.config().contextLength();
-        return new Session(model, new DenseKvCache(KvGeometry.of(model.config(), ctx)), pool);
+        return new Session(model, new DenseKvCache(model.config().kvGeometry(ctx)), pool);
     }
 
     public Model model() {

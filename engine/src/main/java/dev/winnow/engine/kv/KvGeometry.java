@@ -1,7 +1,5 @@
 package dev.winnow.engine.kv;
 
-import dev.winnow.engine.model.LlamaConfig;
-
 /**
  * The shape of what a KV cache stores for one token in one layer, and how query heads map onto KV heads.
  *
@@ -18,10 +16,6 @@ public record KvGeometry(int layers, int heads, int kvHeads, int headDim, int ca
             throw new IllegalArgumentException("invalid KV geometry: layers %d, heads %d, kv heads %d, head dim %d, capacity %d"
                     .formatted(layers, heads, kvHeads, headDim, capacity));
         }
-    }
-
-    public static KvGeometry of(LlamaConfig config, int capacity) {
-        return new KvGeometry(config.layers(), config.heads(), config.kvHeads(), config.headDim(), capacity);
     }
 
     /** Floats of K (or of V) per token per layer. */

@@ -1,59 +1,39 @@
 package dev.winnow.engine.kv;
 
-import dev.winnow.tensors.FloatTensor;
 import dev.winnow.tensors.GgmlType;
 import org.eclipse.collections.api.list.primitive.MutableIntList;
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
  * The shared store of KV pages. A page has {@link #pageSize()} token slots; each slot holds, for one layer of
- * one sequence, the keys and values of every KV head and the pruning module's interaction key (r floats).
- * Page memory is laid out as three regions, so each part is an ordinary tensor view:
- * <pre>
- *   keys   : per KV head, a block of slots x headDim values in the storage type
- *   values : the same for values
- *   inter. : slots rows of r F32 values
- * </pre>
- * A KV head's block of a page is contiguous, so attention converts it with one call, not one per slot.
- * Pages are created on first need, up to {@link #maxPages()}, and a released page is reused before a new one is
- * created. The pool also keeps each page's occupancy bitmap and the positions of its slots. It is not
- * thread-safe: one thread (the decode loop) acquires and releases pages.
+ * one sequence, the keys and values of every KV head and the pruning module's interaction key (r floats), in the
+ * pool's {@link PageMemory}. Pages are created on first need, up to {@link #maxPages()}, and a released page is
+ * reused before a new one is created. The pool also keeps, per page, its occupancy bitmap, and per slot the
+ * token's position and the first query position that no longer sees it; a slot is named by its handle,
+ * {@code page * pageSize + slot}. It is not thread-safe: one thread (the decode loop) acquires and releases pages.
  */
 public final class PagePool implements AutoCloseable {
     /** The occupancy of a page is one {@code long} bitmap. */
     public static final int MAX_PAGE_SIZE = 64;
 
     private final int pageSize;
-    private final int kvHeads;
-    private final int headDim;
-    private final int interactionDim;
-    private final GgmlType storage;
     private final long maxPages;
-    private final long keyRegionBytes;
-    private final long pageBytes;
-    private final Arena arena = Arena.ofShared();
+    private final PageMemory memory;
 
-    private MemorySegment[] segments = new MemorySegment[16];
-    /** Per page and KV head, the block of keys (or values) of every slot, viewed as one row of slots x headDim. */
-    private FloatTensor[][] keys = new FloatTensor[16][];
-    private FloatTensor[][] values = new FloatTensor[16][];
-    private FloatTensor[] interactionKeys = new FloatTensor[16];
     /** Bit s set: slot s of the page holds a live token. */
-    long[] live = new long[16];
-    /** Position of the token in each slot, indexed by slot handle page * pageSize + slot. */
-    int[] positions;
+    private long[] live = new long[16];
+    /** Position of the token in each slot, by slot handle. */
+    private int[] positions;
     /**
      * Per slot handle: the first query position that no longer sees the token (a pruning decision taking effect
      * inside a block of queries); {@link Integer#MAX_VALUE} while it is kept.
      */
-    int[] visibleUntil;
+    private int[] visibleUntil;
     /** Index of the page in its owner's page list, and in its owner's list of pages with free slots (-1: none). */
-    int[] tableIndex = new int[16];
-    int[] freeIndex = new int[16];
+    private int[] tableIndex = new int[16];
+    private int[] freeIndex = new int[16];
     private boolean[] held = new boolean[16];
 
     private final MutableIntList released = new IntArrayList();
@@ -67,36 +47,19 @@ public final class PagePool implements AutoCloseable {
         if (pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
             throw new IllegalArgumentException("page size must be 1 to %d token slots, got %d".formatted(MAX_PAGE_SIZE, pageSize));
         }
-        checkStorage(storage, headDim);
         if (maxPages < 1) {
             throw new IllegalArgumentException("the KV budget must allow at least one page, got " + maxPages);
         }
+        this.memory = new PageMemory(kvHeads, headDim, interactionDim, pageSize, storage);
         this.pageSize = pageSize;
-        this.kvHeads = kvHeads;
-        this.headDim = headDim;
-        this.interactionDim = interactionDim;
-        this.storage = storage;
         this.maxPages = maxPages;
-        this.keyRegionBytes = (long) pageSize * kvHeads * storage.rowBytes(headDim);
-        this.pageBytes = 2 * keyRegionBytes + (long) pageSize * interactionDim * Float.BYTES;
-        this.positions = new int[segments.length * pageSize];
-        this.visibleUntil = new int[segments.length * pageSize];
+        this.positions = new int[live.length * pageSize];
+        this.visibleUntil = new int[live.length * pageSize];
     }
 
     /** Bytes one page takes, for one layer's worth of {@link #pageSize()} tokens. */
     public static long pageBytes(int kvHeads, int headDim, int interactionDim, int pageSize, GgmlType storage) {
-        checkStorage(storage, headDim);
-        return 2L * pageSize * kvHeads * storage.rowBytes(headDim) + (long) pageSize * interactionDim * Float.BYTES;
-    }
-
-    private static void checkStorage(GgmlType storage, int headDim) {
-        if (storage != GgmlType.F32 && storage != GgmlType.F16 && storage != GgmlType.Q8_0) {
-            throw new IllegalArgumentException("KV storage type must be F32, F16 or Q8_0, got " + storage);
-        }
-        if (headDim % storage.blockSize() != 0) {
-            throw new IllegalArgumentException("KV storage %s needs a head width that is a multiple of %d; this model's is %d"
-                    .formatted(storage, storage.blockSize(), headDim));
-        }
+        return PageMemory.pageBytes(kvHeads, headDim, interactionDim, pageSize, storage);
     }
 
     public int pageSize() {
@@ -104,15 +67,15 @@ public final class PagePool implements AutoCloseable {
     }
 
     public GgmlType storage() {
-        return storage;
+        return memory.storage();
     }
 
     public int interactionDim() {
-        return interactionDim;
+        return memory.interactionDim();
     }
 
     public long pageBytes() {
-        return pageBytes;
+        return memory.pageBytes();
     }
 
     public long maxPages() {
@@ -131,7 +94,7 @@ public final class PagePool implements AutoCloseable {
 
     /** Bytes held by pages in use. */
     public long bytesInUse() {
-        return inUse * pageBytes;
+        return inUse * pageBytes();
     }
 
     /** Takes an empty page, or returns -1 when the budget is exhausted. */
@@ -163,44 +126,79 @@ public final class PagePool implements AutoCloseable {
         inUse--;
     }
 
-    /** The keys of a KV head in a page: one row of pageSize x headDim values, slot after slot. */
-    FloatTensor keyBlock(int page, int kvHead) {
-        return keys[page][kvHead];
+    PageMemory memory() {
+        return memory;
     }
 
-    /** The values of a KV head in a page, laid out like {@link #keyBlock}. */
-    FloatTensor valueBlock(int page, int kvHead) {
-        return values[page][kvHead];
+    /** Live slots of a page, one bit per slot. */
+    long liveSlots(int page) {
+        return live[page];
     }
 
-    FloatTensor interactionKeys(int page) {
-        return interactionKeys[page];
+    /** Marks the lowest free slot of a page live and returns its handle; the page must have one. */
+    int occupyFreeSlot(int page, int position) {
+        int slot = Long.numberOfTrailingZeros(~live[page]);
+        live[page] |= 1L << slot;
+        int handle = page * pageSize + slot;
+        positions[handle] = position;
+        visibleUntil[handle] = Integer.MAX_VALUE;
+        return handle;
     }
 
-    MemorySegment segment(int page) {
-        return segments[page];
+    /** Frees a slot; true when its page has no live slot left. */
+    boolean vacate(int handle) {
+        int page = handle / pageSize;
+        live[page] &= ~(1L << (handle % pageSize));
+        return live[page] == 0;
     }
 
-    long keyOffset(int slot, int kvHead) {
-        return ((long) kvHead * pageSize + slot) * storage.rowBytes(headDim);
+    boolean isFull(int page) {
+        return Long.bitCount(live[page]) == pageSize;
     }
 
-    long valueOffset(int slot, int kvHead) {
-        return keyRegionBytes + keyOffset(slot, kvHead);
+    int position(int handle) {
+        return positions[handle];
     }
 
-    long interactionOffset(int slot) {
-        return 2 * keyRegionBytes + (long) slot * interactionDim * Float.BYTES;
+    int visibleUntil(int handle) {
+        return visibleUntil[handle];
+    }
+
+    /** Hides the token in a slot from query position {@code from} on (an earlier decision stays). */
+    void hideFrom(int handle, int from) {
+        visibleUntil[handle] = Math.min(visibleUntil[handle], from);
+    }
+
+    /** Copies a page's memory, live slots, positions and visibility into another page. */
+    void copyPage(int source, int target) {
+        memory.copy(source, target);
+        live[target] = live[source];
+        System.arraycopy(positions, source * pageSize, positions, target * pageSize, pageSize);
+        System.arraycopy(visibleUntil, source * pageSize, visibleUntil, target * pageSize, pageSize);
+    }
+
+    /** Index of a page in its owner's list of held pages (-1: none). */
+    int tableIndex(int page) {
+        return tableIndex[page];
+    }
+
+    void setTableIndex(int page, int index) {
+        tableIndex[page] = index;
+    }
+
+    /** Index of a page in its owner's list of pages with free slots (-1: none). */
+    int freeIndex(int page) {
+        return freeIndex[page];
+    }
+
+    void setFreeIndex(int page, int index) {
+        freeIndex[page] = index;
     }
 
     private int create() {
         int page = created++;
-        if (page == segments.length) {
-            int grown = segments.length * 2;
-            segments = Arrays.copyOf(segments, grown);
-            keys = Arrays.copyOf(keys, grown);
-            values = Arrays.copyOf(values, grown);
-            interactionKeys = Arrays.copyOf(interactionKeys, grown);
+        if (page == live.length) {
+            int grown = live.length * 2;
             live = Arrays.copyOf(live, grown);
             positions = Arrays.copyOf(positions, grown * pageSize);
             visibleUntil = Arrays.copyOf(visibleUntil, grown * pageSize);
@@ -208,25 +206,12 @@ public final class PagePool implements AutoCloseable {
             freeIndex = Arrays.copyOf(freeIndex, grown);
             held = Arrays.copyOf(held, grown);
         }
-        MemorySegment memory = arena.allocate(pageBytes, 64);
-        segments[page] = memory;
-        long blockBytes = keyRegionBytes / kvHeads;
-        keys[page] = new FloatTensor[kvHeads];
-        values[page] = new FloatTensor[kvHeads];
-        for (int g = 0; g < kvHeads; g++) {
-            keys[page][g] = FloatTensor.of(storage, memory.asSlice(g * blockBytes, blockBytes), 1, pageSize * headDim);
-            values[page][g] = FloatTensor.of(storage, memory.asSlice(keyRegionBytes + g * blockBytes, blockBytes), 1,
-                    pageSize * headDim);
-        }
-        if (interactionDim > 0) {
-            interactionKeys[page] = FloatTensor.of(GgmlType.F32,
-                    memory.asSlice(2 * keyRegionBytes, (long) pageSize * interactionDim * Float.BYTES), pageSize, interactionDim);
-        }
+        memory.allocate(page);
         return page;
     }
 
     @Override
     public void close() {
-        arena.close();
+        memory.close();
     }
 }

@@ -1,16 +1,10 @@
 package dev.winnow.engine.kv;
 
-import dev.winnow.tensors.FloatTensor;
-import dev.winnow.tensors.Quantize;
 import dev.winnow.tensors.VectorMath;
 import dev.winnow.tensors.WorkerPool;
 import org.eclipse.collections.api.list.primitive.MutableIntList;
-import org.eclipse.collections.api.map.primitive.MutableIntIntMap;
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
-import org.eclipse.collections.impl.map.mutable.primitive.IntIntHashMap;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -21,14 +15,26 @@ import java.util.Arrays;
  *
  * <p>Pruning works in two steps. While a block of tokens is processed, a policy may {@link #hideFrom hide} a
  * token from a query position on: queries at or after it no longer see the token (the keep mask inside a
- * block). After the block, {@link #commitDrops} frees every hidden token's slot for good.
+ * block). After the block, {@link #commitDrops} frees every hidden token's slot for good. Policies walk a
+ * layer's tokens with {@link #liveTokens} and name a token by its slot handle, so they never see pages or bitmaps.
  */
 public final class PagedKvCache implements KvCache {
     /** Below this many multiply-adds, handing KV heads to other threads costs more than it saves. */
     private static final long PARALLEL_WORK_THRESHOLD = 1 << 15;
 
     private final PagePool pool;
+    private final PageMemory memory;
     private final KvGeometry geometry;
+    private final LiveTokens cursor = new LiveTokens();
+    /** {@link #attendHeads} as a task, made once: a call to {@link #attend} allocates nothing. */
+    private final WorkerPool.RangeTask headAttention = this::attendHeads;
+    /** The arguments of the {@link #attend} call in progress, read by {@link #attendHeads}. */
+    private Layer block;
+    private float[] blockQueries;
+    private float[] blockOutput;
+    private int blockStart;
+    private int blockCount;
+    private AttentionWeights blockWeights;
     private final Layer[] layers;
     private final float scale;
     /** Per query head: attention scores of the visited slots, then their weights. */
@@ -53,12 +59,42 @@ public final class PagedKvCache implements KvCache {
 
     /** A layer's page table and its pruning counts. */
     private static final class Layer {
-        /** Pages held, in no particular order; {@code pool.tableIndex[page]} is the index here. */
+        /** Pages held, in no particular order; {@code pool.tableIndex(page)} is the index here. */
         final MutableIntList pages = new IntArrayList();
-        /** Held pages with at least one free slot; {@code pool.freeIndex[page]} is the index here. */
+        /** Held pages with at least one free slot; {@code pool.freeIndex(page)} is the index here. */
         final MutableIntList pagesWithFreeSlots = new IntArrayList();
-        /** Token position to slot handle (page * pageSize + slot). */
-        final MutableIntIntMap slotOfPosition = new IntIntHashMap();
+        /**
+         * Token position to slot handle (page * pageSize + slot), -1 where the layer holds none: an array, grown
+         * as the sequence grows and kept by {@link #clear}, so storing and dropping never allocate (a hash map
+         * rehashes as tokens come and go).
+         */
+        int[] slotOfPosition = new int[0];
+        /** Live tokens: the handles in {@link #slotOfPosition}. */
+        int tokens;
+
+        int slot(int position) {
+            return position >= 0 && position < slotOfPosition.length ? slotOfPosition[position] : -1;
+        }
+
+        void put(int position, int handle) {
+            if (position >= slotOfPosition.length) {
+                int length = slotOfPosition.length;
+                slotOfPosition = Arrays.copyOf(slotOfPosition, Math.max(position + 1, 2 * length));
+                Arrays.fill(slotOfPosition, length, slotOfPosition.length, -1);
+            }
+            slotOfPosition[position] = handle;
+            tokens++;
+        }
+
+        /** Forgets a position's slot and returns it, or -1 if the layer does not hold the position. */
+        int remove(int position) {
+            int handle = slot(position);
+            if (handle >= 0) {
+                slotOfPosition[position] = -1;
+                tokens--;
+            }
+            return handle;
+        }
         /** (query, earlier token) pairs seen, and how many of them were visible: dcp.md's sparsity. */
         long earlierPairs;
         long visiblePairs;
@@ -66,6 +102,7 @@ public final class PagedKvCache implements KvCache {
 
     public PagedKvCache(PagePool pool, KvGeometry geometry) {
         this.pool = pool;
+        this.memory = pool.memory();
         this.geometry = geometry;
         this.layers = new Layer[geometry.layers()];
         for (int l = 0; l < layers.length; l++) {
@@ -93,25 +130,15 @@ public final class PagedKvCache implements KvCache {
 
     @Override
     public void store(int layer, int firstPosition, int count, float[] k, float[] v) {
-        int kvDim = geometry.kvDim();
-        int headDim = geometry.headDim();
         Layer table = layers[layer];
         for (int i = 0; i < count; i++) {
             int position = firstPosition + i;
-            if (table.slotOfPosition.containsKey(position)) {
+            if (table.slot(position) >= 0) {
                 throw new IllegalStateException("layer %d already holds position %d".formatted(layer, position));
             }
             int handle = takeSlot(layer, position);
-            int page = handle / pool.pageSize();
-            int slot = handle % pool.pageSize();
-            for (int g = 0; g < geometry.kvHeads(); g++) {
-                int from = i * kvDim + g * headDim;
-                Quantize.quantize(pool.storage(), k, from, headDim, pool.segment(page), pool.keyOffset(slot, g));
-                Quantize.quantize(pool.storage(), v, from, headDim, pool.segment(page), pool.valueOffset(slot, g));
-            }
-            pool.positions[handle] = position;
-            pool.visibleUntil[handle] = Integer.MAX_VALUE;
-            table.slotOfPosition.put(position, handle);
+            memory.write(handle / pool.pageSize(), handle % pool.pageSize(), k, v, i * geometry.kvDim());
+            table.put(position, handle);
             length = Math.max(length, position + 1);
         }
     }
@@ -127,67 +154,95 @@ public final class PagedKvCache implements KvCache {
         }
         for (int i = 0; i < count; i++) {
             int handle = handleOf(layer, firstPosition + i);
-            MemorySegment.copy(keys, i * r, pool.segment(handle / pool.pageSize()), ValueLayout.JAVA_FLOAT_UNALIGNED,
-                    pool.interactionOffset(handle % pool.pageSize()), r);
+            memory.writeInteractionKey(handle / pool.pageSize(), handle % pool.pageSize(), keys, i * r);
         }
+    }
+
+    /** Reads the interaction key (r floats) of the token in slot {@code slot} (a handle from {@link #liveTokens}). */
+    public void readInteractionKey(int slot, float[] out) {
+        memory.readInteractionKey(slot / pool.pageSize(), slot % pool.pageSize(), out);
     }
 
     /** Frees the slot of the token at {@code position} in one layer; false if the layer does not hold it. */
     public boolean drop(int layer, int position) {
         Layer table = layers[layer];
-        int handle = table.slotOfPosition.removeKeyIfAbsent(position, -1);
+        int handle = table.remove(position);
         if (handle < 0) {
             return false;
         }
         int page = handle / pool.pageSize();
-        int slot = handle % pool.pageSize();
-        pool.live[page] &= ~(1L << slot);
-        if (pool.live[page] == 0) {
+        if (pool.vacate(handle)) {
             removeFromFreeList(table, page);
-            removeIndexed(table.pages, pool.tableIndex, page);
+            removeIndexed(table.pages, page, true);
             pool.release(page);
-        } else if (pool.freeIndex[page] < 0) {
-            addIndexed(table.pagesWithFreeSlots, pool.freeIndex, page);
+        } else if (pool.freeIndex(page) < 0) {
+            addIndexed(table.pagesWithFreeSlots, page, false);
         }
         return true;
     }
 
-    // ---- access for pruning policies: the layer's pages, their live slots, and hiding a token ----
+    // ---- what pruning policies see: a layer's live tokens, each named by its slot handle ----
 
-    /** Pages a layer holds. */
-    public int pageCount(int layer) {
-        return layers[layer].pages.size();
+    /**
+     * Walks the live tokens of a layer, in no particular order: {@code while (tokens.next())} then
+     * {@link LiveTokens#position()} and {@link LiveTokens#slot()}. The cache has one cursor, reset by each call,
+     * so one walk at a time; hiding tokens during a walk is allowed, dropping them is not.
+     */
+    public LiveTokens liveTokens(int layer) {
+        cursor.reset(layers[layer].pages);
+        return cursor;
     }
 
-    /** The {@code index}-th page a layer holds (in no particular order). */
-    public int page(int layer, int index) {
-        return layers[layer].pages.get(index);
-    }
+    /** A walk over one layer's live tokens (see {@link #liveTokens}); allocates nothing. */
+    public final class LiveTokens {
+        private MutableIntList pages;
+        private int pageIndex;
+        private int page;
+        private long remaining;
+        private int handle;
 
-    /** Live slots of a page, one bit per slot. */
-    public long liveSlots(int page) {
-        return pool.live[page];
-    }
+        private LiveTokens() {
+        }
 
-    /** Position of the token in a slot. */
-    public int position(int page, int slot) {
-        return pool.positions[page * pool.pageSize() + slot];
-    }
+        private void reset(MutableIntList pages) {
+            this.pages = pages;
+            this.pageIndex = -1;
+            this.remaining = 0;
+        }
 
-    /** The interaction keys of a page's slots, one row per slot (r columns). */
-    public FloatTensor interactionKeys(int page) {
-        return pool.interactionKeys(page);
+        /** Moves to the next live token; false when there is none. */
+        public boolean next() {
+            while (remaining == 0) {
+                if (++pageIndex >= pages.size()) {
+                    return false;
+                }
+                page = pages.get(pageIndex);
+                remaining = pool.liveSlots(page);
+            }
+            handle = page * pool.pageSize() + Long.numberOfTrailingZeros(remaining);
+            remaining &= remaining - 1;
+            return true;
+        }
+
+        /** The position of the current token. */
+        public int position() {
+            return pool.position(handle);
+        }
+
+        /** The slot handle of the current token, valid until the token is dropped. */
+        public int slot() {
+            return handle;
+        }
     }
 
     /** The first query position that no longer sees the token in a slot ({@link Integer#MAX_VALUE}: kept). */
-    public int visibleUntil(int page, int slot) {
-        return pool.visibleUntil[page * pool.pageSize() + slot];
+    public int visibleUntil(int slot) {
+        return pool.visibleUntil(slot);
     }
 
     /** Hides the token in a slot from query position {@code position} on (a drop decided at that step). */
-    public void hideFrom(int page, int slot, int position) {
-        int handle = page * pool.pageSize() + slot;
-        pool.visibleUntil[handle] = Math.min(pool.visibleUntil[handle], position);
+    public void hideFrom(int slot, int position) {
+        pool.hideFrom(slot, position);
     }
 
     /** Receives each token that {@link #commitDrops} frees: its position and the step from which it was hidden. */
@@ -212,12 +267,11 @@ public final class PagedKvCache implements KvCache {
                 continue;
             }
             int page = table.pages.get(p);
-            for (long bits = pool.live[page]; bits != 0; bits &= bits - 1) {
-                int slot = Long.numberOfTrailingZeros(bits);
-                int handle = page * pageSize + slot;
-                int step = pool.visibleUntil[handle];
+            for (long bits = pool.liveSlots(page); bits != 0; bits &= bits - 1) {
+                int handle = page * pageSize + Long.numberOfTrailingZeros(bits);
+                int step = pool.visibleUntil(handle);
                 if (step <= lastPosition) {
-                    int position = pool.positions[handle];
+                    int position = pool.position(handle);
                     drop(layer, position);
                     freed++;
                     if (listener != null) {
@@ -233,124 +287,136 @@ public final class PagedKvCache implements KvCache {
     public void attend(int layer, float[] q, float[] out, int firstPosition, int count, WorkerPool workers,
                        AttentionWeights weights) {
         Layer table = layers[layer];
-        int live = table.slotOfPosition.size();
+        int live = table.tokens;
         prepareBuffers(live, count, weights != null);
+        block = table;
+        blockQueries = q;
+        blockOutput = out;
+        blockStart = firstPosition;
+        blockCount = count;
+        blockWeights = weights;
+        if ((long) live * geometry.heads() * geometry.headDim() * count < PARALLEL_WORK_THRESHOLD) {
+            attendHeads(0, geometry.kvHeads());
+        } else {
+            workers.parallelFor(geometry.kvHeads(), headAttention);
+        }
+        for (int i = 0; i < count; i++) {
+            table.earlierPairs += firstPosition + i;
+            table.visiblePairs += visibleEarlier[i];
+        }
+        if (weights != null) {
+            addWeights(table, weights);
+        }
+    }
+
+    /**
+     * The attention of the block of {@link #attend} for KV heads [firstKvHead, endKvHead): each key and value row
+     * is read (and converted) once for all the query heads of its group.
+     */
+    private void attendHeads(int firstKvHead, int endKvHead) {
+        Layer table = block;
+        float[] q = blockQueries;
+        float[] out = blockOutput;
+        int firstPosition = blockStart;
+        int count = blockCount;
+        AttentionWeights weights = blockWeights;
         float[][] scoreRows = scores;
         float[][] weightRows = weightSums;
         int[] visible = visibleEarlier;
         int headDim = geometry.headDim();
         int queryDim = geometry.heads() * headDim;
         int group = geometry.groupSize();
-        int kvHeads = geometry.kvHeads();
         int pageSize = pool.pageSize();
-        int[] positions = pool.positions;
-        int[] visibleUntil = pool.visibleUntil;
-        // One task per KV head: each key and value row is read (and converted) once for all the query heads
-        // of its group.
-        WorkerPool.RangeTask task = (firstKvHead, endKvHead) -> {
-            for (int kvHead = firstKvHead; kvHead < endKvHead; kvHead++) {
-                float[] keyBlock = keyBlocks[kvHead];
-                float[] valueBlock = valueBlocks[kvHead];
-                int[] starts = slotStarts[kvHead];
-                int[] indexes = slotIndexes[kvHead];
-                float[] values = slotValues[kvHead];
-                int firstHead = kvHead * group;
-                for (int i = 0; i < count; i++) {
-                    int queryPosition = firstPosition + i;
-                    int qBase = i * queryDim;
-                    // Pass 1: scores of the visible slots (in page order; invisible ones score -inf), and their max.
-                    // A page's visible keys are scored together (VectorMath.dots: each score as dot gives it).
-                    Arrays.fill(maxima[kvHead], Float.NEGATIVE_INFINITY);
-                    float[] max = maxima[kvHead];
-                    int n = 0;
-                    int earlier = 0;
-                    for (int p = 0, pages = table.pages.size(); p < pages; p++) {
-                        int page = table.pages.get(p);
-                        pool.keyBlock(page, kvHead).dequantizeRow(0, keyBlock, 0);
-                        int seen = 0;
-                        for (long bits = pool.live[page]; bits != 0; bits &= bits - 1, n++) {
-                            int slot = Long.numberOfTrailingZeros(bits);
-                            int handle = page * pageSize + slot;
-                            int position = positions[handle];
-                            if (position > queryPosition || queryPosition >= visibleUntil[handle]) {
-                                for (int h = 0; h < group; h++) {
-                                    scoreRows[firstHead + h][n] = Float.NEGATIVE_INFINITY;
-                                }
-                                continue;
+        for (int kvHead = firstKvHead; kvHead < endKvHead; kvHead++) {
+            float[] keyBlock = keyBlocks[kvHead];
+            float[] valueBlock = valueBlocks[kvHead];
+            int[] starts = slotStarts[kvHead];
+            int[] indexes = slotIndexes[kvHead];
+            float[] values = slotValues[kvHead];
+            int firstHead = kvHead * group;
+            for (int i = 0; i < count; i++) {
+                int queryPosition = firstPosition + i;
+                int qBase = i * queryDim;
+                // Pass 1: scores of the visible slots (in page order; invisible ones score -inf), and their max.
+                // A page's visible keys are scored together (VectorMath.dots: each score as dot gives it).
+                Arrays.fill(maxima[kvHead], Float.NEGATIVE_INFINITY);
+                float[] max = maxima[kvHead];
+                int n = 0;
+                int earlier = 0;
+                for (int p = 0, pages = table.pages.size(); p < pages; p++) {
+                    int page = table.pages.get(p);
+                    memory.readKeys(page, kvHead, keyBlock);
+                    int seen = 0;
+                    for (long bits = pool.liveSlots(page); bits != 0; bits &= bits - 1, n++) {
+                        int slot = Long.numberOfTrailingZeros(bits);
+                        int handle = page * pageSize + slot;
+                        int position = pool.position(handle);
+                        if (position > queryPosition || queryPosition >= pool.visibleUntil(handle)) {
+                            for (int h = 0; h < group; h++) {
+                                scoreRows[firstHead + h][n] = Float.NEGATIVE_INFINITY;
                             }
-                            if (position < queryPosition) {
-                                earlier++;
-                            }
-                            starts[seen] = slot * headDim;
-                            indexes[seen++] = n;
+                            continue;
                         }
-                        for (int h = 0; h < group; h++) {
-                            VectorMath.dots(q, qBase + (firstHead + h) * headDim, keyBlock, starts, seen, headDim, values, 0);
-                            float[] row = scoreRows[firstHead + h];
-                            float headMax = max[h];
-                            for (int j = 0; j < seen; j++) {
-                                float score = values[j] * scale;
-                                row[indexes[j]] = score;
-                                headMax = Math.max(headMax, score);
-                            }
-                            max[h] = headMax;
+                        if (position < queryPosition) {
+                            earlier++;
                         }
+                        starts[seen] = slot * headDim;
+                        indexes[seen++] = n;
                     }
-                    if (kvHead == 0) {
-                        visible[i] = earlier;
-                    }
-                    // Pass 2: weights, max-subtracted so that no exponent overflows.
                     for (int h = 0; h < group; h++) {
-                        float[] s = scoreRows[firstHead + h];
-                        float sum = VectorMath.expShifted(s, 0, n, max[h]);
-                        VectorMath.scale(s, 0, n, 1f / sum);
-                        int outOffset = qBase + (firstHead + h) * headDim;
-                        Arrays.fill(out, outOffset, outOffset + headDim, 0f);
-                    }
-                    // Pass 3: the weighted sum of the visible values, a page's at once for each query head
-                    // (VectorMath.addWeightedRows: the sums axpy slot after slot would give). A slot whose weight
-                    // is 0 for every head of the group is skipped.
-                    boolean record = weights != null && i >= weights.fromQuery();
-                    int t = 0;
-                    for (int p = 0, pages = table.pages.size(); p < pages; p++) {
-                        int page = table.pages.get(p);
-                        pool.valueBlock(page, kvHead).dequantizeRow(0, valueBlock, 0);
-                        int used = 0;
-                        for (long bits = pool.live[page]; bits != 0; bits &= bits - 1, t++) {
-                            if (scoreRows[firstHead][t] == 0 && allZero(scoreRows, firstHead, group, t)) {
-                                continue;
-                            }
-                            starts[used] = Long.numberOfTrailingZeros(bits) * headDim;
-                            indexes[used++] = t;
+                        VectorMath.dots(q, qBase + (firstHead + h) * headDim, keyBlock, starts, seen, headDim, values, 0);
+                        float[] row = scoreRows[firstHead + h];
+                        float headMax = max[h];
+                        for (int j = 0; j < seen; j++) {
+                            float score = values[j] * scale;
+                            row[indexes[j]] = score;
+                            headMax = Math.max(headMax, score);
                         }
-                        for (int h = 0; h < group; h++) {
-                            float[] w = scoreRows[firstHead + h];
+                        max[h] = headMax;
+                    }
+                }
+                if (kvHead == 0) {
+                    visible[i] = earlier;
+                }
+                // Pass 2: weights, max-subtracted so that no exponent overflows.
+                for (int h = 0; h < group; h++) {
+                    float[] s = scoreRows[firstHead + h];
+                    float sum = VectorMath.expShifted(s, 0, n, max[h]);
+                    VectorMath.scale(s, 0, n, 1f / sum);
+                    int outOffset = qBase + (firstHead + h) * headDim;
+                    Arrays.fill(out, outOffset, outOffset + headDim, 0f);
+                }
+                // Pass 3: the weighted sum of the visible values, a page's at once for each query head
+                // (VectorMath.addWeightedRows: the sums axpy slot after slot would give). A slot whose weight
+                // is 0 for every head of the group is skipped.
+                boolean record = weights != null && (!weights.lastQueryOnly() || i == count - 1);
+                int t = 0;
+                for (int p = 0, pages = table.pages.size(); p < pages; p++) {
+                    int page = table.pages.get(p);
+                    memory.readValues(page, kvHead, valueBlock);
+                    int used = 0;
+                    for (long bits = pool.liveSlots(page); bits != 0; bits &= bits - 1, t++) {
+                        if (scoreRows[firstHead][t] == 0 && allZero(scoreRows, firstHead, group, t)) {
+                            continue;
+                        }
+                        starts[used] = Long.numberOfTrailingZeros(bits) * headDim;
+                        indexes[used++] = t;
+                    }
+                    for (int h = 0; h < group; h++) {
+                        float[] w = scoreRows[firstHead + h];
+                        for (int j = 0; j < used; j++) {
+                            values[j] = w[indexes[j]];
+                        }
+                        VectorMath.addWeightedRows(values, 0, valueBlock, starts, used, headDim, out,
+                                qBase + (firstHead + h) * headDim);
+                        if (record) {
                             for (int j = 0; j < used; j++) {
-                                values[j] = w[indexes[j]];
-                            }
-                            VectorMath.addWeightedRows(values, 0, valueBlock, starts, used, headDim, out,
-                                    qBase + (firstHead + h) * headDim);
-                            if (record) {
-                                for (int j = 0; j < used; j++) {
-                                    weightRows[firstHead + h][indexes[j]] += values[j];
-                                }
+                                weightRows[firstHead + h][indexes[j]] += values[j];
                             }
                         }
                     }
                 }
             }
-        };
-        if ((long) live * queryDim * count < PARALLEL_WORK_THRESHOLD) {
-            task.run(0, kvHeads);
-        } else {
-            workers.parallelFor(kvHeads, task);
-        }
-        for (int i = 0; i < count; i++) {
-            table.earlierPairs += firstPosition + i;
-            table.visiblePairs += visible[i];
-        }
-        if (weights != null) {
-            addWeights(table, weights);
         }
     }
 
@@ -385,12 +451,12 @@ public final class PagedKvCache implements KvCache {
         int t = 0;
         for (int p = 0; p < table.pages.size(); p++) {
             int page = table.pages.get(p);
-            for (long bits = pool.live[page]; bits != 0; bits &= bits - 1, t++) {
+            for (long bits = pool.liveSlots(page); bits != 0; bits &= bits - 1, t++) {
                 float sum = 0;
                 for (float[] row : weightSums) {
                     sum += row[t];
                 }
-                int position = pool.positions[page * pool.pageSize() + Long.numberOfTrailingZeros(bits)];
+                int position = pool.position(page * pool.pageSize() + Long.numberOfTrailingZeros(bits));
                 weights.byPosition()[position] += sum * perHead;
             }
         }
@@ -398,31 +464,35 @@ public final class PagedKvCache implements KvCache {
 
     @Override
     public int tokens(int layer) {
-        return layers[layer].slotOfPosition.size();
+        return layers[layer].tokens;
+    }
+
+    /** Pages a layer holds. */
+    public int pageCount(int layer) {
+        return layers[layer].pages.size();
     }
 
     /** Whether a layer holds the token at {@code position}. */
     public boolean holds(int layer, int position) {
-        return layers[layer].slotOfPosition.containsKey(position);
+        return layers[layer].slot(position) >= 0;
     }
 
     /** The positions a layer holds, ascending. */
     public int[] positions(int layer) {
-        int[] positions = layers[layer].slotOfPosition.keySet().toArray();
-        Arrays.sort(positions);
+        Layer table = layers[layer];
+        int[] positions = new int[table.tokens];
+        for (int position = 0, n = 0; n < positions.length; position++) {
+            if (table.slotOfPosition[position] >= 0) {
+                positions[n++] = position;
+            }
+        }
         return positions;
     }
 
     /** Reads back the stored key and value (kvDim floats each) of the token at {@code position}. */
     public void read(int layer, int position, float[] k, float[] v) {
         int handle = handleOf(layer, position);
-        int page = handle / pool.pageSize();
-        int slot = handle % pool.pageSize();
-        int headDim = geometry.headDim();
-        for (int g = 0; g < geometry.kvHeads(); g++) {
-            Quantize.dequantize(pool.storage(), pool.segment(page), pool.keyOffset(slot, g), k, g * headDim, headDim);
-            Quantize.dequantize(pool.storage(), pool.segment(page), pool.valueOffset(slot, g), v, g * headDim, headDim);
-        }
+        memory.read(handle / pool.pageSize(), handle % pool.pageSize(), k, v);
     }
 
     /** A copy of this sequence in the same pool, holding new pages with the same contents. */
@@ -439,16 +509,13 @@ public final class PagedKvCache implements KvCache {
                 for (int p = 0; p < from.pages.size(); p++) {
                     int source = from.pages.get(p);
                     int page = copy.acquirePage(l, 0);
-                    pool.segment(page).copyFrom(pool.segment(source));
-                    pool.live[page] = pool.live[source];
-                    for (long bits = pool.live[source]; bits != 0; bits &= bits - 1) {
-                        int slot = Long.numberOfTrailingZeros(bits);
-                        pool.positions[page * pageSize + slot] = pool.positions[source * pageSize + slot];
-                        pool.visibleUntil[page * pageSize + slot] = pool.visibleUntil[source * pageSize + slot];
-                        to.slotOfPosition.put(pool.positions[source * pageSize + slot], page * pageSize + slot);
+                    pool.copyPage(source, page);
+                    for (long bits = pool.liveSlots(page); bits != 0; bits &= bits - 1) {
+                        int handle = page * pageSize + Long.numberOfTrailingZeros(bits);
+                        to.put(pool.position(handle), handle);
                     }
-                    if (Long.bitCount(pool.live[page]) < pageSize) {
-                        addIndexed(to.pagesWithFreeSlots, pool.freeIndex, page);
+                    if (!pool.isFull(page)) {
+                        addIndexed(to.pagesWithFreeSlots, page, false);
                     }
                 }
             }
@@ -464,10 +531,13 @@ public final class PagedKvCache implements KvCache {
     public void clear() {
         length = 0;
         for (Layer table : layers) {
-            table.pages.forEach(pool::release);
+            for (int p = 0; p < table.pages.size(); p++) {
+                pool.release(table.pages.get(p));
+            }
             table.pages.clear();
             table.pagesWithFreeSlots.clear();
-            table.slotOfPosition.clear();
+            Arrays.fill(table.slotOfPosition, -1);
+            table.tokens = 0;
             table.earlierPairs = 0;
             table.visiblePairs = 0;
         }
@@ -487,7 +557,7 @@ public final class PagedKvCache implements KvCache {
         MutableIntList pages = layers[layer].pages;
         int[] occupancy = new int[pages.size()];
         for (int p = 0; p < occupancy.length; p++) {
-            occupancy[p] = Long.bitCount(pool.live[pages.get(p)]);
+            occupancy[p] = Long.bitCount(pool.liveSlots(pages.get(p)));
         }
         return occupancy;
     }
@@ -496,7 +566,7 @@ public final class PagedKvCache implements KvCache {
     public LayerStats stats(int layer) {
         Layer table = layers[layer];
         int pages = table.pages.size();
-        int live = table.slotOfPosition.size();
+        int live = table.tokens;
         long denseBytes = (long) length * pool.pageBytes() / pool.pageSize();
         double sparsity = table.earlierPairs == 0 ? 0 : 1 - (double) table.visiblePairs / table.earlierPairs;
         return new LayerStats(live, pages, pages * pool.pageSize() - live, pages * pool.pageBytes(), length, denseBytes,
@@ -520,7 +590,7 @@ public final class PagedKvCache implements KvCache {
     }
 
     private int handleOf(int layer, int position) {
-        int handle = layers[layer].slotOfPosition.getIfAbsent(position, -1);
+        int handle = layers[layer].slot(position);
         if (handle < 0) {
             throw new IllegalArgumentException("layer %d does not hold position %d".formatted(layer, position));
         }
@@ -532,15 +602,13 @@ public final class PagedKvCache implements KvCache {
         int page = table.pagesWithFreeSlots.isEmpty()
                 ? acquirePage(layer, position)
                 : table.pagesWithFreeSlots.getLast();
-        int slot = Long.numberOfTrailingZeros(~pool.live[page]);
-        pool.live[page] |= 1L << slot;
-        boolean full = Long.bitCount(pool.live[page]) == pool.pageSize();
-        if (full) {
+        int handle = pool.occupyFreeSlot(page, position);
+        if (pool.isFull(page)) {
             removeFromFreeList(table, page);
-        } else if (pool.freeIndex[page] < 0) {
-            addIndexed(table.pagesWithFreeSlots, pool.freeIndex, page);
+        } else if (pool.freeIndex(page) < 0) {
+            addIndexed(table.pagesWithFreeSlots, page, false);
         }
-        return page * pool.pageSize() + slot;
+        return handle;
     }
 
     private int acquirePage(int layer, int position) {
@@ -552,30 +620,38 @@ public final class PagedKvCache implements KvCache {
                     .formatted(layer, position, pool.maxPages(), pool.maxPages() * pool.pageBytes(), pool.pageSize(),
                             tokens(layer)));
         }
-        addIndexed(layers[layer].pages, pool.tableIndex, page);
+        addIndexed(layers[layer].pages, page, true);
         return page;
     }
 
     private void removeFromFreeList(Layer table, int page) {
-        if (pool.freeIndex[page] >= 0) {
-            removeIndexed(table.pagesWithFreeSlots, pool.freeIndex, page);
+        if (pool.freeIndex(page) >= 0) {
+            removeIndexed(table.pagesWithFreeSlots, page, false);
         }
     }
 
-    /** Appends {@code page} to {@code list}, recording its index. */
-    private static void addIndexed(MutableIntList list, int[] index, int page) {
-        index[page] = list.size();
+    /** Appends {@code page} to a layer's list of held pages (or of pages with free slots), recording its index. */
+    private void addIndexed(MutableIntList list, int page, boolean held) {
+        setIndex(page, held, list.size());
         list.add(page);
     }
 
-    /** Removes {@code page} from {@code list} in O(1) by moving the last element into its place. */
-    private static void removeIndexed(MutableIntList list, int[] index, int page) {
-        int at = index[page];
+    /** Removes {@code page} from its list in O(1) by moving the last element into its place. */
+    private void removeIndexed(MutableIntList list, int page, boolean held) {
+        int at = held ? pool.tableIndex(page) : pool.freeIndex(page);
         int last = list.removeAtIndex(list.size() - 1);
         if (last != page) {
             list.set(at, last);
-            index[last] = at;
+            setIndex(last, held, at);
         }
-        index[page] = -1;
+        setIndex(page, held, -1);
+    }
+
+    private void setIndex(int page, boolean held, int index) {
+        if (held) {
+            pool.setTableIndex(page, index);
+        } else {
+            pool.setFreeIndex(page, index);
+        }
     }
 }

@@ -3,25 +3,18 @@ package dev.winnow.engine.model;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * How a model family differs from Llama, as a small table rather than a forward pass per family. Every family
- * here is a pre-norm decoder transformer; they differ only in the columns below. The metadata keys of a family are
- * prefixed with its {@code general.architecture} name.
+ * here is a pre-norm decoder transformer; a row names the family, its RoPE layout and the {@link Feature}s it has
+ * beyond Llama's. The metadata keys of a family are prefixed with its {@code general.architecture} name.
  *
- * @param name          the {@code general.architecture} value
- * @param rope          which pairs of a head's dimensions rotate together
- * @param qkvBias       whether the query, key and value projections have biases ({@code attn_q.bias}, ...)
- * @param qkNorm        whether each head's query and key are RMS-normalised before RoPE ({@code attn_q_norm}, ...)
- * @param fusedQkv      whether Q, K and V are one matrix ({@code attn_qkv.weight}: query rows, key rows, value rows)
- * @param fusedGateUp   whether the gate and up projections are one matrix ({@code ffn_up.weight}: gate rows, then up rows)
- * @param layerNorm     LayerNorm with a bias (GPT-2) instead of RMSNorm
- * @param gpt2Blocks    GPT-2's block: learned absolute positions ({@code position_embd.weight}) instead of RoPE,
- *                      biases on the attention output and the feed-forward matrices, and a GELU feed-forward
- *                      block ({@code ffn_up}, GELU, {@code ffn_down}) instead of the gated SiLU one
+ * @param name     the {@code general.architecture} value
+ * @param rope     which pairs of a head's dimensions rotate together
+ * @param features what the family's blocks have that Llama's do not
  */
-public record Architecture(String name, RopeStyle rope, boolean qkvBias, boolean qkNorm, boolean fusedQkv,
-                           boolean fusedGateUp, boolean layerNorm, boolean gpt2Blocks) {
+public record Architecture(String name, RopeStyle rope, Set<Feature> features) {
 
     /** The two layouts of rotary embeddings. */
     public enum RopeStyle {
@@ -33,13 +26,39 @@ public record Architecture(String name, RopeStyle rope, boolean qkvBias, boolean
         NONE
     }
 
-    public static final Architecture LLAMA = new Architecture("llama", RopeStyle.ADJACENT, false, false, false, false, false, false);
-    public static final Architecture QWEN2 = new Architecture("qwen2", RopeStyle.HALVES, true, false, false, false, false, false);
-    public static final Architecture QWEN3 = new Architecture("qwen3", RopeStyle.HALVES, false, true, false, false, false, false);
-    public static final Architecture PHI3 = new Architecture("phi3", RopeStyle.HALVES, false, false, true, true, false, false);
-    public static final Architecture GPT2 = new Architecture("gpt2", RopeStyle.NONE, true, false, true, false, true, true);
+    /** A difference from Llama's block. */
+    public enum Feature {
+        /** Biases on the query, key and value projections ({@code attn_q.bias}, ...). */
+        QKV_BIAS,
+        /** Each head's query and key RMS-normalised before RoPE ({@code attn_q_norm}, ...). */
+        QK_NORM,
+        /** Q, K and V in one matrix ({@code attn_qkv.weight}: query rows, key rows, value rows). */
+        FUSED_QKV,
+        /** Gate and up projections in one matrix ({@code ffn_up.weight}: gate rows, then up rows). */
+        FUSED_GATE_UP,
+        /** LayerNorm with a bias instead of RMSNorm. */
+        LAYER_NORM,
+        /** GPT-2's block: learned positions ({@code position_embd.weight}), output and feed-forward biases, GELU without a gate. */
+        GPT2_BLOCKS
+    }
+
+    public static final Architecture LLAMA = new Architecture("llama", RopeStyle.ADJACENT, Set.of());
+    public static final Architecture QWEN2 = new Architecture("qwen2", RopeStyle.HALVES, Set.of(Feature.QKV_BIAS));
+    public static final Architecture QWEN3 = new Architecture("qwen3", RopeStyle.HALVES, Set.of(Feature.QK_NORM));
+    public static final Architecture PHI3 = new Architecture("phi3", RopeStyle.HALVES,
+            Set.of(Feature.FUSED_QKV, Feature.FUSED_GATE_UP));
+    public static final Architecture GPT2 = new Architecture("gpt2", RopeStyle.NONE,
+            Set.of(Feature.QKV_BIAS, Feature.FUSED_QKV, Feature.LAYER_NORM, Feature.GPT2_BLOCKS));
 
     public static final List<Architecture> SUPPORTED = List.of(LLAMA, QWEN2, QWEN3, PHI3, GPT2);
+
+    public Architecture {
+        features = Set.copyOf(features);
+    }
+
+    public boolean has(Feature feature) {
+        return features.contains(feature);
+    }
 
     /** The family of a {@code general.architecture} value, if Winnow runs it. */
     public static Optional<Architecture> of(String name) {

@@ -1,5 +1,7 @@
 package dev.winnow.engine.model;
 
+import dev.winnow.engine.kv.KvGeometry;
+import dev.winnow.gguf.GgufFile;
 import dev.winnow.gguf.GgufMetadata;
 import dev.winnow.gguf.GgufValue;
 
@@ -21,10 +23,13 @@ import dev.winnow.gguf.GgufValue;
  * @param architecture   how this family differs from Llama
  * @param ropePositionScale positions are divided by this before RoPE ({@code rope.scaling.type = linear} with
  *                       {@code rope.scaling.factor}); 1 without scaling
+ * @param ropeFrequencyFactors per rotated pair, the divisor of its frequency ({@code rope_freqs.weight}, Llama 3.1
+ *                       and later); null when the file has none. Inference and training read RoPE from here
+ *                       alone, through {@link Rope}.
  */
 public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, int heads, int kvHeads, int headDim,
                           int ropeDim, float ropeBase, float normEps, int vocabularySize, Architecture architecture,
-                          float ropePositionScale) {
+                          float ropePositionScale, float[] ropeFrequencyFactors) {
     /**
      * The widest activation row (query heads, key heads, feed-forward, vocabulary): a block of
      * {@link LlamaModel#DEFAULT_BLOCK} such rows is one Java array.
@@ -48,6 +53,8 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
         require(ropeDim > 0 && ropeDim <= headDim && ropeDim % 2 == 0,
                 "rope.dimension_count (%d) must be even and at most the head width (%d)".formatted(ropeDim, headDim));
         require(ropeBase > 0, "rope.freq_base must be positive, got " + ropeBase);
+        require(ropeFrequencyFactors == null || ropeFrequencyFactors.length == ropeDim / 2,
+                "rope_freqs.weight needs one factor per rotated pair (%d)".formatted(ropeDim / 2));
         require(normEps > 0, "attention.layer_norm_rms_epsilon must be positive, got " + normEps);
     }
 
@@ -55,7 +62,12 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
     public LlamaConfig(int contextLength, int dim, int layers, int ffnDim, int heads, int kvHeads, int headDim,
                        int ropeDim, float ropeBase, float normEps, int vocabularySize) {
         this(contextLength, dim, layers, ffnDim, heads, kvHeads, headDim, ropeDim, ropeBase, normEps, vocabularySize,
-                Architecture.LLAMA, 1f);
+                Architecture.LLAMA, 1f, null);
+    }
+
+    /** What a KV cache of this model keeps per token, for sequences of up to {@code capacity} tokens. */
+    public KvGeometry kvGeometry(int capacity) {
+        return new KvGeometry(layers, heads, kvHeads, headDim, capacity);
     }
 
     /** Width of the concatenated query heads. */
@@ -98,11 +110,27 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
                 headDim,
                 optionalInt(metadata, arch.key("rope.dimension_count"), headDim),
                 (float) optionalDouble(metadata, arch.key("rope.freq_base"), 10000.0),
-                (float) optionalDouble(metadata, arch.key(arch.layerNorm() ? "attention.layer_norm_epsilon"
+                (float) optionalDouble(metadata, arch.key(arch.has(Architecture.Feature.LAYER_NORM) ? "attention.layer_norm_epsilon"
                         : "attention.layer_norm_rms_epsilon"), 1e-5),
                 optionalInt(metadata, arch.key("vocab_size"), vocabularySize),
                 arch,
-                ropePositionScale(metadata, arch));
+                ropePositionScale(metadata, arch),
+                null);
+    }
+
+    /** The configuration of a model file: its metadata ({@link #fromMetadata}) and its RoPE frequency factors. */
+    public static LlamaConfig fromFile(GgufFile file, int vocabularySize) {
+        LlamaConfig c = fromMetadata(file.metadata(), vocabularySize);
+        if (file.tensor("rope_factors_long.weight").isPresent()) {
+            throw new ModelLoadException("this model uses LongRoPE (rope_factors_long.weight / rope_factors_short.weight, "
+                    + "as in Phi-3's 128k variants), which Winnow does not support yet");
+        }
+        if (file.tensor("rope_freqs.weight").isEmpty()) {
+            return c;
+        }
+        return new LlamaConfig(c.contextLength, c.dim, c.layers, c.ffnDim, c.heads, c.kvHeads, c.headDim, c.ropeDim,
+                c.ropeBase, c.normEps, c.vocabularySize, c.architecture, c.ropePositionScale,
+                LlamaWeights.vector(file, "rope_freqs.weight", c.ropeDim / 2));
     }
 
     /** The linear RoPE scaling a file asks for; other kinds of scaling are refused by name. */

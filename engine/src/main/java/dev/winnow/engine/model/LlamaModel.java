@@ -1,7 +1,6 @@
 package dev.winnow.engine.model;
 
 import dev.winnow.engine.kv.KvCache;
-import dev.winnow.engine.pruning.Pruner;
 import dev.winnow.tensors.FloatTensor;
 import dev.winnow.tensors.VectorMath;
 import dev.winnow.tensors.WorkerPool;
@@ -20,18 +19,12 @@ public final class LlamaModel {
 
     private final LlamaConfig config;
     private final LlamaWeights weights;
-    /** RoPE frequency of each rotated pair: base^(-2i/ropeDim), divided by the file's scaling (linear, per-pair factors). */
-    private final float[] ropeFrequencies;
+    private final Rope rope;
 
     public LlamaModel(LlamaConfig config, LlamaWeights weights) {
         this.config = config;
         this.weights = weights;
-        this.ropeFrequencies = new float[config.ropeDim() / 2];
-        float[] factors = weights.ropeFrequencyFactors();
-        for (int i = 0; i < ropeFrequencies.length; i++) {
-            double frequency = 1.0 / Math.pow(config.ropeBase(), (2.0 * i) / config.ropeDim());
-            ropeFrequencies[i] = (float) (frequency / config.ropePositionScale() / (factors == null ? 1 : factors[i]));
-        }
+        this.rope = new Rope(config);
     }
 
     public LlamaConfig config() {
@@ -44,7 +37,7 @@ public final class LlamaModel {
 
     /** Scratch buffers for blocks of up to {@code blockSize} tokens, allocated once so decoding allocates nothing. */
     public State newState(int blockSize) {
-        return new State(config, blockSize);
+        return new State(config, rope.pairs(), blockSize);
     }
 
     /**
@@ -61,6 +54,7 @@ public final class LlamaModel {
         final float[] attention;
         final float[] hidden;
         final float[] hiddenUp;
+        /** RoPE angles of each row's position, computed once for all layers: blockSize x pairs. */
         final float[] ropeCos;
         final float[] ropeSin;
         final float[] logits;
@@ -73,7 +67,7 @@ public final class LlamaModel {
         /** The attention of a batch's rows, allocated by the first {@link #forwardBatch}. */
         RowAttention rowAttention;
 
-        State(LlamaConfig c, int blockSize) {
+        State(LlamaConfig c, int ropePairs, int blockSize) {
             if (blockSize < 1) {
                 throw new IllegalArgumentException("block size must be positive, got " + blockSize);
             }
@@ -86,8 +80,8 @@ public final class LlamaModel {
             attention = new float[blockSize * c.queryDim()];
             hidden = new float[blockSize * c.ffnDim()];
             hiddenUp = new float[blockSize * c.ffnDim()];
-            ropeCos = new float[c.ropeDim() / 2];
-            ropeSin = new float[c.ropeDim() / 2];
+            ropeCos = new float[blockSize * ropePairs];
+            ropeSin = new float[blockSize * ropePairs];
             logits = new float[c.vocabularySize()];
             rowXb = new float[c.dim()];
             rowK = new float[c.kvDim()];
@@ -119,7 +113,7 @@ public final class LlamaModel {
             LlamaWeights.Layer w = weights.layers()[l];
             projectQueryKeyValue(w, s, count, pool);
             for (int i = 0; i < count; i++) {
-                rope(s, i, firstPosition + i);
+                rotate(s, i);
             }
             attend(l, cache, pruner, firstPosition, count, s.xb, s.q, s.k, s.v, s.attention, pool);
             outputAndFeedForward(w, s, count, pool);
@@ -130,7 +124,7 @@ public final class LlamaModel {
             return null;
         }
         int dim = config.dim();
-        normRow(s.xb, 0, s.x, (count - 1) * dim, weights.outputNorm(), weights.outputNormBias());
+        normRow(s.xb, 0, s.x, (count - 1) * dim, weights.outputNorm());
         weights.output().matVec(s.xb, s.logits, pool);
         return s.logits;
     }
@@ -186,7 +180,7 @@ public final class LlamaModel {
         if (s.batchLogits == null) {
             s.batchLogits = new float[s.blockSize * config.vocabularySize()];
         }
-        normRows(s.xb, s.x, weights.outputNorm(), weights.outputNormBias(), count);
+        normRows(s.xb, s.x, weights.outputNorm(), count);
         weights.output().matMul(s.xb, s.batchLogits, count, pool);
         return s.batchLogits;
     }
@@ -202,7 +196,7 @@ public final class LlamaModel {
         int queryDim = config.queryDim();
         int kvDim = config.kvDim();
         for (int i = 0; i < count; i++) {
-            rope(s, i, positions[i]);
+            rotate(s, i);
             System.arraycopy(s.xb, i * dim, s.rowXb, 0, dim);
             System.arraycopy(s.q, i * queryDim, rows.queries[i], 0, queryDim);
             System.arraycopy(s.k, i * kvDim, s.rowK, 0, kvDim);
@@ -242,8 +236,12 @@ public final class LlamaModel {
         }
     }
 
-    /** GPT-2's learned absolute positions: adds the embedding of {@code position} to row {@code row}. */
+    /**
+     * Where row {@code row} is: its RoPE angles, for every layer, or GPT-2's learned absolute position, whose
+     * embedding is added to the row.
+     */
     private void addPosition(State s, int row, int position) {
+        rope.angles(position, s.ropeCos, s.ropeSin, row * rope.pairs());
         if (weights.positionEmbedding() != null) {
             weights.positionEmbedding().dequantizeRow(position, s.xb, 0);
             VectorMath.add(s.x, row * config.dim(), s.xb, 0, config.dim());
@@ -252,25 +250,24 @@ public final class LlamaModel {
 
     /** Attention norm of every row into {@code s.xb}, then its query, key and value projections. */
     private void projectQueryKeyValue(LlamaWeights.Layer w, State s, int count, WorkerPool pool) {
-        normRows(s.xb, s.x, w.attentionNorm(), w.attentionNormBias(), count);
-        w.wq().matMul(s.xb, s.q, count, pool);
-        w.wk().matMul(s.xb, s.k, count, pool);
-        w.wv().matMul(s.xb, s.v, count, pool);
-        if (w.qBias() != null) {
-            addBias(s.q, w.qBias(), count);
-            addBias(s.k, w.kBias(), count);
-            addBias(s.v, w.vBias(), count);
-        }
-        if (w.qNorm() != null) {
-            normalizeHeads(s.q, w.qNorm(), count * config.heads());
-            normalizeHeads(s.k, w.kNorm(), count * config.kvHeads());
+        LlamaWeights.Attention a = w.attention();
+        normRows(s.xb, s.x, a.norm(), count);
+        project(a.query(), s.xb, s.q, count, pool);
+        project(a.key(), s.xb, s.k, count, pool);
+        project(a.value(), s.xb, s.v, count, pool);
+        if (a.headNorms() != null) {
+            normalizeHeads(s.q, a.headNorms().query(), count * config.heads());
+            normalizeHeads(s.k, a.headNorms().key(), count * config.kvHeads());
         }
     }
 
-    /** Adds a bias to each of {@code count} rows. */
-    private static void addBias(float[] rows, float[] bias, int count) {
-        for (int i = 0; i < count; i++) {
-            VectorMath.add(rows, i * bias.length, bias, 0, bias.length);
+    /** A projection of each of {@code count} rows, and its bias if it has one. */
+    private static void project(LlamaWeights.Projection p, float[] in, float[] out, int count, WorkerPool pool) {
+        p.weight().matMul(in, out, count, pool);
+        if (p.bias() != null) {
+            for (int i = 0; i < count; i++) {
+                VectorMath.add(out, i * p.bias().length, p.bias(), 0, p.bias().length);
+            }
         }
     }
 
@@ -282,14 +279,11 @@ public final class LlamaModel {
         }
     }
 
-    /** Rotates the query and key of row {@code row} for its position. */
-    private void rope(State s, int row, int position) {
-        if (config.architecture().rope() == Architecture.RopeStyle.NONE) {
-            return;
-        }
-        computeRopeAngles(position, s);
-        rotate(s.q, row * config.queryDim(), config.heads(), s);
-        rotate(s.k, row * config.kvDim(), config.kvHeads(), s);
+    /** Rotates the query and key of row {@code row} by its position's RoPE angles. */
+    private void rotate(State s, int row) {
+        int angles = row * rope.pairs();
+        rope.rotate(s.q, row * config.queryDim(), config.heads(), s.ropeCos, s.ropeSin, angles);
+        rope.rotate(s.k, row * config.kvDim(), config.kvHeads(), s.ropeCos, s.ropeSin, angles);
     }
 
     /**
@@ -367,71 +361,36 @@ public final class LlamaModel {
     /** Output projection and residual, then the SwiGLU feed-forward block and residual, for every row. */
     private void outputAndFeedForward(LlamaWeights.Layer w, State s, int count, WorkerPool pool) {
         int dim = config.dim();
-        w.wo().matMul(s.attention, s.xb, count, pool);
-        if (w.oBias() != null) {
-            addBias(s.xb, w.oBias(), count);
-        }
+        project(w.attention().output(), s.attention, s.xb, count, pool);
         VectorMath.add(s.x, 0, s.xb, 0, count * dim);
-        normRows(s.xb, s.x, w.ffnNorm(), w.ffnNormBias(), count);
-        if (w.gate() != null) {
-            w.gate().matMul(s.xb, s.hidden, count, pool);
-            w.up().matMul(s.xb, s.hiddenUp, count, pool);
+        LlamaWeights.FeedForward f = w.feedForward();
+        normRows(s.xb, s.x, f.norm(), count);
+        if (f.gate() != null) {
+            project(f.gate(), s.xb, s.hidden, count, pool);
+            project(f.up(), s.xb, s.hiddenUp, count, pool);
             VectorMath.swiglu(s.hidden, s.hiddenUp, count * config.ffnDim());
         } else {
-            w.up().matMul(s.xb, s.hidden, count, pool);
-            addBias(s.hidden, w.upBias(), count);
+            project(f.up(), s.xb, s.hidden, count, pool);
             VectorMath.gelu(s.hidden, 0, count * config.ffnDim());
         }
-        w.down().matMul(s.hidden, s.xb, count, pool);
-        if (w.downBias() != null) {
-            addBias(s.xb, w.downBias(), count);
-        }
+        project(f.down(), s.hidden, s.xb, count, pool);
         VectorMath.add(s.x, 0, s.xb, 0, count * dim);
     }
 
     /** The norm of every row (see {@link #normRow}). */
-    private void normRows(float[] out, float[] x, float[] weight, float[] bias, int count) {
+    private void normRows(float[] out, float[] x, LlamaWeights.Norm norm, int count) {
         int dim = config.dim();
         for (int i = 0; i < count; i++) {
-            normRow(out, i * dim, x, i * dim, weight, bias);
+            normRow(out, i * dim, x, i * dim, norm);
         }
     }
 
     /** RMSNorm of one row, or LayerNorm when the family's norms have biases (GPT-2). */
-    private void normRow(float[] out, int outOffset, float[] x, int xOffset, float[] weight, float[] bias) {
-        if (bias == null) {
-            VectorMath.rmsNorm(out, outOffset, x, xOffset, weight, config.dim(), config.normEps());
+    private void normRow(float[] out, int outOffset, float[] x, int xOffset, LlamaWeights.Norm norm) {
+        if (norm.bias() == null) {
+            VectorMath.rmsNorm(out, outOffset, x, xOffset, norm.weight(), config.dim(), config.normEps());
         } else {
-            VectorMath.layerNorm(out, outOffset, x, xOffset, weight, bias, config.dim(), config.normEps());
-        }
-    }
-
-    private void computeRopeAngles(int position, State s) {
-        for (int i = 0; i < ropeFrequencies.length; i++) {
-            float angle = position * ropeFrequencies[i];
-            s.ropeCos[i] = (float) Math.cos(angle);
-            s.ropeSin[i] = (float) Math.sin(angle);
-        }
-    }
-
-    /**
-     * RoPE: within each head, pair i of the rotated dimensions turns by angle i. The pair is (2i, 2i+1) in
-     * Llama's GGUF layout, (i, i + ropeDim/2) in the NeoX layout of Qwen and Phi-3.
-     */
-    private void rotate(float[] vector, int offset, int headCount, State s) {
-        int headDim = config.headDim();
-        boolean adjacent = config.architecture().rope() == Architecture.RopeStyle.ADJACENT;
-        int pairs = ropeFrequencies.length;
-        for (int h = 0; h < headCount; h++) {
-            int base = offset + h * headDim;
-            for (int i = 0; i < pairs; i++) {
-                int j = adjacent ? base + 2 * i : base + i;
-                int k = adjacent ? j + 1 : j + pairs;
-                float a = vector[j];
-                float b = vector[k];
-                vector[j] = a * s.ropeCos[i] - b * s.ropeSin[i];
-                vector[k] = a * s.ropeSin[i] + b * s.ropeCos[i];
-            }
+            VectorMath.layerNorm(out, outOffset, x, xOffset, norm.weight(), norm.bias(), config.dim(), config.normEps());
         }
     }
 }

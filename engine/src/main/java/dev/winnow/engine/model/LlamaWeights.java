@@ -1,5 +1,6 @@
 package dev.winnow.engine.model;
 
+import dev.winnow.engine.model.Architecture.Feature;
 import dev.winnow.gguf.GgufFile;
 import dev.winnow.gguf.GgufTensorInfo;
 import dev.winnow.tensors.FloatTensor;
@@ -13,18 +14,33 @@ import java.util.Arrays;
  * {@code attn_qkv} and {@code ffn_up}) is split into views of its row ranges, so the forward pass sees the same
  * separate projections for every family.
  */
-public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] outputNorm, FloatTensor output,
-                           boolean tiedOutput, FloatTensor positionEmbedding, float[] outputNormBias,
-                           float[] ropeFrequencyFactors) {
+public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, Norm outputNorm, FloatTensor output,
+                           boolean tiedOutput, FloatTensor positionEmbedding) {
+
+    /** The weights of one transformer block: its attention, then its feed-forward block. */
+    public record Layer(Attention attention, FeedForward feedForward) {
+    }
+
+    /** A norm's weights, and its bias when it is a LayerNorm (GPT-2); an RMSNorm has none (null). */
+    public record Norm(float[] weight, float[] bias) {
+    }
+
+    /** A matrix applied to every token, and the bias added after it; null where the family has none. */
+    public record Projection(FloatTensor weight, float[] bias) {
+    }
 
     /**
-     * The weights of one transformer block. The biases (Qwen2, GPT-2), the per-head query/key norms (Qwen3) and
-     * the gate (absent in GPT-2's feed-forward block) are null where the family has none.
+     * @param headNorms the RMSNorm weights of each query and key head (Qwen3); null where the family has none
      */
-    public record Layer(float[] attentionNorm, FloatTensor wq, FloatTensor wk, FloatTensor wv, FloatTensor wo,
-                        float[] ffnNorm, FloatTensor gate, FloatTensor up, FloatTensor down,
-                        float[] qBias, float[] kBias, float[] vBias, float[] qNorm, float[] kNorm,
-                        float[] attentionNormBias, float[] ffnNormBias, float[] oBias, float[] upBias, float[] downBias) {
+    public record Attention(Norm norm, Projection query, Projection key, Projection value, Projection output,
+                            HeadNorms headNorms) {
+    }
+
+    public record HeadNorms(float[] query, float[] key) {
+    }
+
+    /** @param gate the gate of SwiGLU; null in GPT-2's GELU block */
+    public record FeedForward(Norm norm, Projection gate, Projection up, Projection down) {
     }
 
     /** Finds and shape-checks every tensor the configuration needs. */
@@ -37,51 +53,46 @@ public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, float[] o
         FloatTensor embedding = matrix(file, "token_embd.weight", c.dim(), c.vocabularySize());
         Layer[] layers = new Layer[c.layers()];
         Architecture arch = c.architecture();
+        boolean gpt2 = arch.has(Feature.GPT2_BLOCKS);
         for (int i = 0; i < c.layers(); i++) {
             String p = "blk." + i + ".";
-            FloatTensor[] qkv = arch.fusedQkv()
+            FloatTensor[] qkv = arch.has(Feature.FUSED_QKV)
                     ? split(file, p + "attn_qkv.weight", c.dim(), c.queryDim(), c.kvDim(), c.kvDim())
                     : new FloatTensor[] {matrix(file, p + "attn_q.weight", c.dim(), c.queryDim()),
                             matrix(file, p + "attn_k.weight", c.dim(), c.kvDim()),
                             matrix(file, p + "attn_v.weight", c.dim(), c.kvDim())};
-            FloatTensor[] gateUp = arch.fusedGateUp()
+            FloatTensor[] gateUp = arch.has(Feature.FUSED_GATE_UP)
                     ? split(file, p + "ffn_up.weight", c.dim(), c.ffnDim(), c.ffnDim())
-                    : new FloatTensor[] {arch.gpt2Blocks() ? null : matrix(file, p + "ffn_gate.weight", c.dim(), c.ffnDim()),
+                    : new FloatTensor[] {gpt2 ? null : matrix(file, p + "ffn_gate.weight", c.dim(), c.ffnDim()),
                             matrix(file, p + "ffn_up.weight", c.dim(), c.ffnDim())};
-            float[][] qkvBias = !arch.qkvBias() ? new float[3][]
-                    : arch.fusedQkv() ? splitVector(vector(file, p + "attn_qkv.bias", c.queryDim() + 2 * c.kvDim()),
+            float[][] qkvBias = !arch.has(Feature.QKV_BIAS) ? new float[3][]
+                    : arch.has(Feature.FUSED_QKV) ? splitVector(vector(file, p + "attn_qkv.bias", c.queryDim() + 2 * c.kvDim()),
                             c.queryDim(), c.kvDim(), c.kvDim())
                     : new float[][] {vector(file, p + "attn_q.bias", c.queryDim()), vector(file, p + "attn_k.bias", c.kvDim()),
                             vector(file, p + "attn_v.bias", c.kvDim())};
-            boolean gpt2 = arch.gpt2Blocks();
-            layers[i] = new Layer(
-                    vector(file, p + "attn_norm.weight", c.dim()),
-                    qkv[0], qkv[1], qkv[2],
-                    matrix(file, p + "attn_output.weight", c.queryDim(), c.dim()),
-                    vector(file, p + "ffn_norm.weight", c.dim()),
-                    gateUp[0], gateUp[1],
-                    matrix(file, p + "ffn_down.weight", c.ffnDim(), c.dim()),
-                    qkvBias[0], qkvBias[1], qkvBias[2],
-                    arch.qkNorm() ? vector(file, p + "attn_q_norm.weight", c.headDim()) : null,
-                    arch.qkNorm() ? vector(file, p + "attn_k_norm.weight", c.headDim()) : null,
-                    arch.layerNorm() ? vector(file, p + "attn_norm.bias", c.dim()) : null,
-                    arch.layerNorm() ? vector(file, p + "ffn_norm.bias", c.dim()) : null,
-                    gpt2 ? vector(file, p + "attn_output.bias", c.dim()) : null,
-                    gpt2 ? vector(file, p + "ffn_up.bias", c.ffnDim()) : null,
-                    gpt2 ? vector(file, p + "ffn_down.bias", c.dim()) : null);
+            Attention attention = new Attention(norm(file, p + "attn_norm", c),
+                    new Projection(qkv[0], qkvBias[0]), new Projection(qkv[1], qkvBias[1]), new Projection(qkv[2], qkvBias[2]),
+                    new Projection(matrix(file, p + "attn_output.weight", c.queryDim(), c.dim()),
+                            gpt2 ? vector(file, p + "attn_output.bias", c.dim()) : null),
+                    arch.has(Feature.QK_NORM) ? new HeadNorms(vector(file, p + "attn_q_norm.weight", c.headDim()),
+                            vector(file, p + "attn_k_norm.weight", c.headDim())) : null);
+            FeedForward feedForward = new FeedForward(norm(file, p + "ffn_norm", c),
+                    gateUp[0] == null ? null : new Projection(gateUp[0], null),
+                    new Projection(gateUp[1], gpt2 ? vector(file, p + "ffn_up.bias", c.ffnDim()) : null),
+                    new Projection(matrix(file, p + "ffn_down.weight", c.ffnDim(), c.dim()),
+                            gpt2 ? vector(file, p + "ffn_down.bias", c.dim()) : null));
+            layers[i] = new Layer(attention, feedForward);
         }
-        float[] outputNorm = vector(file, "output_norm.weight", c.dim());
         boolean tied = file.tensor("output.weight").isEmpty();
         FloatTensor output = tied ? embedding : matrix(file, "output.weight", c.dim(), c.vocabularySize());
-        FloatTensor positions = arch.gpt2Blocks() ? matrix(file, "position_embd.weight", c.dim(), c.contextLength()) : null;
-        float[] outputNormBias = arch.layerNorm() ? vector(file, "output_norm.bias", c.dim()) : null;
-        if (file.tensor("rope_factors_long.weight").isPresent()) {
-            throw new ModelLoadException("this model uses LongRoPE (rope_factors_long.weight / rope_factors_short.weight, "
-                    + "as in Phi-3's 128k variants), which Winnow does not support yet");
-        }
-        // Llama 3.1 and later store per-frequency RoPE divisors for their long context.
-        float[] ropeFactors = file.tensor("rope_freqs.weight").isPresent() ? vector(file, "rope_freqs.weight", c.ropeDim() / 2) : null;
-        return new LlamaWeights(embedding, layers, outputNorm, output, tied, positions, outputNormBias, ropeFactors);
+        FloatTensor positions = gpt2 ? matrix(file, "position_embd.weight", c.dim(), c.contextLength()) : null;
+        return new LlamaWeights(embedding, layers, norm(file, "output_norm", c), output, tied, positions);
+    }
+
+    /** The norm {@code name.weight}, with {@code name.bias} when the family's norms are LayerNorms. */
+    private static Norm norm(GgufFile file, String name, LlamaConfig c) {
+        return new Norm(vector(file, name + ".weight", c.dim()),
+                c.architecture().has(Feature.LAYER_NORM) ? vector(file, name + ".bias", c.dim()) : null);
     }
 
     /** A tensor of ggml shape [cols, rows]: {@code rows} rows of {@code cols} values. */

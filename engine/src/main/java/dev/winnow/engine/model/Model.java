@@ -1,6 +1,5 @@
 package dev.winnow.engine.model;
 
-import dev.winnow.engine.pruning.PruningModule;
 import dev.winnow.engine.tokenizer.Tokenizer;
 import dev.winnow.engine.tokenizer.Vocabulary;
 import dev.winnow.gguf.GgufFile;
@@ -49,7 +48,7 @@ public final class Model implements AutoCloseable {
         try {
             Vocabulary vocabulary = Vocabulary.fromGguf(file.metadata());
             Tokenizer tokenizer = Tokenizer.of(vocabulary);
-            LlamaConfig config = LlamaConfig.fromMetadata(file.metadata(), vocabulary.tokens().length);
+            LlamaConfig config = LlamaConfig.fromFile(file, vocabulary.tokens().length);
             if (config.vocabularySize() != vocabulary.tokens().length) {
                 throw new ModelLoadException("llama.vocab_size is %d but the tokenizer has %d tokens"
                         .formatted(config.vocabularySize(), vocabulary.tokens().length));

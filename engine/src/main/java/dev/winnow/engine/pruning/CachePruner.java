@@ -1,34 +1,25 @@
 package dev.winnow.engine.pruning;
 
-import dev.winnow.engine.kv.AttentionWeights;
 import dev.winnow.engine.kv.PagedKvCache;
-import dev.winnow.tensors.WorkerPool;
-import org.eclipse.collections.api.set.primitive.MutableIntSet;
-import org.eclipse.collections.impl.set.mutable.primitive.IntHashSet;
+import dev.winnow.engine.model.Pruner;
 
 import java.util.Arrays;
 
-/** What every pruner over a paged cache shares: the cache, the optional trace, and freeing what was hidden. */
+/**
+ * What every pruner over a paged cache shares: the cache, the optional trace, and freeing what was hidden.
+ * Pruners walk the cache's live tokens with its cursor and keep their buffers, so a step allocates nothing.
+ */
 abstract class CachePruner implements Pruner {
     protected final PagedKvCache cache;
     protected final PruningTrace trace;
     private final PagedKvCache.DropListener recordDrop;
+    /** Eviction keys of the candidates of {@link #evictLowest}, grown as the cache grows. */
+    private long[] evictionKeys = new long[64];
 
     CachePruner(PagedKvCache cache, PruningTrace trace) {
         this.cache = cache;
         this.trace = trace;
         this.recordDrop = trace == null ? null : (layer, position, step) -> trace.dropped(layer, position, step);
-    }
-
-    /** Nothing to decide before the attention unless a policy says so. */
-    @Override
-    public void beforeAttention(int layer, float[] normalized, int firstPosition, int count, WorkerPool pool) {
-    }
-
-    /** No attention weights unless a policy needs them. */
-    @Override
-    public AttentionWeights attentionWeights(int layer, int firstPosition, int count) {
-        return null;
     }
 
     /** By default the decisions were all taken before the attention: free what they hid. */
@@ -51,39 +42,71 @@ abstract class CachePruner implements Pruner {
             return;
         }
         int candidates = 0;
-        long[] keys = new long[cache.tokens(layer)];
-        for (int p = 0; p < cache.pageCount(layer); p++) {
-            int page = cache.page(layer, p);
-            for (long bits = cache.liveSlots(page); bits != 0; bits &= bits - 1) {
-                int position = cache.position(page, Long.numberOfTrailingZeros(bits));
-                if (position <= lastCandidate) {
-                    // Scores are non-negative, so their float bits order like the scores; the position breaks ties.
-                    keys[candidates++] = (long) Float.floatToIntBits(Math.max(0f, scoreByPosition[position])) << 32 | position;
+        PagedKvCache.LiveTokens tokens = cache.liveTokens(layer);
+        while (tokens.next()) {
+            int position = tokens.position();
+            if (position <= lastCandidate) {
+                if (candidates == evictionKeys.length) {
+                    evictionKeys = Arrays.copyOf(evictionKeys, 2 * candidates);
                 }
+                evictionKeys[candidates++] = evictionKey(scoreByPosition, position);
             }
         }
-        Arrays.sort(keys, 0, candidates);
         int evicted = Math.min(excess, candidates);
-        MutableIntSet victims = new IntHashSet(evicted);
-        for (int i = 0; i < evicted; i++) {
-            victims.add((int) keys[i]);
-        }
-        for (int p = 0; p < cache.pageCount(layer); p++) {
-            int page = cache.page(layer, p);
-            for (long bits = cache.liveSlots(page); bits != 0; bits &= bits - 1) {
-                int slot = Long.numberOfTrailingZeros(bits);
-                int position = cache.position(page, slot);
-                if (victims.contains(position)) {
-                    cache.hideFrom(page, slot, step);
+        if (evicted > 0) {
+            long highestEvicted = smallest(evictionKeys, candidates, evicted);
+            tokens = cache.liveTokens(layer);
+            while (tokens.next()) {
+                int position = tokens.position();
+                if (position <= lastCandidate && evictionKey(scoreByPosition, position) <= highestEvicted) {
+                    cache.hideFrom(tokens.slot(), step);
+                    if (trace != null) {
+                        trace.score(layer, position, scoreByPosition[position]);
+                    }
                 }
-            }
-        }
-        if (trace != null) {
-            for (int i = 0; i < evicted; i++) {
-                int position = (int) keys[i];
-                trace.score(layer, position, scoreByPosition[position]);
             }
         }
         commit(layer, step);
+    }
+
+    /** Orders tokens for eviction: scores are non-negative, so their float bits order like them; the position breaks ties. */
+    private static long evictionKey(float[] scoreByPosition, int position) {
+        return (long) Float.floatToIntBits(Math.max(0f, scoreByPosition[position])) << 32 | position;
+    }
+
+    /**
+     * The k-th smallest (k from 1) of the distinct {@code values[0, n)}, which it reorders: a quickselect in place,
+     * so eviction neither sorts every candidate nor allocates.
+     */
+    static long smallest(long[] values, int n, int k) {
+        int low = 0;
+        int high = n - 1;
+        int target = k - 1;
+        while (low < high) {
+            long pivot = values[(low + high) >>> 1];
+            int i = low;
+            int j = high;
+            while (i <= j) {
+                while (values[i] < pivot) {
+                    i++;
+                }
+                while (values[j] > pivot) {
+                    j--;
+                }
+                if (i <= j) {
+                    long swapped = values[i];
+                    values[i++] = values[j];
+                    values[j--] = swapped;
+                }
+            }
+            if (target <= j) {
+                high = j;
+            } else if (target >= i) {
+                low = i;
+            } else {
+                return values[target];
+            }
+        }
+        return values[target];
     }
 }

@@ -1,7 +1,8 @@
 package dev.winnow.engine.pruning;
 
 import dev.winnow.engine.kv.PagedKvCache;
-import dev.winnow.tensors.FloatTensor;
+import dev.winnow.engine.model.PruningModule;
+import dev.winnow.tensors.VectorMath;
 import dev.winnow.tensors.WorkerPool;
 
 /**
@@ -16,11 +17,14 @@ final class DcpPruner extends CachePruner {
     private final float inverseSqrtR;
     private float[] queries = new float[0];
     private float[] keys = new float[0];
+    /** The interaction key of the token being voted on. */
+    private final float[] tokenKey;
 
     DcpPruner(PruningModule module, PagedKvCache cache, PruningTrace trace) {
         super(cache, trace);
         this.module = module;
         this.inverseSqrtR = (float) (1 / Math.sqrt(module.interactionDim()));
+        this.tokenKey = new float[module.interactionDim()];
     }
 
     @Override
@@ -35,26 +39,28 @@ final class DcpPruner extends CachePruner {
         m.keyProjection().matMul(normalized, keys, count, pool);
         cache.storeInteractionKeys(layer, firstPosition, count, keys);
         float bias = m.bias();
-        for (int p = 0, pages = cache.pageCount(layer); p < pages; p++) {
-            int page = cache.page(layer, p);
-            FloatTensor interactionKeys = cache.interactionKeys(page);
-            for (long bits = cache.liveSlots(page); bits != 0; bits &= bits - 1) {
-                int slot = Long.numberOfTrailingZeros(bits);
-                int position = cache.position(page, slot);
-                // Queries of this block later than the token vote on it, in order, until one says no.
-                for (int i = Math.max(0, position + 1 - firstPosition); i < count; i++) {
-                    int step = firstPosition + i;
-                    if (cache.visibleUntil(page, slot) <= step) {
-                        break;
-                    }
-                    float score = interactionKeys.dotRow(slot, queries, i * r) * inverseSqrtR + bias;
-                    if (trace != null) {
-                        trace.score(layer, position, score);
-                    }
-                    if (score <= 0) {
-                        cache.hideFrom(page, slot, step);
-                        break;
-                    }
+        PagedKvCache.LiveTokens tokens = cache.liveTokens(layer);
+        while (tokens.next()) {
+            int position = tokens.position();
+            int slot = tokens.slot();
+            boolean keyRead = false;
+            // Queries of this block later than the token vote on it, in order, until one says no.
+            for (int i = Math.max(0, position + 1 - firstPosition); i < count; i++) {
+                int step = firstPosition + i;
+                if (cache.visibleUntil(slot) <= step) {
+                    break;
+                }
+                if (!keyRead) {
+                    cache.readInteractionKey(slot, tokenKey);
+                    keyRead = true;
+                }
+                float score = VectorMath.dot(tokenKey, 0, queries, i * r, r) * inverseSqrtR + bias;
+                if (trace != null) {
+                    trace.score(layer, position, score);
+                }
+                if (score <= 0) {
+                    cache.hideFrom(slot, step);
+                    break;
                 }
             }
         }

@@ -22,7 +22,7 @@ final class HeavyHitterPruner extends CachePruner {
         this.window = window;
         this.accumulated = new AttentionWeights[layers];
         for (int l = 0; l < layers; l++) {
-            accumulated[l] = new AttentionWeights(0, new float[capacity]);
+            accumulated[l] = new AttentionWeights(false, new float[capacity]);
         }
     }
 
@@ -43,12 +43,10 @@ final class HeavyHitterPruner extends CachePruner {
         int last = firstPosition + count - 1;
         int lastCandidate = last - window;
         int candidates = 0;
-        for (int p = 0, pages = cache.pageCount(layer); p < pages; p++) {
-            int page = cache.page(layer, p);
-            for (long bits = cache.liveSlots(page); bits != 0; bits &= bits - 1) {
-                if (cache.position(page, Long.numberOfTrailingZeros(bits)) <= lastCandidate) {
-                    candidates++;
-                }
+        PagedKvCache.LiveTokens tokens = cache.liveTokens(layer);
+        while (tokens.next()) {
+            if (tokens.position() <= lastCandidate) {
+                candidates++;
             }
         }
         evictLowest(layer, accumulated[layer].byPosition(), lastCandidate, candidates - budget, last + 1);

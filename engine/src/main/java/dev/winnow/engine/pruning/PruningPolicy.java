@@ -2,6 +2,8 @@ package dev.winnow.engine.pruning;
 
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
+import dev.winnow.engine.model.Pruner;
+import dev.winnow.engine.model.PruningModule;
 
 /**
  * Which tokens leave the KV cache, chosen with {@code --prune SPEC}: {@code none}; {@code dcp} (the learned

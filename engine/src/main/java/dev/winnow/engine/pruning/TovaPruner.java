@@ -12,23 +12,27 @@ import java.util.Arrays;
  */
 final class TovaPruner extends CachePruner {
     private final int budget;
-    private final float[][] lastWeights;
+    /** Per layer, the weights of the last query of the block, by position. */
+    private final AttentionWeights[] lastWeights;
 
     TovaPruner(int budget, int layers, int capacity, PagedKvCache cache, PruningTrace trace) {
         super(cache, trace);
         this.budget = budget;
-        this.lastWeights = new float[layers][capacity];
+        this.lastWeights = new AttentionWeights[layers];
+        for (int l = 0; l < layers; l++) {
+            lastWeights[l] = new AttentionWeights(true, new float[capacity]);
+        }
     }
 
     @Override
     public AttentionWeights attentionWeights(int layer, int firstPosition, int count) {
-        Arrays.fill(lastWeights[layer], 0, firstPosition + count, 0f);
-        return new AttentionWeights(count - 1, lastWeights[layer]);
+        Arrays.fill(lastWeights[layer].byPosition(), 0, firstPosition + count, 0f);
+        return lastWeights[layer];
     }
 
     @Override
     public void afterAttention(int layer, int firstPosition, int count) {
         int last = firstPosition + count - 1;
-        evictLowest(layer, lastWeights[layer], last, cache.tokens(layer) - budget, last + 1);
+        evictLowest(layer, lastWeights[layer].byPosition(), last, cache.tokens(layer) - budget, last + 1);
     }
 }

@@ -21,14 +21,11 @@ final class WindowPruner extends CachePruner {
     @Override
     public void beforeAttention(int layer, float[] normalized, int firstPosition, int count, WorkerPool pool) {
         int last = firstPosition + count - 1;
-        for (int p = 0, pages = cache.pageCount(layer); p < pages; p++) {
-            int page = cache.page(layer, p);
-            for (long bits = cache.liveSlots(page); bits != 0; bits &= bits - 1) {
-                int slot = Long.numberOfTrailingZeros(bits);
-                int position = cache.position(page, slot);
-                if (position >= sink && position + window <= last) {
-                    cache.hideFrom(page, slot, position + window);
-                }
+        PagedKvCache.LiveTokens tokens = cache.liveTokens(layer);
+        while (tokens.next()) {
+            int position = tokens.position();
+            if (position >= sink && position + window <= last) {
+                cache.hideFrom(tokens.slot(), position + window);
             }
         }
     }

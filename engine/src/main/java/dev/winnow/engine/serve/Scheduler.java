@@ -9,7 +9,7 @@ import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
-import dev.winnow.engine.pruning.Pruner;
+import dev.winnow.engine.model.Pruner;
 import dev.winnow.engine.tokenizer.Tokenizer;
 import dev.winnow.tensors.WorkerPool;
 
@@ -94,7 +94,7 @@ public final class Scheduler implements AutoCloseable {
         this.tokenizer = model.tokenizer();
         this.config = config;
         this.log = log;
-        this.geometry = KvGeometry.of(model.config(), config.contextLength());
+        this.geometry = model.config().kvGeometry(config.contextLength());
         KvCacheConfig kv = config.kv();
         KvBudget budget = kv.budget() != null ? kv.budget()
                 : new KvBudget.Tokens((long) config.parallel() * roundUp(config.contextLength(), kv.pageSize()));

@@ -1,7 +1,7 @@
 package dev.winnow.engine.serve;
 
 import dev.winnow.engine.kv.PagedKvCache;
-import dev.winnow.engine.pruning.Pruner;
+import dev.winnow.engine.model.Pruner;
 import dev.winnow.engine.sampling.Sampler;
 import dev.winnow.engine.tokenizer.TokenDecoder;
 import dev.winnow.engine.tokenizer.Tokenizer;

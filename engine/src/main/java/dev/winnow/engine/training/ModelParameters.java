@@ -4,7 +4,7 @@ import dev.winnow.engine.model.Architecture;
 import dev.winnow.engine.model.LlamaWeights;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.model.ModelLoadException;
-import dev.winnow.engine.pruning.PruningModule;
+import dev.winnow.engine.model.PruningModule;
 import dev.winnow.gguf.GgufMetadata;
 import dev.winnow.gguf.GgufValue;
 import dev.winnow.gguf.GgufWriter;
@@ -61,17 +61,19 @@ public final class ModelParameters {
         for (int l = 0; l < layout.config().layers(); l++) {
             LlamaWeights.Layer from = w.layers()[l];
             ParameterLayout.Layer to = layout.layer(l);
-            System.arraycopy(from.attentionNorm(), 0, values, to.attentionNorm(), from.attentionNorm().length);
-            copy(from.wq(), values, to.wq());
-            copy(from.wk(), values, to.wk());
-            copy(from.wv(), values, to.wv());
-            copy(from.wo(), values, to.wo());
-            System.arraycopy(from.ffnNorm(), 0, values, to.ffnNorm(), from.ffnNorm().length);
-            copy(from.gate(), values, to.gate());
-            copy(from.up(), values, to.up());
-            copy(from.down(), values, to.down());
+            LlamaWeights.Attention attention = from.attention();
+            LlamaWeights.FeedForward feedForward = from.feedForward();
+            System.arraycopy(attention.norm().weight(), 0, values, to.attentionNorm(), attention.norm().weight().length);
+            copy(attention.query().weight(), values, to.wq());
+            copy(attention.key().weight(), values, to.wk());
+            copy(attention.value().weight(), values, to.wv());
+            copy(attention.output().weight(), values, to.wo());
+            System.arraycopy(feedForward.norm().weight(), 0, values, to.ffnNorm(), feedForward.norm().weight().length);
+            copy(feedForward.gate().weight(), values, to.gate());
+            copy(feedForward.up().weight(), values, to.up());
+            copy(feedForward.down().weight(), values, to.down());
         }
-        System.arraycopy(w.outputNorm(), 0, values, layout.outputNorm(), w.outputNorm().length);
+        System.arraycopy(w.outputNorm().weight(), 0, values, layout.outputNorm(), w.outputNorm().weight().length);
         if (!w.tiedOutput()) {
             copy(w.output(), values, layout.output());
         }

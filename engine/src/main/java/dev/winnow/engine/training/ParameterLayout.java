@@ -1,7 +1,7 @@
 package dev.winnow.engine.training;
 
 import dev.winnow.engine.model.LlamaConfig;
-import dev.winnow.engine.pruning.PruningModule;
+import dev.winnow.engine.model.PruningModule;
 
 import java.util.ArrayList;
 import java.util.Collections;

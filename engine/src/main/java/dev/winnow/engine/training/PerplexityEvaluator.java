@@ -2,7 +2,6 @@ package dev.winnow.engine.training;
 
 import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
@@ -67,10 +66,10 @@ public final class PerplexityEvaluator {
         double prunedPairs = 0;
         double pairs = 0;
         int windows = 0;
-        try (PagePool pages = KvCacheConfig.defaults().newPool(KvGeometry.of(model.config(), contextLength),
+        try (PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(contextLength),
                 policy.interactionDim(model));
              PagePool basePages = base == null ? null : KvCacheConfig.defaults().newPool(
-                     KvGeometry.of(base.config(), contextLength), 0)) {
+                     base.config().kvGeometry(contextLength), 0)) {
             Session session = Session.paged(model, pages, contextLength, pool, policy, null);
             Session baseSession = base == null ? null
                     : Session.paged(base, basePages, contextLength, pool, new PruningPolicy.None(), null);

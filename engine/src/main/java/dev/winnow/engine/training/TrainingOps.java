@@ -105,57 +105,6 @@ public final class TrainingOps {
         }
     }
 
-    // ---- rotary position embedding ----
-
-    /**
-     * The cosines and sines of RoPE for positions 0 .. rows-1, {@code ropeDim / 2} per position, computed as the
-     * engine does (frequency base^(-2i/ropeDim) in float, angle = position * frequency in float).
-     *
-     * @return {cos, sin}, each rows x ropeDim/2
-     */
-    public static float[][] ropeTable(int rows, int ropeDim, float base) {
-        int pairs = ropeDim / 2;
-        float[] cos = new float[rows * pairs];
-        float[] sin = new float[rows * pairs];
-        for (int i = 0; i < pairs; i++) {
-            float frequency = (float) (1.0 / Math.pow(base, (2.0 * i) / ropeDim));
-            for (int t = 0; t < rows; t++) {
-                float angle = t * frequency;
-                cos[t * pairs + i] = (float) Math.cos(angle);
-                sin[t * pairs + i] = (float) Math.sin(angle);
-            }
-        }
-        return new float[][] {cos, sin};
-    }
-
-    /** Rotates, in place, adjacent pairs (2i, 2i+1) of the first 2*pairs values of every head by angle i of the row's position. */
-    public static void rope(float[] x, int rows, int heads, int headDim, int pairs, float[] cos, float[] sin) {
-        rotate(x, rows, heads, headDim, pairs, cos, sin, 1);
-    }
-
-    /** The backward of {@link #rope}: the inverse rotation, in place, of the gradient. */
-    public static void ropeBackward(float[] dX, int rows, int heads, int headDim, int pairs, float[] cos, float[] sin) {
-        rotate(dX, rows, heads, headDim, pairs, cos, sin, -1);
-    }
-
-    private static void rotate(float[] x, int rows, int heads, int headDim, int pairs, float[] cos, float[] sin,
-                               int direction) {
-        for (int t = 0; t < rows; t++) {
-            for (int h = 0; h < heads; h++) {
-                int base = (t * heads + h) * headDim;
-                for (int i = 0; i < pairs; i++) {
-                    float c = cos[t * pairs + i];
-                    float s = direction * sin[t * pairs + i];
-                    int j = base + 2 * i;
-                    float a = x[j];
-                    float b = x[j + 1];
-                    x[j] = a * c - b * s;
-                    x[j + 1] = a * s + b * c;
-                }
-            }
-        }
-    }
-
     // ---- SwiGLU ----
 
     /** out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)), as the engine computes it. */

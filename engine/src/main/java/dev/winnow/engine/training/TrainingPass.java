@@ -1,6 +1,7 @@
 package dev.winnow.engine.training;
 
 import dev.winnow.engine.model.LlamaConfig;
+import dev.winnow.engine.model.Rope;
 import dev.winnow.tensors.VectorMath;
 
 import java.util.Arrays;
@@ -15,8 +16,6 @@ import static dev.winnow.engine.training.TrainingOps.matmul;
 import static dev.winnow.engine.training.TrainingOps.matmulBackward;
 import static dev.winnow.engine.training.TrainingOps.rmsNorm;
 import static dev.winnow.engine.training.TrainingOps.rmsNormBackward;
-import static dev.winnow.engine.training.TrainingOps.rope;
-import static dev.winnow.engine.training.TrainingOps.ropeBackward;
 import static dev.winnow.engine.training.TrainingOps.swiglu;
 import static dev.winnow.engine.training.TrainingOps.swigluBackward;
 
@@ -38,6 +37,8 @@ public final class TrainingPass {
     private final ParameterLayout layout;
     private final LlamaConfig c;
     private final int maxRows;
+    /** The engine's RoPE (scaling and frequency factors included), its angles for positions 0 .. maxRows-1. */
+    private final Rope rope;
     private final float[] ropeCos;
     private final float[] ropeSin;
 
@@ -94,9 +95,12 @@ public final class TrainingPass {
         this.layout = layout;
         this.c = layout.config();
         this.maxRows = maxRows;
-        float[][] table = TrainingOps.ropeTable(maxRows, c.ropeDim(), c.ropeBase());
-        ropeCos = table[0];
-        ropeSin = table[1];
+        this.rope = new Rope(c);
+        ropeCos = new float[maxRows * rope.pairs()];
+        ropeSin = new float[maxRows * rope.pairs()];
+        for (int t = 0; t < maxRows; t++) {
+            rope.angles(t, ropeCos, ropeSin, t * rope.pairs());
+        }
         int n = maxRows;
         int L = c.layers();
         int d = c.dim();
@@ -174,7 +178,6 @@ public final class TrainingPass {
         this.closestDecision = Double.POSITIVE_INFINITY;
         int d = c.dim();
         int r = layout.rank();
-        int pairs = c.ropeDim() / 2;
         double kept = 0;
         embed(xIn[0], w, layout.tokenEmbedding(), tokens, n, d);
         for (int l = 0; l < c.layers(); l++) {
@@ -183,8 +186,8 @@ public final class TrainingPass {
             matmul(q[l], xn[l], w, o.wq(), n, d, c.queryDim());
             matmul(k[l], xn[l], w, o.wk(), n, d, c.kvDim());
             matmul(v[l], xn[l], w, o.wv(), n, d, c.kvDim());
-            rope(q[l], n, c.heads(), c.headDim(), pairs, ropeCos, ropeSin);
-            rope(k[l], n, c.kvHeads(), c.headDim(), pairs, ropeCos, ropeSin);
+            rotateRows(q[l], n, c.heads(), false);
+            rotateRows(k[l], n, c.kvHeads(), false);
             matmul(qi[l], xn[l], w, o.interactionQuery(), n, d, r);
             matmul(ki[l], xn[l], w, o.interactionKey(), n, d, r);
             closestDecision = Math.min(closestDecision,
@@ -257,7 +260,6 @@ public final class TrainingPass {
         int d = c.dim();
         int r = layout.rank();
         int f = c.ffnDim();
-        int pairs = c.ropeDim() / 2;
         float[] baseGrad = trainBase ? grad : null;
         TrainingOps.lossBackward(logits, n, c.vocabularySize(), targets, teacher, lossScale);
         Arrays.fill(dFn, 0, n * d, 0);
@@ -300,8 +302,8 @@ public final class TrainingPass {
             Arrays.fill(dXn, 0, n * d, 0);
             matmulBackward(dXn, grad, o.interactionQuery(), dQi, xn[l], w, o.interactionQuery(), n, d, r);
             matmulBackward(dXn, grad, o.interactionKey(), dKi, xn[l], w, o.interactionKey(), n, d, r);
-            ropeBackward(dQ, n, c.heads(), c.headDim(), pairs, ropeCos, ropeSin);
-            ropeBackward(dK, n, c.kvHeads(), c.headDim(), pairs, ropeCos, ropeSin);
+            rotateRows(dQ, n, c.heads(), true);
+            rotateRows(dK, n, c.kvHeads(), true);
             matmulBackward(dXn, baseGrad, o.wq(), dQ, xn[l], w, o.wq(), n, d, c.queryDim());
             matmulBackward(dXn, baseGrad, o.wk(), dK, xn[l], w, o.wk(), n, d, c.kvDim());
             matmulBackward(dXn, baseGrad, o.wv(), dV, xn[l], w, o.wv(), n, d, c.kvDim());
@@ -312,6 +314,18 @@ public final class TrainingPass {
         }
         if (trainBase) {
             embedBackward(grad, layout.tokenEmbedding(), dResidual, tokens, n, d);
+        }
+    }
+
+    /** RoPE over each of n rows of {@code heads} heads at its position, or, {@code back}, its gradient's inverse turn. */
+    private void rotateRows(float[] x, int n, int heads, boolean back) {
+        int width = heads * c.headDim();
+        for (int t = 0; t < n; t++) {
+            if (back) {
+                rope.rotateBack(x, t * width, heads, ropeCos, ropeSin, t * rope.pairs());
+            } else {
+                rope.rotate(x, t * width, heads, ropeCos, ropeSin, t * rope.pairs());
+            }
         }
     }
 }

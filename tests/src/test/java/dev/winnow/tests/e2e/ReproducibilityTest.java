@@ -2,7 +2,6 @@ package dev.winnow.tests.e2e;
 
 import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
@@ -38,7 +37,7 @@ class ReproducibilityTest {
     private static float[][] run(Model model, WorkerPool workers) {
         int steps = 80;
         int context = 85;
-        try (PagePool pages = KvCacheConfig.defaults().newPool(KvGeometry.of(model.config(), context), 0)) {
+        try (PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(context), 0)) {
             Session session = Session.paged(model, pages, context, workers, new PruningPolicy.None(), null);
             float[][] all = new float[steps][];
             float[] logits = session.ingest(new int[] {1, 403, 407, 261, 378});

@@ -2,7 +2,6 @@ package dev.winnow.tests.gguf;
 
 import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.model.ModelLoadException;
@@ -106,7 +105,7 @@ final class GuardedOpen {
 
     private static Outcome loadAndStep(Path file) throws IOException {
         try (Model model = Model.load(file);
-             PagePool pages = KvCacheConfig.defaults().newPool(KvGeometry.of(model.config(), model.config().contextLength()), 0)) {
+             PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(model.config().contextLength()), 0)) {
             Tokenizer tokenizer = model.tokenizer();
             int[] prompt = tokenizer.encode("Once upon a time", model.vocabulary().addBos(), true);
             Session session = Session.paged(model, pages, model.config().contextLength(), SINGLE_THREAD,

@@ -3,7 +3,6 @@ package dev.winnow.tests.kv;
 import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvBudget;
 import dev.winnow.engine.kv.KvCacheFullException;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
@@ -56,7 +55,7 @@ class PagedGenerationTest {
         int total = PROMPT.length + GENERATED;
         long minimumPages = new KvBudget.Tokens(total).maxPages(model.config().layers(), pageSize, 0);
         try (PagePool pool = pool(pageSize, storage, minimumPages)) {
-            int[] paged = greedy(new Session(model, new PagedKvCache(pool, KvGeometry.of(model.config(), total)), workers));
+            int[] paged = greedy(new Session(model, new PagedKvCache(pool, model.config().kvGeometry(total)), workers));
             assertArrayEquals(dense, paged);
             assertTrue(pool.pagesInUse() <= minimumPages);
         }
@@ -68,7 +67,7 @@ class PagedGenerationTest {
         int total = PROMPT.length + GENERATED;
         long pages = new KvBudget.Tokens(total - pageSize).maxPages(model.config().layers(), pageSize, 0);
         try (PagePool pool = pool(pageSize, GgmlType.F16, pages)) {
-            Session session = new Session(model, new PagedKvCache(pool, KvGeometry.of(model.config(), total)), workers);
+            Session session = new Session(model, new PagedKvCache(pool, model.config().kvGeometry(total)), workers);
             KvCacheFullException full = assertThrows(KvCacheFullException.class, () -> greedy(session));
             assertTrue(full.getMessage().contains("--kv-budget"), full.getMessage());
         }

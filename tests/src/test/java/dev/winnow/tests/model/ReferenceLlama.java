@@ -59,7 +59,7 @@ public final class ReferenceLlama {
         int dim = m.dim();
         int headDim = m.headDim();
         double[] x = row(m.tensors().get("token_embd.weight"), token, dim);
-        if (m.architecture().gpt2Blocks()) {
+        if (m.architecture().has(Architecture.Feature.GPT2_BLOCKS)) {
             add(x, row(m.tensors().get("position_embd.weight"), position, dim));
         }
         for (int l = 0; l < m.layers(); l++) {
@@ -68,12 +68,12 @@ public final class ReferenceLlama {
             double[] q = matVec(m.tensors().get(p + "attn_q.weight"), h, m.heads() * headDim);
             double[] k = matVec(m.tensors().get(p + "attn_k.weight"), h, m.kvHeads() * headDim);
             double[] v = matVec(m.tensors().get(p + "attn_v.weight"), h, m.kvHeads() * headDim);
-            if (m.architecture().qkvBias()) {
+            if (m.architecture().has(Architecture.Feature.QKV_BIAS)) {
                 add(q, toDouble(m.tensors().get(p + "attn_q.bias")));
                 add(k, toDouble(m.tensors().get(p + "attn_k.bias")));
                 add(v, toDouble(m.tensors().get(p + "attn_v.bias")));
             }
-            if (m.architecture().qkNorm()) {
+            if (m.architecture().has(Architecture.Feature.QK_NORM)) {
                 normalizeHeads(q, m.tensors().get(p + "attn_q_norm.weight"));
                 normalizeHeads(k, m.tensors().get(p + "attn_k_norm.weight"));
             }
@@ -112,13 +112,13 @@ public final class ReferenceLlama {
             }
             pruning.afterAttention(l, position, weights, visible);
             double[] projected = matVec(m.tensors().get(p + "attn_output.weight"), attention, dim);
-            if (m.architecture().gpt2Blocks()) {
+            if (m.architecture().has(Architecture.Feature.GPT2_BLOCKS)) {
                 add(projected, toDouble(m.tensors().get(p + "attn_output.bias")));
             }
             add(x, projected);
             double[] f = norm(x, p + "ffn_norm");
             double[] hidden;
-            if (m.architecture().gpt2Blocks()) {
+            if (m.architecture().has(Architecture.Feature.GPT2_BLOCKS)) {
                 hidden = matVec(m.tensors().get(p + "ffn_up.weight"), f, m.ffnDim());
                 add(hidden, toDouble(m.tensors().get(p + "ffn_up.bias")));
                 for (int i = 0; i < hidden.length; i++) {
@@ -133,7 +133,7 @@ public final class ReferenceLlama {
                 }
             }
             double[] down = matVec(m.tensors().get(p + "ffn_down.weight"), hidden, dim);
-            if (m.architecture().gpt2Blocks()) {
+            if (m.architecture().has(Architecture.Feature.GPT2_BLOCKS)) {
                 add(down, toDouble(m.tensors().get(p + "ffn_down.bias")));
             }
             add(x, down);
@@ -145,7 +145,7 @@ public final class ReferenceLlama {
 
     /** RMSNorm, or LayerNorm (mean and variance, then weight and bias) for GPT-2, by tensor name prefix. */
     private double[] norm(double[] x, String name) {
-        if (!m.architecture().layerNorm()) {
+        if (!m.architecture().has(Architecture.Feature.LAYER_NORM)) {
             return rmsNorm(x, m.tensors().get(name + ".weight"));
         }
         double mean = 0;

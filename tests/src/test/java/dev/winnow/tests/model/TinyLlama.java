@@ -79,30 +79,30 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
         Map<String, float[]> t = new LinkedHashMap<>(tensors);
         for (int l = 0; l < layers; l++) {
             String p = "blk." + l + ".";
-            if (family.qkvBias()) {
+            if (family.has(Architecture.Feature.QKV_BIAS)) {
                 t.put(p + "attn_q.bias", values(random, heads * headDim(), 0.5));
                 t.put(p + "attn_k.bias", values(random, kvHeads * headDim(), 0.5));
                 t.put(p + "attn_v.bias", values(random, kvHeads * headDim(), 0.5));
             }
-            if (family.qkNorm()) {
+            if (family.has(Architecture.Feature.QK_NORM)) {
                 t.put(p + "attn_q_norm.weight", norm(random, headDim()));
                 t.put(p + "attn_k_norm.weight", norm(random, headDim()));
             }
-            if (family.layerNorm()) {
+            if (family.has(Architecture.Feature.LAYER_NORM)) {
                 t.put(p + "attn_norm.bias", values(random, dim, 0.2));
                 t.put(p + "ffn_norm.bias", values(random, dim, 0.2));
             }
-            if (family.gpt2Blocks()) {
+            if (family.has(Architecture.Feature.GPT2_BLOCKS)) {
                 t.remove(p + "ffn_gate.weight");
                 t.put(p + "attn_output.bias", values(random, dim, 0.2));
                 t.put(p + "ffn_up.bias", values(random, ffnDim, 0.2));
                 t.put(p + "ffn_down.bias", values(random, dim, 0.2));
             }
         }
-        if (family.layerNorm()) {
+        if (family.has(Architecture.Feature.LAYER_NORM)) {
             t.put("output_norm.bias", values(random, dim, 0.2));
         }
-        if (family.gpt2Blocks()) {
+        if (family.has(Architecture.Feature.GPT2_BLOCKS)) {
             t.put("position_embd.weight", values(random, dim * context, 1.0));
         }
         return new TinyLlama(dim, layers, heads, kvHeads, ffnDim, vocab, context, ropeDim, ropeBase, eps, tied, t, dcp,
@@ -187,7 +187,7 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
             w.putString(architecture.key("rope.scaling.type"), "linear");
             w.putFloat32(architecture.key("rope.scaling.factor"), ropeLinearScale);
         }
-        w.putFloat32(architecture.key(architecture.layerNorm() ? "attention.layer_norm_epsilon"
+        w.putFloat32(architecture.key(architecture.has(Architecture.Feature.LAYER_NORM) ? "attention.layer_norm_epsilon"
                 : "attention.layer_norm_rms_epsilon"), eps);
         if (vocabulary != null) {
             vocabulary.asMap().forEach((key, value) -> {
@@ -201,7 +201,7 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
         try (Arena arena = Arena.ofConfined()) {
             for (Map.Entry<String, float[]> e : tensors.entrySet()) {
                 String name = e.getKey();
-                if (architecture.fusedQkv() && name.matches("blk\\.\\d+\\.attn_[qkv]\\.weight")) {
+                if (architecture.has(Architecture.Feature.FUSED_QKV) && name.matches("blk\\.\\d+\\.attn_[qkv]\\.weight")) {
                     if (name.endsWith("attn_q.weight")) {
                         String p = name.substring(0, name.length() - "attn_q.weight".length());
                         float[] qkv = concat(e.getValue(), tensors.get(p + "attn_k.weight"), tensors.get(p + "attn_v.weight"));
@@ -210,7 +210,7 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
                     }
                     continue;
                 }
-                if (architecture.fusedQkv() && name.matches("blk\\.\\d+\\.attn_[qkv]\\.bias")) {
+                if (architecture.has(Architecture.Feature.FUSED_QKV) && name.matches("blk\\.\\d+\\.attn_[qkv]\\.bias")) {
                     if (name.endsWith("attn_q.bias")) {
                         String p = name.substring(0, name.length() - "attn_q.bias".length());
                         float[] qkv = concat(e.getValue(), tensors.get(p + "attn_k.bias"), tensors.get(p + "attn_v.bias"));
@@ -218,7 +218,7 @@ public record TinyLlama(int dim, int layers, int heads, int kvHeads, int ffnDim,
                     }
                     continue;
                 }
-                if (architecture.fusedGateUp() && name.matches("blk\\.\\d+\\.ffn_(gate|up)\\.weight")) {
+                if (architecture.has(Architecture.Feature.FUSED_GATE_UP) && name.matches("blk\\.\\d+\\.ffn_(gate|up)\\.weight")) {
                     if (name.endsWith("ffn_gate.weight")) {
                         String p = name.substring(0, name.length() - "ffn_gate.weight".length());
                         w.addTensor(p + "ffn_up.weight", GgmlType.F32, new long[] {dim, 2L * ffnDim},

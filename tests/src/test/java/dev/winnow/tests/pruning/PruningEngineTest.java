@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
@@ -49,7 +48,7 @@ class PruningEngineTest {
     private static float[][] greedyLogits(Model model, PruningPolicy policy, WorkerPool workers) {
         int steps = 80;
         int context = PROMPT.length + steps;
-        try (PagePool pages = KvCacheConfig.defaults().newPool(KvGeometry.of(model.config(), context), policy.interactionDim(model))) {
+        try (PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(context), policy.interactionDim(model))) {
             Session session = Session.paged(model, pages, context, workers, policy, null);
             float[][] all = new float[steps][];
             float[] logits = session.ingest(PROMPT);

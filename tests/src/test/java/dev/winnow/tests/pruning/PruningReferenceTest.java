@@ -2,7 +2,6 @@ package dev.winnow.tests.pruning;
 
 import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
@@ -114,7 +113,7 @@ class PruningReferenceTest {
             ReferenceLlama reference = new ReferenceLlama(tiny, definition);
             try (Model model = Model.load(file);
                  PagePool pages = new KvCacheConfig(3, dev.winnow.tensors.GgmlType.F32, null)
-                         .newPool(KvGeometry.of(model.config(), CONTEXT), policy.interactionDim(model))) {
+                         .newPool(model.config().kvGeometry(CONTEXT), policy.interactionDim(model))) {
                 PruningTrace trace = new PruningTrace(tiny.layers());
                 Session session = Session.paged(model, pages, CONTEXT, workers, policy, trace);
                 PagedKvCache cache = (PagedKvCache) session.cache();

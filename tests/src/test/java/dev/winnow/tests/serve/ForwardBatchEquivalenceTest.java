@@ -1,12 +1,11 @@
 package dev.winnow.tests.serve;
 
 import dev.winnow.engine.kv.KvCache;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
-import dev.winnow.engine.pruning.Pruner;
+import dev.winnow.engine.model.Pruner;
 import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.tensors.GgmlType;
 import dev.winnow.tensors.WorkerPool;
@@ -113,7 +112,7 @@ class ForwardBatchEquivalenceTest {
             tiny.write(file);
             try (Model model = Model.load(file); WorkerPool pool = new WorkerPool(1); PagePool pages = pool(model, 4)) {
                 LlamaModel llama = model.llama();
-                PagedKvCache cache = new PagedKvCache(pages, KvGeometry.of(model.config(), CONTEXT));
+                PagedKvCache cache = new PagedKvCache(pages, model.config().kvGeometry(CONTEXT));
                 LlamaModel.State state = llama.newState(2);
                 IllegalArgumentException shared = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
                         new int[] {3, 4}, new int[] {0, 1}, new KvCache[] {cache, cache},
@@ -137,7 +136,7 @@ class ForwardBatchEquivalenceTest {
         private final int[] one = new int[1];
 
         Sequence(Model model, PagePool pages, PruningPolicy policy) {
-            cache = new PagedKvCache(pages, KvGeometry.of(model.config(), CONTEXT));
+            cache = new PagedKvCache(pages, model.config().kvGeometry(CONTEXT));
             pruner = policy.create(model, cache, null);
         }
 

@@ -4,7 +4,6 @@ import dev.winnow.engine.generate.Generator;
 import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvBudget;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
@@ -257,7 +256,7 @@ class SchedulerTest {
 
     /** What one sequence generates alone, through a session and the generator. */
     private static Solo solo(String prompt, SamplerConfig sampling, int maxTokens, PruningPolicy policy) {
-        try (PagePool pages = KvCacheConfig.defaults().newPool(KvGeometry.of(model.config(), CONTEXT), 0)) {
+        try (PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(CONTEXT), 0)) {
             Session session = Session.paged(model, pages, CONTEXT, soloWorkers, policy, null);
             StringBuilder text = new StringBuilder();
             Generator.Result result = Generator.generate(session, encode(prompt), maxTokens, Sampler.create(sampling),
@@ -268,7 +267,7 @@ class SchedulerTest {
 
     /** Sampling through end-of-generation tokens, as a request with {@code ignore_eos} does. */
     private static String soloIgnoringEos(String prompt, SamplerConfig sampling, int maxTokens, int context) {
-        try (PagePool pages = KvCacheConfig.defaults().newPool(KvGeometry.of(model.config(), context), 0)) {
+        try (PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(context), 0)) {
             Session session = Session.paged(model, pages, context, soloWorkers, new PruningPolicy.None(), null);
             StringBuilder text = new StringBuilder();
             Generator.generate(session, encode(prompt), maxTokens, Sampler.create(sampling), token -> false, false,

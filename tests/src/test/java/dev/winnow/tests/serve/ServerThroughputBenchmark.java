@@ -3,12 +3,11 @@ package dev.winnow.tests.serve;
 import dev.winnow.engine.kv.KvBudget;
 import dev.winnow.engine.kv.KvCache;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
-import dev.winnow.engine.pruning.Pruner;
+import dev.winnow.engine.model.Pruner;
 import dev.winnow.tensors.GgmlType;
 import dev.winnow.tensors.VectorMath;
 import dev.winnow.tensors.WorkerPool;
@@ -96,7 +95,7 @@ class ServerThroughputBenchmark {
         try (WorkerPool workers = new WorkerPool(threads);
              PagePool pages = new KvCacheConfig(KvCacheConfig.DEFAULT_PAGE_SIZE, GgmlType.F16,
                      new KvBudget.Tokens((long) batch * roundUp(context, KvCacheConfig.DEFAULT_PAGE_SIZE)))
-                     .newPool(KvGeometry.of(model.config(), context), 0)) {
+                     .newPool(model.config().kvGeometry(context), 0)) {
             LlamaModel.State prefill = llama.newState(LlamaModel.DEFAULT_BLOCK);
             LlamaModel.State state = llama.newState(batch);
             KvCache[] caches = new KvCache[batch];
@@ -104,7 +103,7 @@ class ServerThroughputBenchmark {
             int[] tokens = new int[batch];
             int[] positions = new int[batch];
             for (int i = 0; i < batch; i++) {
-                caches[i] = new PagedKvCache(pages, KvGeometry.of(model.config(), context));
+                caches[i] = new PagedKvCache(pages, model.config().kvGeometry(context));
                 pruners[i] = Pruner.NONE;
                 float[] logits = llama.forward(prompt, 0, prompt.length, 0, prefill, caches[i], Pruner.NONE, workers, true);
                 tokens[i] = VectorMath.argmax(logits, 0, logits.length);

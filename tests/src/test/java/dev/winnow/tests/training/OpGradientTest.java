@@ -1,5 +1,8 @@
 package dev.winnow.tests.training;
 
+import dev.winnow.engine.model.Architecture;
+import dev.winnow.engine.model.LlamaConfig;
+import dev.winnow.engine.model.Rope;
 import dev.winnow.engine.pruning.AlphaSigmoid;
 import dev.winnow.engine.training.AlphaGate;
 import dev.winnow.engine.training.TrainingOps;
@@ -84,20 +87,35 @@ class OpGradientTest {
         }, STEP, ABSOLUTE, RELATIVE);
     }
 
+    /** The engine's RoPE, in both pair layouts, with a position scale and per-pair factors: its inverse turn is its backward. */
     @Property(tries = 30)
     void rope(@ForAll @IntRange(min = 1, max = 6) int rows, @ForAll @IntRange(min = 1, max = 3) int heads,
-              @ForAll @IntRange(min = 1, max = 3) int halfHead, @ForAll long seed) {
+              @ForAll @IntRange(min = 1, max = 3) int halfHead, @ForAll boolean halves, @ForAll long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         int headDim = 2 * halfHead;
         int pairs = 1 + random.nextInt(halfHead);
-        float[][] table = TrainingOps.ropeTable(rows, 2 * pairs, 10000f);
+        float[] factors = uniform(random, pairs, 1);
+        for (int i = 0; i < pairs; i++) {
+            factors[i] = 1.5f + factors[i];
+        }
+        Rope rope = new Rope(new LlamaConfig(64, heads * headDim, 1, 4, heads, heads, headDim, 2 * pairs, 10000f, 1e-5f,
+                11, halves ? Architecture.QWEN2 : Architecture.LLAMA, 2f, factors));
+        float[] cos = new float[rows * pairs];
+        float[] sin = new float[rows * pairs];
+        for (int t = 0; t < rows; t++) {
+            rope.angles(t, cos, sin, t * pairs);
+        }
         float[] x = uniform(random, rows * heads * headDim, 1);
         float[] weights = uniform(random, x.length, 1);
         float[] dX = weights.clone();
-        TrainingOps.ropeBackward(dX, rows, heads, headDim, pairs, table[0], table[1]);
+        for (int t = 0; t < rows; t++) {
+            rope.rotateBack(dX, t * heads * headDim, heads, cos, sin, t * pairs);
+        }
         check("dX", x, dX, () -> {
             float[] y = x.clone();
-            TrainingOps.rope(y, rows, heads, headDim, pairs, table[0], table[1]);
+            for (int t = 0; t < rows; t++) {
+                rope.rotate(y, t * heads * headDim, heads, cos, sin, t * pairs);
+            }
             return dot(y, weights);
         }, STEP, ABSOLUTE, RELATIVE);
     }

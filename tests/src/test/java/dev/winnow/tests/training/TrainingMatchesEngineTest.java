@@ -2,7 +2,6 @@ package dev.winnow.tests.training;
 
 import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
@@ -30,7 +29,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The training forward pass with the step function (alpha = infinity) is the model the engine runs with
  * {@code --prune dcp}: for random tiny models with random modules, its logits at every position equal the
- * engine's, decoding token by token through the paged cache that physically frees the dropped tokens, and its
+ * engine's, decoding token by token through the paged cache that physically frees the dropped tokens (with
+ * and without linear RoPE scaling and {@code rope_freqs.weight}: both passes rotate through the one {@code Rope}), and its
  * hard kept fraction of (query, earlier token) pairs is exactly 1 - the sparsity the cache counted. Cases where
  * an interaction score came within 1e-3 of the decision boundary are discarded (float rounding could flip them).
  */
@@ -52,7 +52,8 @@ class TrainingMatchesEngineTest {
     void hardDecisionsGiveTheEnginesLogitsAndSparsity(@ForAll @IntRange(min = 1, max = 3) int layers,
                                                        @ForAll @IntRange(min = 2, max = 30) int length,
                                                        @ForAll @IntRange(min = 2, max = 16) int rank,
-                                                       @ForAll boolean tied, @ForAll long seed) throws Exception {
+                                                       @ForAll boolean tied, @ForAll boolean ropeScaling,
+                                                       @ForAll long seed) throws Exception {
         SplittableRandom random = new SplittableRandom(seed);
         float[] bias = new float[layers];
         for (int l = 0; l < layers; l++) {
@@ -60,13 +61,17 @@ class TrainingMatchesEngineTest {
         }
         TinyLlama tiny = TinyLlama.random(seed, 16, layers, 4, 2, 40, 37, CONTEXT, 4, tied)
                 .withDcp(TinyLlama.Dcp.random(seed + 1, layers, 16, rank, 0.25, bias));
+        if (ropeScaling) {
+            tiny = tiny.withRopeScaling((float) (1 + 3 * random.nextDouble()), seed + 2);
+        }
+        Statistics.label("RoPE scaling and rope_freqs").collect(ropeScaling);
         int[] tokens = random.ints(length, 0, tiny.vocab()).toArray();
         Path file = Files.createTempFile("tiny-train", ".gguf");
         try {
             tiny.write(file);
             try (Model model = Model.load(file);
                  PagePool pages = new KvCacheConfig(4, GgmlType.F32, null)
-                         .newPool(KvGeometry.of(model.config(), CONTEXT), rank)) {
+                         .newPool(model.config().kvGeometry(CONTEXT), rank)) {
                 ModelParameters parameters = ModelParameters.fromModel(model, 1, 0);
                 assertEquals(rank, parameters.layout().rank(), "the module of the file is used");
                 TrainingPass pass = new TrainingPass(parameters.layout(), length);

@@ -1,4 +1,4 @@
-package dev.winnow.engine.pruning;
+package dev.winnow.engine.model;
 
 import dev.winnow.engine.kv.AttentionWeights;
 import dev.winnow.tensors.WorkerPool;
@@ -10,20 +10,8 @@ import dev.winnow.tensors.WorkerPool;
  */
 public interface Pruner {
 
-    /** The pruner that keeps everything. */
+    /** The pruner that keeps everything: each hook does nothing. */
     Pruner NONE = new Pruner() {
-        @Override
-        public void beforeAttention(int layer, float[] normalized, int firstPosition, int count, WorkerPool pool) {
-        }
-
-        @Override
-        public AttentionWeights attentionWeights(int layer, int firstPosition, int count) {
-            return null;
-        }
-
-        @Override
-        public void afterAttention(int layer, int firstPosition, int count) {
-        }
     };
 
     /**
@@ -31,13 +19,17 @@ public interface Pruner {
      *
      * @param normalized the layer's attention-norm output for the block, {@code count x dim}
      */
-    void beforeAttention(int layer, float[] normalized, int firstPosition, int count, WorkerPool pool);
+    default void beforeAttention(int layer, float[] normalized, int firstPosition, int count, WorkerPool pool) {
+    }
 
     /** The attention weights this pruner needs from the layer's attention of the block, or null. */
-    AttentionWeights attentionWeights(int layer, int firstPosition, int count);
+    default AttentionWeights attentionWeights(int layer, int firstPosition, int count) {
+        return null;
+    }
 
     /** Called after the layer's attention of the block: the last decisions, then the dropped slots are freed. */
-    void afterAttention(int layer, int firstPosition, int count);
+    default void afterAttention(int layer, int firstPosition, int count) {
+    }
 
     /** Forgets what the pruner learned about the sequence, when the sequence starts over. */
     default void reset() {

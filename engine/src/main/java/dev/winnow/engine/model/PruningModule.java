@@ -1,7 +1,5 @@
-package dev.winnow.engine.pruning;
+package dev.winnow.engine.model;
 
-import dev.winnow.engine.model.LlamaConfig;
-import dev.winnow.engine.model.ModelLoadException;
 import dev.winnow.gguf.GgufFile;
 import dev.winnow.gguf.GgufMetadata;
 import dev.winnow.gguf.GgufTensorInfo;

@@ -1,0 +1,124 @@
+package dev.winnow.tests.pruning;
+
+import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.kv.KvCacheConfig;
+import dev.winnow.engine.kv.PagePool;
+import dev.winnow.engine.model.Model;
+import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.tensors.WorkerPool;
+import dev.winnow.tests.model.TinyLlama;
+import jdk.jfr.Recording;
+import jdk.jfr.consumer.RecordedEvent;
+import jdk.jfr.consumer.RecordedFrame;
+import jdk.jfr.consumer.RecordingFile;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Run by {@link DecodeAllocationTest} in a JVM of its own, started without thread-local allocation buffers so that
+ * Flight Recorder reports every allocation with its stack: for each pruning policy, decodes {@link #WARM_UP}
+ * sequences of {@link #LENGTH} tokens with a tiny model (a random DCP module that prunes), resetting the session
+ * between them (that sizes the pages, arrays and buffers, loads every class and gets the code compiled), then
+ * records the allocations of this thread over {@link #MEASURED} more of the same sequence, in up to
+ * {@link #WINDOWS} windows until one is clean. Every allocation fails the check except the vector
+ * boxes the JIT may leave in the Vector API kernels (a vector class, a frame of the Vector API, or a primitive
+ * array made by a kernel of dev.winnow.tensors): those depend on the compiler's inlining, not on the engine's
+ * code. One worker thread, so every step runs on this thread, under the frames of {@link #decode}. Prints each policy's result and "ok", or exits with
+ * status 1 after printing each offending allocation.
+ */
+final class DecodeAllocationCheck {
+    private static final int LENGTH = 96;
+    private static final int WARM_UP = 60;
+    private static final int MEASURED = 5;
+    private static final int WINDOWS = 3;
+
+    private DecodeAllocationCheck() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int layers = 2;
+        TinyLlama tiny = TinyLlama.random(11, 16, layers, 4, 2, 40, 37, LENGTH, 4, false)
+                .withDcp(TinyLlama.Dcp.random(12, layers, 16, 4, 0.5, new float[] {0.2f, 0.1f}));
+        Path file = Files.createTempFile("decode-allocation", ".gguf");
+        Path dump = Files.createTempFile("decode-allocation", ".jfr");
+        boolean failed = false;
+        try (WorkerPool workers = new WorkerPool(1)) {
+            tiny.write(file);
+            try (Model model = Model.load(file)) {
+                for (String spec : new String[] {"none", "dcp", "window:4:16", "h2o:8:8", "tova:16"}) {
+                    PruningPolicy policy = PruningPolicy.parse(spec);
+                    try (PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(LENGTH),
+                            policy.interactionDim(model))) {
+                        Session session = Session.paged(model, pages, LENGTH, workers, policy, null);
+                        decode(session, WARM_UP, tiny.vocab());
+                        List<RecordedEvent> ours = List.of();
+                        // A one-time event (a class resolved after the JIT dropped a compiled method) may land in
+                        // a window; an allocation made by a step lands in every one.
+                        for (int window = 0; window < WINDOWS && (window == 0 || !ours.isEmpty()); window++) {
+                            ours = allocationsWhileDecoding(session, tiny.vocab(), dump);
+                        }
+                        System.out.printf("%s: %d allocations in %d decode steps%n", spec, ours.size(), MEASURED * LENGTH);
+                        for (RecordedEvent e : ours.subList(0, Math.min(5, ours.size()))) {
+                            System.out.println("  " + e.getClass("objectClass").getName() + " at "
+                                    + e.getStackTrace().getFrames().stream().limit(6).map(DecodeAllocationCheck::frame).toList());
+                        }
+                        failed |= !ours.isEmpty();
+                    }
+                }
+            }
+        } finally {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(dump);
+        }
+        if (failed) {
+            System.exit(1);
+        }
+        System.out.println("ok");
+    }
+
+    private static List<RecordedEvent> allocationsWhileDecoding(Session session, int vocabulary, Path dump) throws Exception {
+        try (Recording recording = new Recording()) {
+            recording.enable("jdk.ObjectAllocationOutsideTLAB").withStackTrace();
+            recording.start();
+            decode(session, MEASURED, vocabulary);
+            recording.stop();
+            recording.dump(dump);
+        }
+        return RecordingFile.readAllEvents(dump).stream()
+                .filter(DecodeAllocationCheck::madeByDecoding)
+                .filter(e -> !vectorBox(e))
+                .toList();
+    }
+
+    private static void decode(Session session, int sequences, int vocabulary) {
+        for (int s = 0; s < sequences; s++) {
+            session.reset();
+            for (int t = 0; t < LENGTH; t++) {
+                session.next((t * 7 + 3) % vocabulary);
+            }
+        }
+    }
+
+    /** Whether an allocation was made inside {@link #decode} (not by the recorder starting or stopping). */
+    private static boolean madeByDecoding(RecordedEvent allocation) {
+        return allocation.getStackTrace() != null && allocation.getStackTrace().getFrames().stream()
+                .anyMatch(f -> f.getMethod().getName().equals("decode")
+                        && f.getMethod().getType().getName().equals(DecodeAllocationCheck.class.getName()));
+    }
+
+    private static boolean vectorBox(RecordedEvent allocation) {
+        String type = allocation.getClass("objectClass").getName();
+        List<RecordedFrame> frames = allocation.getStackTrace().getFrames();
+        String top = frames.isEmpty() ? "" : frames.get(0).getMethod().getType().getName();
+        return type.startsWith("jdk.incubator.vector.")
+                || frames.stream().limit(3).anyMatch(f -> f.getMethod().getType().getName().startsWith("jdk.incubator.vector.")
+                        || f.getMethod().getType().getName().startsWith("jdk.internal.vm.vector."))
+                || type.startsWith("[") && type.length() == 2 && top.startsWith("dev.winnow.tensors.");
+    }
+
+    private static String frame(RecordedFrame f) {
+        return f.getMethod().getType().getName() + "." + f.getMethod().getName() + ":" + f.getLineNumber();
+    }
+}

@@ -1,0 +1,33 @@
+package dev.winnow.tests.pruning;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A decode step allocates nothing, whatever the pruning policy: the session, the forward pass, the cache and the
+ * pruner keep every buffer. Checked in a JVM of its own ({@link DecodeAllocationCheck}, as the sampler's check
+ * is), without thread-local allocation buffers so that every allocation is reported with its stack; the vector
+ * boxes the JIT may leave in the kernels are told apart and not counted.
+ */
+class DecodeAllocationTest {
+
+    @Test
+    void decodeStepsAllocateNothingWithAnyPolicy() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process child = new ProcessBuilder(List.of(java, "--add-modules", "jdk.incubator.vector", "-XX:-UseTLAB",
+                "-cp", System.getProperty("java.class.path"), DecodeAllocationCheck.class.getName()))
+                .redirectErrorStream(true)
+                .start();
+        String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(child.waitFor(300, TimeUnit.SECONDS), "the check did not finish in 5 minutes");
+        assertEquals(0, child.exitValue(), () -> "allocation check failed:\n" + output);
+        assertTrue(output.contains("ok"), output);
+    }
+}
