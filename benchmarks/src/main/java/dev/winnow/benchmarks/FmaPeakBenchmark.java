@@ -1,15 +1,12 @@
 package dev.winnow.benchmarks;
 
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
-import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
@@ -43,32 +40,21 @@ public class FmaPeakBenchmark {
     public float factor = 0.999f;
     public float addend = 1e-3f;
 
-    @State(Scope.Thread)
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    public static class Work {
-        public double gflops;
-
-        @Setup(Level.Iteration)
-        public void reset() {
-            gflops = 0;
-        }
-    }
-
     /** One thread. */
     @Benchmark
     @Threads(1)
-    public float oneThread(Work work) {
+    public float oneThread(FlopCounter work) {
         return chains(work);
     }
 
     /** Two threads at once, each with its own chains: the machine's two cores. */
     @Benchmark
     @Threads(2)
-    public float twoThreads(Work work) {
+    public float twoThreads(FlopCounter work) {
         return chains(work);
     }
 
-    private float chains(Work work) {
+    private float chains(FlopCounter work) {
         FloatVector m = FloatVector.broadcast(FLOAT, factor);
         FloatVector c = FloatVector.broadcast(FLOAT, addend);
         FloatVector s0 = FloatVector.broadcast(FLOAT, 1f);

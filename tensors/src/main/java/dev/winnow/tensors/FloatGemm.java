@@ -11,7 +11,8 @@ import jdk.incubator.vector.FloatVector;
  * The register-blocked micro-kernel of {@link FloatTensor#matMul}: a tile of {@link #ROWS} weight rows, already
  * dequantized, against a block of token vectors, {@link #TOKENS} at a time. The 24 running sums of a 6 x 4 tile
  * stay in vector registers (with the 4 token vectors and one weight vector, 29 of AVX-512's 32), so each weight
- * vector loaded serves 4 tokens and each token vector 6 rows.
+ * vector loaded serves 4 tokens and each token vector 6 rows. With AVX2's 16 registers some sums spill to the
+ * stack: the same numbers, more slowly (not measured here; the development machine has AVX-512).
  *
  * <p>The tile's rows are first packed into a panel, the 6 rows' vectors for the same columns next to each other, so
  * that the kernel reads its weights as one sequential stream instead of 6 streams a row apart (rows 8 KiB apart or
