@@ -3,11 +3,9 @@ package dev.winnow.benchmarks;
 import dev.winnow.tensors.FloatTensor;
 import dev.winnow.tensors.GgmlType;
 import dev.winnow.tensors.WorkerPool;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -42,7 +40,7 @@ public class PrefillBenchmark {
     public String shape;
 
     /** Tokens per block: LlamaModel.DEFAULT_BLOCK. */
-    @Param({"32"})
+    @Param({"128"})
     public int batch;
 
     @Param({"2"})
@@ -53,17 +51,6 @@ public class PrefillBenchmark {
     private FloatTensor matrix;
     private float[] x;
     private float[] out;
-
-    @State(Scope.Thread)
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    public static class Work {
-        public double gflops;
-
-        @Setup(Level.Iteration)
-        public void reset() {
-            gflops = 0;
-        }
-    }
 
     @Setup
     public void setUp() {
@@ -82,7 +69,7 @@ public class PrefillBenchmark {
     }
 
     @Benchmark
-    public float[] matMul(Work work) {
+    public float[] matMul(FlopCounter work) {
         matrix.matMul(x, out, batch, pool);
         work.gflops += 2e-9 * batch * matrix.rows() * matrix.cols();
         return out;

@@ -181,8 +181,8 @@ public abstract class FloatTensor {
         int tiles = (rows + FloatGemm.ROWS - 1) / FloatGemm.ROWS;
         int weightFloats = FloatGemm.ROWS * cols;
         WorkerPool.RangeTask tileProducts = (firstTile, endTile) -> {
-            // The tile's dequantized rows, then the parked running sums.
-            float[] scratch = ThreadScratch.floats(weightFloats + FloatGemm.sumsLength(batch));
+            // The tile's dequantized rows, then the multiply's panel and parked running sums.
+            float[] scratch = ThreadScratch.floats(weightFloats + FloatGemm.scratchLength(batch, cols));
             for (int tile = firstTile; tile < endTile; tile++) {
                 int firstRow = tile * FloatGemm.ROWS;
                 int rowCount = Math.min(FloatGemm.ROWS, rows - firstRow);

@@ -164,7 +164,7 @@ public final class Quantize {
         }
         switch (type) {
             case F32 -> MemorySegment.copy(src, LE_FLOAT, srcOff, dst, dstOff, n);
-            case F16 -> F16Tensor.decode(src, srcOff, dst, dstOff, n);
+            case F16 -> F16Tensor.toFloats(src, srcOff, dst, dstOff, n);
             case Q8_0 -> Q8_0Tensor.decode(src, srcOff, dst, dstOff, n);
             default -> FloatTensor.of(type, src.asSlice(srcOff, bytes), 1, n).dequantizeRow(0, dst, dstOff);
         }

@@ -7,7 +7,6 @@ import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
@@ -15,7 +14,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The vector species every kernel uses, all derived from the machine's preferred float width so that
- * one piece of code serves 128-, 256- and 512-bit hardware, and the in-vector half → float conversion.
+ * one piece of code serves 128-, 256- and 512-bit hardware.
  */
 final class Vectors {
     private Vectors() {
@@ -50,28 +49,6 @@ final class Vectors {
     static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-
-    /** Half magnitude bits moved into float position read as a float are the value times 2^-112. */
-    private static final float HALF_EXPONENT_REBIAS = 0x1p112f;
-    /** The sign bit and the 15 magnitude bits of a half, once shifted left by 13. */
-    private static final int SHIFTED_HALF_BITS = 0x8FFF_E000;
-    private static final int HALF_EXPONENT = 0x7C00;
-    private static final int FLOAT_EXPONENT = 0x7F80_0000;
-
-    /**
-     * Converts the IEEE half values in the low 16 bits of each lane (sign-extended or not) to floats.
-     * Shifting sign and magnitude into float position and multiplying by 2^112 re-biases the exponent;
-     * the multiply also turns half subnormals into normal floats exactly. Infinities and NaNs (half
-     * exponent all ones) come out of the multiply as 2^16 times their significand; setting every float
-     * exponent bit in those lanes (one masked OR) restores them with their sign and payload. Equal to
-     * {@link Float#float16ToFloat} for every input, except that a signalling NaN is not made quiet here.
-     */
-    static FloatVector halfToFloat(IntVector halves) {
-        IntVector bits = halves.lanewise(VectorOperators.LSHL, 13).and(SHIFTED_HALF_BITS);
-        VectorMask<Integer> notFinite = halves.and(HALF_EXPONENT).compare(VectorOperators.EQ, HALF_EXPONENT);
-        IntVector rebiased = bits.reinterpretAsFloats().mul(HALF_EXPONENT_REBIAS).reinterpretAsInts();
-        return rebiased.lanewise(VectorOperators.OR, FLOAT_EXPONENT, notFinite).reinterpretAsFloats();
-    }
 
     /**
      * Shuffles that pair lane i with lane i ^ half, for half = LANES/2, LANES/4, ..., 1: the steps of a pairwise sum

@@ -95,7 +95,7 @@ class TensorKernelsTest {
     }
 
     /**
-     * The prompt-block product against exact double dot products: 1 to 19 rows (whole 4-row tiles and the rows
+     * The prompt-block product against exact double dot products: 1 to 19 rows (whole 6-row tiles and the rows
      * left over), 1 to 10 vectors (whole 4-token tiles, leftovers, and the single vector of a decode step),
      * 1 to 4 threads.
      */
