@@ -5,6 +5,7 @@ import dev.winnow.tensors.WorkerPool;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 import java.util.zip.CRC32;
 
@@ -68,7 +69,7 @@ public final class TextData implements TrainingData {
     /**
      * The same text with {@code teacher}'s dense next-token distributions as targets.
      *
-     * @param progress told the number of windows done after each one
+     * @param progress told the number of windows done after each one (from the pool's threads)
      * @throws IllegalArgumentException when the teachers would not fit in {@link SelfDistillData#MAX_TEACHER_VALUES}
      */
     public static TextData distilled(TextData text, Model teacher, WorkerPool pool, IntConsumer progress) {
@@ -82,11 +83,19 @@ public final class TextData implements TrainingData {
                     .formatted(text.source, values, windows, text.seqLen, vocab, SelfDistillData.MAX_TEACHER_VALUES));
         }
         float[][] teachers = new float[windows][];
-        for (int i = 0; i < windows; i++) {
-            int start = i < trainingWindows ? i * text.seqLen : text.split + (i - trainingWindows) * text.seqLen;
-            int[] tokens = Arrays.copyOfRange(text.stream, start, start + text.seqLen);
-            teachers[i] = SelfDistillData.denseDistributions(teacher, tokens, pool, (position, logits) -> tokens[position]);
-            progress.accept(i + 1);
+        AtomicInteger done = new AtomicInteger();
+        // A window per thread, each decoded on its own thread: a model this small gains nothing from splitting
+        // one token's products, and loses much to the hand-offs when other programs share the cores.
+        try (WorkerPool inline = new WorkerPool(1)) {
+            pool.parallelForPieces(windows, 1, (first, last) -> {
+                for (int i = first; i < last; i++) {
+                    int start = i < trainingWindows ? i * text.seqLen : text.split + (i - trainingWindows) * text.seqLen;
+                    int[] tokens = Arrays.copyOfRange(text.stream, start, start + text.seqLen);
+                    teachers[i] = SelfDistillData.denseDistributions(teacher, tokens, inline,
+                            (position, logits) -> tokens[position]);
+                    progress.accept(done.incrementAndGet());
+                }
+            });
         }
         return new TextData(text, teachers);
     }

@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -54,10 +55,10 @@ class TextDistillationTest {
             tiny.write(file);
             try (Model model = Model.load(file)) {
                 TextData text = new TextData(stream, SEQ_LEN, 0.3, 2, "random tokens");
-                int[] done = {0};
-                TextData distilled = TextData.distilled(text, model, workers, count -> done[0] = count);
+                AtomicInteger done = new AtomicInteger();
+                TextData distilled = TextData.distilled(text, model, workers, count -> done.accumulateAndGet(count, Math::max));
                 assertTrue(distilled.distilled() && !text.distilled());
-                assertEquals(text.distillationWindows(), done[0], "progress counts every window");
+                assertEquals(text.distillationWindows(), done.get(), "progress counts every window");
                 assertNotEquals(text.fingerprint(), distilled.fingerprint(), "a checkpoint tells the two apart");
                 assertEquals(text.heldOutRows(), distilled.heldOutRows());
                 for (int row = 0; row < 3; row++) {
