@@ -10,8 +10,6 @@ import dev.winnow.tests.model.TinyLlama;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,17 +30,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class TextDistillationTest {
     private static final int SEQ_LEN = 12;
-    private static WorkerPool workers;
-
-    @BeforeContainer
-    static void start() {
-        workers = new WorkerPool(2);
-    }
-
-    @AfterContainer
-    static void stop() {
-        workers.close();
-    }
 
     @Property(tries = 10)
     void rowsCarryTheTeachersDistributionsOnTheirOwnWindow(@ForAll long seed,
@@ -53,7 +40,7 @@ class TextDistillationTest {
         Path file = Files.createTempFile("tiny-teacher", ".gguf");
         try {
             tiny.write(file);
-            try (Model model = Model.load(file)) {
+            try (Model model = Model.load(file); WorkerPool workers = new WorkerPool(2)) {
                 TextData text = new TextData(stream, SEQ_LEN, 0.3, 2, "random tokens");
                 AtomicInteger done = new AtomicInteger();
                 TextData distilled = TextData.distilled(text, model, workers, count -> done.accumulateAndGet(count, Math::max));
@@ -66,12 +53,12 @@ class TextDistillationTest {
                     int start = indexOf(stream, window.inputs());
                     assertEquals(0, start % SEQ_LEN, "training windows are the consecutive ones");
                     assertTrue(start + SEQ_LEN < text.trainingTokens(), "no held-out token is trained on");
-                    assertTeacher(model, window);
+                    assertTeacher(model, window, workers);
                 }
                 for (int i = 0; i < distilled.heldOutRows(); i++) {
                     TrainingData.Row window = distilled.heldOutRow(i);
                     assertArrayEquals(text.heldOutRow(i).inputs(), window.inputs());
-                    assertTeacher(model, window);
+                    assertTeacher(model, window, workers);
                 }
             }
         } finally {
@@ -80,7 +67,7 @@ class TextDistillationTest {
     }
 
     /** The row's teacher at position t is the dense model's softmax after the window's tokens 0..t. */
-    private static void assertTeacher(Model model, TrainingData.Row row) {
+    private static void assertTeacher(Model model, TrainingData.Row row, WorkerPool workers) {
         assertNull(row.targets(), "distilled rows are scored against the teacher only");
         int vocab = model.config().vocabularySize();
         Session session = Session.dense(model, SEQ_LEN, workers);
