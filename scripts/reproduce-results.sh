@@ -6,7 +6,7 @@
 #   STEPS=10 scripts/reproduce-results.sh        (a quick run through every stage, a few minutes; poor models)
 # Settings can be changed through the environment: STEPS (training steps, default 150), JOBS (processes run
 # side by side, default 2; each training and evaluation uses one thread), BEST_GAMMA (the headline recipe's
-# gamma, default 0.2), GAMMAS (the other gammas of the same recipe, for the curve, default 0.1).
+# gamma, default 0.2), GAMMAS (the other gammas of the same recipe, for the curve, default "0.1 0.04").
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,7 +14,7 @@ cd "$root"
 steps="${STEPS:-150}"
 jobs_max="${JOBS:-2}"
 best_gamma="${BEST_GAMMA:-0.2}"
-gammas="${GAMMAS:-0.1}"
+gammas="${GAMMAS:-0.1 0.04}"
 out=build/results
 base=../shared/models/stories260K.gguf
 corpus=../shared/data/tinystories-dev.txt
@@ -55,7 +55,7 @@ finish() {
 }
 
 # 1. Training, every model on sequences of 512 tokens (the model's context): DCP with all parameters, distilled
-#    on the training text towards the original model's own distributions (the headline recipe) at two gammas.
+#    on the training text towards the original model's own distributions (the headline recipe) at three gammas.
 common=(--seq-len 512 --batch 4 --steps "$steps" --eval-every 50 --checkpoint-every 0 -t 1)
 train_text=(--data "$out/train.txt" --holdout 0.05)
 for gamma in $best_gamma $gammas; do
@@ -79,7 +79,7 @@ measure dense-base none "$base"
 for gamma in $best_gamma $gammas; do
   measure dcp-textdistill "gamma$gamma" "$out/stories260K-dcp-textdistill-gamma$gamma.gguf" --prune dcp --kl-base "$base"
 done
-for w in 16 32 64 128 192; do
+for w in 16 32 64 96 128 192; do
   measure window "window:4:$w" "$base" --prune "window:4:$w"
   measure h2o "h2o:$((w / 2)):$((w / 2))" "$base" --prune "h2o:$((w / 2)):$((w / 2))"
   measure tova "tova:$w" "$base" --prune "tova:$w"
