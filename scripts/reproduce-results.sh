@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Regenerates every model, measurement, table and figure of docs/results.md from scratch, into build/results/.
-#   scripts/reproduce-results.sh            (about 40 minutes on 2 cores)
+# Regenerates every model, measurement, table and figure of docs/results.md from scratch, into build/results/,
+# and writes the headline model to build/results/stories260K-dcp-best.gguf (a complete model: `--prune dcp`
+# needs no adapter).
+#   scripts/reproduce-results.sh                 (about 35 minutes on 2 idle cores)
+#   STEPS=10 scripts/reproduce-results.sh        (a quick run through every stage, a few minutes; poor models)
 # Settings can be changed through the environment: STEPS (training steps, default 150), JOBS (processes run
-# side by side, default 2; each training and evaluation uses one thread).
+# side by side, default 2; each training and evaluation uses one thread), BEST_GAMMA (the headline recipe's
+# gamma, default 0.2), GAMMAS (the other gammas of the same recipe, for the curve, default "0.1 0.04").
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 steps="${STEPS:-150}"
 jobs_max="${JOBS:-2}"
+best_gamma="${BEST_GAMMA:-0.2}"
+gammas="${GAMMAS:-0.1 0.04}"
 out=build/results
 base=../shared/models/stories260K.gguf
 corpus=../shared/data/tinystories-dev.txt
@@ -24,12 +30,16 @@ cp cli/target/winnow.jar "$out/winnow.jar"
 export WINNOW_JAR="$root/$out/winnow.jar"
 winnow() { bin/winnow "$@"; }
 
-# The last 30 stories are the test text, never trained on; training uses the other 276 (5% of them held out
-# for the evaluations printed during training).
+# The held-out text: the last 30 stories of the corpus, never trained on and used by every evaluation. Training
+# uses the other 276 (their last 5% held out again for the evaluations train-pruning prints while it runs).
 awk -v keep=30 -v train="$out/train.txt" -v test="$out/test.txt" '
   BEGIN { RS = "\n<\\|endoftext\\|>\n"; ORS = "\n<|endoftext|>\n" }
   { doc[NR] = $0 }
   END { for (i = 1; i <= NR; i++) print doc[i] > (i > NR - keep ? test : train) }' "$corpus"
+# No held-out story may also be a training story (the corpus has no duplicates; this keeps it so).
+awk 'BEGIN { RS = "\n<\\|endoftext\\|>\n" } FNR == NR { seen[$0] = 1; next } ($0 in seen) { shared++ }
+  END { if (shared) { print "reproduce-results: " shared " held-out stories are also in the training text" > "/dev/stderr"; exit 1 } }' \
+  "$out/train.txt" "$out/test.txt"
 
 failures=0
 # Runs a command in the background, at most $jobs_max at a time; its output goes to the log named first.
@@ -44,53 +54,43 @@ finish() {
   if [ "$failures" -gt 0 ]; then echo "reproduce-results: $failures command(s) failed; see $out/*.log" >&2; exit 1; fi
 }
 
-common=(--seq-len 256 --batch 8 --steps "$steps" --eval-every 50 --checkpoint-every 50 -t 1)
+# 1. Training, every model on sequences of 512 tokens (the model's context): DCP with all parameters, distilled
+#    on the training text towards the original model's own distributions (the headline recipe) at three gammas.
+common=(--seq-len 512 --batch 4 --steps "$steps" --eval-every 50 --checkpoint-every 0 -t 1)
 train_text=(--data "$out/train.txt" --holdout 0.05)
-
-# 1. Training: dense fine-tuning (gamma 0), DCP with all parameters at four gammas, DCP with the module only
-#    (base frozen) at one of them, and DCP from self-distillation (no text at all).
-spawn "$out/stories260K-ft-gamma0.log" winnow train-pruning -m "$base" "${train_text[@]}" --gamma 0 "${common[@]}" \
-  -o "$out/stories260K-ft-gamma0.gguf"
-for gamma in 0.05 0.15 0.4 1.0; do
-  spawn "$out/stories260K-dcp-all-gamma$gamma.log" winnow train-pruning -m "$base" "${train_text[@]}" --gamma "$gamma" \
-    "${common[@]}" -o "$out/stories260K-dcp-all-gamma$gamma.gguf"
+for gamma in $best_gamma $gammas; do
+  spawn "$out/stories260K-dcp-textdistill-gamma$gamma.log" winnow train-pruning -m "$base" "${train_text[@]}" --distill \
+    --gamma "$gamma" "${common[@]}" -o "$out/stories260K-dcp-textdistill-gamma$gamma.gguf"
 done
-spawn "$out/stories260K-dcp-module-gamma0.4.log" winnow train-pruning -m "$base" "${train_text[@]}" --gamma 0.4 \
-  --mode module "${common[@]}" -o "$out/stories260K-dcp-module-gamma0.4.gguf"
-spawn "$out/stories260K-dcp-distill-gamma0.4.log" winnow train-pruning -m "$base" --self-distill 96 --gamma 0.4 \
-  "${common[@]}" -o "$out/stories260K-dcp-distill-gamma0.4.gguf"
 finish
+cp "$out/stories260K-dcp-textdistill-gamma$best_gamma.gguf" "$out/stories260K-dcp-best.gguf"
 
-# 2. Perplexity on the test stories, windows of 256 tokens, pruning exactly as at inference.
+# 2. Perplexity on the held-out stories, windows of 512 tokens, pruning exactly as at inference. The
+#    heuristics run on the original model, the one a user starts from.
 perplexity_json() { # JSON MODEL [options...]
   local json="$1" model="$2"; shift 2
-  bin/winnow perplexity -m "$model" -f "$out/test.txt" --ctx 256 -t 1 --json "$@" > "$json"
+  bin/winnow perplexity -m "$model" -f "$out/test.txt" --ctx 512 -t 1 --json "$@" > "$json"
 }
 measure() { # KIND LABEL MODEL [options...]
   local kind="$1" label="$2"; shift 2
   spawn "$out/eval/${kind}__${label}.log" perplexity_json "$out/eval/${kind}__${label}.json" "$@"
 }
-ft="$out/stories260K-ft-gamma0.gguf"
 measure dense-base none "$base"
-measure dense-ft none "$ft" --kl-base "$base"
-for gamma in 0.05 0.15 0.4 1.0; do
-  measure dcp-all "gamma$gamma" "$out/stories260K-dcp-all-gamma$gamma.gguf" --prune dcp --kl-base "$base"
+for gamma in $best_gamma $gammas; do
+  measure dcp-textdistill "gamma$gamma" "$out/stories260K-dcp-textdistill-gamma$gamma.gguf" --prune dcp --kl-base "$base"
 done
-measure dcp-module gamma0.4 "$out/stories260K-dcp-module-gamma0.4.gguf" --prune dcp --kl-base "$base"
-measure dcp-distill gamma0.4 "$out/stories260K-dcp-distill-gamma0.4.gguf" --prune dcp --kl-base "$base"
-# The heuristics run on the dense fine-tuned model: the same fine-tuning as DCP, only the pruning differs.
-for w in 8 16 32 64 128; do
-  measure window "window:4:$w" "$ft" --prune "window:4:$w"
-  measure h2o "h2o:$((w / 2)):$((w / 2))" "$ft" --prune "h2o:$((w / 2)):$((w / 2))"
-  measure tova "tova:$w" "$ft" --prune "tova:$w"
+for w in 16 32 64 96 128 192; do
+  measure window "window:4:$w" "$base" --prune "window:4:$w"
+  measure h2o "h2o:$((w / 2)):$((w / 2))" "$base" --prune "h2o:$((w / 2)):$((w / 2))"
+  measure tova "tova:$w" "$base" --prune "tova:$w"
 done
 finish
 
-# 3. A story from a DCP model, with the pruning it learned.
-bin/winnow generate -m "$out/stories260K-dcp-all-gamma0.4.gguf" -p "Once upon a time" -n 200 --temperature 0 \
-  --prune dcp --stats > "$out/sample-dcp-all-gamma0.4.txt" 2>&1
+# 3. A story from the headline model, with the pruning it learned.
+bin/winnow generate -m "$out/stories260K-dcp-best.gguf" -p "Once upon a time" -n 200 --temperature 0 \
+  --prune dcp --stats > "$out/sample-dcp-best.txt" 2>&1
 
 # 4. Tables and figure.
 "${JAVA_HOME:+$JAVA_HOME/bin/}java" --add-modules jdk.incubator.vector -cp "$WINNOW_JAR" scripts/ResultsReport.java "$out" \
   > /dev/null
-echo "reproduce-results: done; see $out/results.md and $out/perplexity-vs-kept.svg" >&2
+echo "reproduce-results: done; see $out/results.md, $out/perplexity-vs-kept.svg and $out/stories260K-dcp-best.gguf" >&2

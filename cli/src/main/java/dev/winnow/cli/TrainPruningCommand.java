@@ -58,6 +58,11 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
         Integer selfDistill;
     }
 
+    @Option(names = "--distill", description = "With --data: train towards the base model's own next-token "
+            + "distributions on the text (dense, KL divergence) instead of the text's next tokens, so the pruned model "
+            + "keeps to the original rather than over-fitting the text.")
+    boolean distill;
+
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.gguf", description = "Where to write the trained model.")
     Path output;
 
@@ -222,7 +227,7 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
     }
 
     private void printEvaluation(PrintWriter err, Trainer trainer, int step) {
-        boolean distill = source.selfDistill != null;
+        boolean distill = trainer.data().distilled();
         Trainer.Evaluation hard = trainer.evaluate(Double.POSITIVE_INFINITY);
         Trainer.Evaluation soft = trainer.evaluate(trainer.config().alpha(Math.max(0, step - 1)));
         String measure = distill ? "kl %.4f".formatted(hard.lmLoss()) : "loss %.4f (perplexity %.3f)".formatted(hard.lmLoss(), Math.exp(hard.lmLoss()));
@@ -249,6 +254,9 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
         }
         if (evalRows < 1) {
             throw new UserInputException("--eval-rows must be at least 1, got " + evalRows);
+        }
+        if (distill && source.data == null) {
+            throw new UserInputException("--distill needs --data (--self-distill is distilled already)");
         }
         if (source.selfDistill != null && source.selfDistill < 1) {
             throw new UserInputException("--self-distill needs at least 1 sequence, got " + source.selfDistill);
@@ -305,7 +313,20 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
     private TrainingData data(Model base, TrainingConfig config, WorkerPool pool, PrintWriter err) throws IOException {
         if (source.data != null) {
             int[] stream = TextCorpus.tokenize(source.data, base.tokenizer(), base.vocabulary().addBos() && base.tokenizer().bos() >= 0);
-            return new TextData(stream, config.seqLen(), holdout, evalRows, source.data.getFileName().toString());
+            TextData text = new TextData(stream, config.seqLen(), holdout, evalRows, source.data.getFileName().toString());
+            if (!distill) {
+                return text;
+            }
+            int windows = text.distillationWindows();
+            err.printf("winnow: computing %s's next-token distributions on %d windows of %d tokens%n",
+                    model.getFileName(), windows, config.seqLen());
+            err.flush();
+            return TextData.distilled(text, base, pool, done -> {
+                if (done % 64 == 0 || done == windows) {
+                    err.printf("winnow: distributions of %d of %d windows%n", done, windows);
+                    err.flush();
+                }
+            });
         }
         int count = source.selfDistill;
         int heldOut = Math.max(1, Math.min(evalRows, count / 8));

@@ -66,19 +66,9 @@ public final class SelfDistillData implements TrainingData {
         CRC32 crc = new CRC32();
         for (int i = 0; i < total; i++) {
             Sampler sampler = Sampler.create(new SamplerConfig(1f, 0, 1f, 0f, 1f, 0, seed + i));
-            Session session = Session.dense(model, seqLen, pool);
             int[] tokens = new int[seqLen];
-            float[] teacher = new float[seqLen * vocab];
             tokens[0] = bos;
-            float[] logits = session.next(bos);
-            for (int t = 0; t < seqLen; t++) {
-                System.arraycopy(logits, 0, teacher, t * vocab, vocab);
-                if (t + 1 < seqLen) {
-                    tokens[t + 1] = sampler.sample(logits);
-                    logits = session.next(tokens[t + 1]);
-                }
-                VectorMath.softmax(teacher, t * vocab, vocab);
-            }
+            float[] teacher = denseDistributions(model, tokens, pool, (position, logits) -> sampler.sample(logits));
             for (int token : tokens) {
                 crc.update(token);
                 crc.update(token >>> 8);
@@ -91,6 +81,38 @@ public final class SelfDistillData implements TrainingData {
         String description = "self-distillation: %d sampled sequences of %d tokens (+%d held out), seed %d"
                 .formatted(count, seqLen, heldOut, seed);
         return new SelfDistillData(sequences, teachers, count, seqLen, fingerprint, description);
+    }
+
+    /** Chooses token {@code position} of a sequence from the logits after the tokens before it. */
+    @FunctionalInterface
+    interface NextToken {
+        int choose(int position, float[] logits);
+    }
+
+    /**
+     * Runs the dense model along {@code tokens}, token 0 given and token t + 1 set to {@code next}'s choice after
+     * token t, and returns its next-token distribution after every token (tokens.length x vocabulary).
+     */
+    static float[] denseDistributions(Model model, int[] tokens, WorkerPool pool, NextToken next) {
+        int n = tokens.length;
+        int vocab = model.config().vocabularySize();
+        Session session = Session.dense(model, n, pool);
+        float[] distributions = new float[n * vocab];
+        float[] logits = session.next(tokens[0]);
+        for (int t = 0; t < n; t++) {
+            System.arraycopy(logits, 0, distributions, t * vocab, vocab);
+            if (t + 1 < n) {
+                tokens[t + 1] = next.choose(t + 1, logits);
+                logits = session.next(tokens[t + 1]);
+            }
+            VectorMath.softmax(distributions, t * vocab, vocab);
+        }
+        return distributions;
+    }
+
+    @Override
+    public boolean distilled() {
+        return true;
     }
 
     @Override

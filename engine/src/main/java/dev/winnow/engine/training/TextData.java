@@ -1,12 +1,22 @@
 package dev.winnow.engine.training;
 
+import dev.winnow.engine.model.Model;
+import dev.winnow.tensors.WorkerPool;
+
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
 import java.util.zip.CRC32;
 
 /**
  * Training windows from a token stream: the first part of the stream is for training (random windows of
  * seqLen + 1 tokens), the rest is held out (consecutive windows, at most {@code maxHeldOut} of them).
+ *
+ * <p>{@link #distilled} turns it into distillation on the text: the targets are the dense base model's own
+ * next-token distributions on each window (KL divergence), so training follows the model the user starts from
+ * rather than over-fitting the text. The teachers are computed once, for the consecutive training windows (a
+ * window's distributions depend on where it starts, so windows come from that fixed set) and the held-out ones.
  */
 public final class TextData implements TrainingData {
     private final int[] stream;
@@ -14,6 +24,8 @@ public final class TextData implements TrainingData {
     private final int split;
     private final int heldOutRows;
     private final String source;
+    /** null, or the teacher of training window i (starting at i * seqLen), then of the held-out windows. */
+    private final float[][] teachers;
 
     /**
      * @param holdout the fraction of the stream, at its end, held out for evaluation
@@ -42,6 +54,60 @@ public final class TextData implements TrainingData {
                     .formatted(source, stream.length - split, holdout, seqLen));
         }
         this.heldOutRows = Math.min(maxHeldOut, available);
+        this.teachers = null;
+    }
+
+    private TextData(TextData text, float[][] teachers) {
+        this.stream = text.stream;
+        this.seqLen = text.seqLen;
+        this.split = text.split;
+        this.heldOutRows = text.heldOutRows;
+        this.source = text.source;
+        this.teachers = teachers;
+    }
+
+    /**
+     * The same text with {@code teacher}'s dense next-token distributions as targets.
+     *
+     * @param progress told the number of windows done after each one (from the pool's threads)
+     * @throws IllegalArgumentException when the teachers would not fit in {@link SelfDistillData#MAX_TEACHER_VALUES}
+     */
+    public static TextData distilled(TextData text, Model teacher, WorkerPool pool, IntConsumer progress) {
+        int windows = text.distillationWindows();
+        int trainingWindows = windows - text.heldOutRows;
+        int vocab = teacher.config().vocabularySize();
+        long values = (long) windows * text.seqLen * vocab;
+        if (values > SelfDistillData.MAX_TEACHER_VALUES) {
+            throw new IllegalArgumentException(("distilling %s keeps %,d teacher probabilities (%d windows of %d tokens, "
+                    + "vocabulary %d), more than the %,d allowed; use a shorter text or --seq-len")
+                    .formatted(text.source, values, windows, text.seqLen, vocab, SelfDistillData.MAX_TEACHER_VALUES));
+        }
+        float[][] teachers = new float[windows][];
+        AtomicInteger done = new AtomicInteger();
+        // A window per thread, each decoded on its own thread: a model this small gains nothing from splitting
+        // one token's products, and loses much to the hand-offs when other programs share the cores.
+        try (WorkerPool inline = new WorkerPool(1)) {
+            pool.parallelForPieces(windows, 1, (first, last) -> {
+                for (int i = first; i < last; i++) {
+                    int start = i < trainingWindows ? i * text.seqLen : text.split + (i - trainingWindows) * text.seqLen;
+                    int[] tokens = Arrays.copyOfRange(text.stream, start, start + text.seqLen);
+                    teachers[i] = SelfDistillData.denseDistributions(teacher, tokens, inline,
+                            (position, logits) -> tokens[position]);
+                    progress.accept(done.incrementAndGet());
+                }
+            });
+        }
+        return new TextData(text, teachers);
+    }
+
+    /** The number of teacher windows {@link #distilled} computes for this text. */
+    public int distillationWindows() {
+        return (split - 1) / seqLen + heldOutRows;
+    }
+
+    @Override
+    public boolean distilled() {
+        return teachers != null;
     }
 
     @Override
@@ -51,8 +117,12 @@ public final class TextData implements TrainingData {
 
     @Override
     public Row trainingRow(long seed, int step, int row) {
-        int start = new SplittableRandom(TrainingData.mix(seed, step, row)).nextInt(split - seqLen);
-        return window(start);
+        SplittableRandom random = new SplittableRandom(TrainingData.mix(seed, step, row));
+        if (teachers == null) {
+            return window(random.nextInt(split - seqLen), null);
+        }
+        int index = random.nextInt(teachers.length - heldOutRows);
+        return window(index * seqLen, teachers[index]);
     }
 
     @Override
@@ -62,12 +132,13 @@ public final class TextData implements TrainingData {
 
     @Override
     public Row heldOutRow(int index) {
-        return window(split + index * seqLen);
+        return window(split + index * seqLen, teachers == null ? null : teachers[teachers.length - heldOutRows + index]);
     }
 
-    private Row window(int start) {
-        return new Row(Arrays.copyOfRange(stream, start, start + seqLen),
-                Arrays.copyOfRange(stream, start + 1, start + seqLen + 1), null);
+    /** The window at {@code start}: next tokens as targets, or the teacher's distributions when given. */
+    private Row window(int start, float[] teacher) {
+        int[] targets = teacher != null ? null : Arrays.copyOfRange(stream, start + 1, start + seqLen + 1);
+        return new Row(Arrays.copyOfRange(stream, start, start + seqLen), targets, teacher);
     }
 
     /** Tokens used for training (the windows start below this). */
@@ -83,12 +154,15 @@ public final class TextData implements TrainingData {
             crc.update(token >>> 8);
             crc.update(token >>> 16);
         }
-        return crc.getValue() ^ ((long) stream.length << 32) ^ ((long) split << 40);
+        long text = crc.getValue() ^ ((long) stream.length << 32) ^ ((long) split << 40);
+        return teachers == null ? text : ~text;
     }
 
     @Override
     public String description() {
-        return "%s: %,d tokens, %,d for training, %d held-out windows of %d".formatted(source, stream.length, split,
+        String text = "%s: %,d tokens, %,d for training, %d held-out windows of %d".formatted(source, stream.length, split,
                 heldOutRows, seqLen);
+        return teachers == null ? text : text + ", distilled from the dense model on %d training windows"
+                .formatted(teachers.length - heldOutRows);
     }
 }

@@ -13,6 +13,9 @@ public sealed interface TrainingData permits TextData, SelfDistillData {
     record Row(int[] inputs, int[] targets, float[] teacher) {
     }
 
+    /** Whether the rows carry teacher distributions (KL divergence) rather than next tokens (cross-entropy). */
+    boolean distilled();
+
     /** Tokens per sequence. */
     int sequenceLength();
 

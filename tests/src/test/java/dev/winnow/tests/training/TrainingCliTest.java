@@ -158,6 +158,21 @@ class TrainingCliTest {
     }
 
     @Test
+    void distillationOnTextMatchesTheDenseModel(@TempDir Path dir) throws IOException {
+        Path base = SharedFiles.requireShared("models/stories260K.gguf");
+        String stories = Files.readString(SharedFiles.requireShared("data/tinystories-dev.txt"));
+        // A few stories: the teacher decodes every window of the text token by token.
+        Path data = Files.writeString(dir.resolve("stories.txt"), stories.substring(0, 20_000));
+        Path out = dir.resolve("text-distilled-dcp.gguf");
+        CliRunner.Run run = CliRunner.run(args(base, data, out, 2, "--distill"));
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.err().contains("distilled from the dense model on"), run.err());
+        assertTrue(run.err().contains("eval after step 2 (64 held-out tokens): kl "), run.err());
+        assertError(CliRunner.run("train-pruning", "-m", base.toString(), "--self-distill", "2", "--distill", "--gamma", "1",
+                "--steps", "1", "-o", out.toString()), 1, "--distill needs --data");
+    }
+
+    @Test
     void badTrainingInputIsAClearError(@TempDir Path dir) throws IOException {
         Path base = SharedFiles.requireShared("models/stories260K.gguf");
         Path data = SharedFiles.requireShared("data/tinystories-dev.txt");
