@@ -9,10 +9,12 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PipedInputStream;
 import java.io.PipedOutputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -52,10 +54,28 @@ class ChatInputTest {
     }
 
     @Test
-    void ctrlCAtThePromptDropsWhatWasTypedAndTheChatGoesOn() throws IOException {
+    void ctrlCAtThePromptDropsWhatWasTypedAndTheChatGoesOn() throws Exception {
         try (ChatInput input = editor()) {
-            type("half a thought" + CTRL_C + "/help\r");
-            assertEquals("/help", input.readLine("> "));
+            CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return input.readLine("> ");
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            // Ctrl-C is a signal: it must arrive while the editor is reading, as a person's keystroke does.
+            type("half a thought");
+            awaitScreen("half a thought");
+            type(CTRL_C + "/help\r");
+            assertEquals("/help", line.get(60, TimeUnit.SECONDS));
+        }
+    }
+
+    private void awaitScreen(String text) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!screen.toString(StandardCharsets.UTF_8).contains(text)) {
+            assertTrue(System.nanoTime() < deadline, "the editor never showed " + text);
+            Thread.sleep(10);
         }
     }
 
