@@ -44,6 +44,7 @@ final class JsonErrorHandler extends ErrorHandler {
     public ByteBuffer badMessageError(int status, String reason, HttpFields.Mutable fields) {
         metrics.countRequest("other", status);
         fields.put(HttpHeader.CONTENT_TYPE, Replies.JSON_TYPE);
+        fields.put(HttpHeader.CONNECTION, "close"); // nothing after a broken head can be trusted as a request
         return ByteBuffer.wrap(Replies.write(Replies.errorBody(toApi(status, reason))));
     }
 

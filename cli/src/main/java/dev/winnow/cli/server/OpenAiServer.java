@@ -131,6 +131,7 @@ public final class OpenAiServer implements AutoCloseable {
         http.setSendServerVersion(false);
         // While a request is handled: a body that stops arriving, or a client that stops reading the answer.
         http.setIdleTimeout(settings.limits().bodyTimeout().toMillis());
+        // One acceptor and one selector thread: they only move bytes; the work is on the request threads.
         connector = new ServerConnector(jetty, 1, 1, new HttpConnectionFactory(http));
         connector.setHost(settings.host());
         connector.setPort(settings.port());
