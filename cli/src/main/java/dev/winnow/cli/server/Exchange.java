@@ -38,9 +38,9 @@ final class Exchange {
         return request.getMethod();
     }
 
-    /** The path as sent, still percent-encoded. */
+    /** The path, percent-decoded (Jetty refuses encodings that would make it ambiguous, such as %2F). */
     String path() {
-        return request.getHttpURI().getPath();
+        return request.getHttpURI().getDecodedPath();
     }
 
     /** The first value of a request header, or null. */

@@ -18,6 +18,7 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
@@ -46,6 +47,8 @@ import java.util.function.Consumer;
  * ({@link JsonErrorHandler}). Slow clients are bounded by {@link Settings}' timeouts and connection cap.
  */
 public final class OpenAiServer implements AutoCloseable {
+    /** How long a stop waits for the answers in flight to write their last events before closing connections. */
+    private static final long LAST_WRITES_MILLIS = 10_000;
 
     /**
      * Where and how the server listens.
@@ -140,13 +143,16 @@ public final class OpenAiServer implements AutoCloseable {
         jetty.addConnector(connector);
         jetty.addBean(new NetworkConnectionLimit(settings.limits().maxConnections(), connector));
         jetty.setErrorHandler(new JsonErrorHandler(scheduler.metrics()));
-        jetty.setHandler(new Handler.Abstract() {
+        // On stop, Jetty closes the connections only after the requests in flight have written their last event
+        // (the scheduler has ended every sequence by then), or after a bound.
+        jetty.setHandler(new GracefulHandler(new Handler.Abstract() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) {
                 OpenAiServer.this.handle(new Exchange(request, response), callback);
                 return true;
             }
-        });
+        }));
+        jetty.setStopTimeout(LAST_WRITES_MILLIS);
         try {
             jetty.start();
         } catch (Exception e) {
@@ -213,7 +219,7 @@ public final class OpenAiServer implements AutoCloseable {
         stop(Duration.ZERO);
     }
 
-    /** Closes the listener and every connection, then waits for the request threads to end. */
+    /** Closes the listener, lets the answers in flight end, closes every connection, waits for the request threads. */
     private void stopJetty() {
         try {
             jetty.stop();

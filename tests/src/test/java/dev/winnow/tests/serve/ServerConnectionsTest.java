@@ -22,6 +22,7 @@ import java.util.List;
 
 import static dev.winnow.tests.serve.ServerHarness.json;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -44,12 +45,7 @@ class ServerConnectionsTest {
 
     @AfterAll
     static void stop() {
-        if (harness != null) {
-            harness.close();
-        }
-        if (model != null) {
-            model.close();
-        }
+        ServerHarness.close(harness, model);
     }
 
     @Test
@@ -112,7 +108,7 @@ class ServerConnectionsTest {
                         + "Content-Length: " + body.length() + "\r\n\r\n" + body);
                 RawHttp.Reply reply = RawHttp.read(socket.getInputStream(), false);
                 reply.assertOpenAiError(400);
-                assertTrue(!reply.headers().containsKey("connection"), reply.headers().toString());
+                assertFalse(reply.headers().containsKey("connection"), reply.headers().toString());
             }
         }
     }

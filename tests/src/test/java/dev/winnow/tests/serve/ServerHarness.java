@@ -134,4 +134,14 @@ final class ServerHarness implements AutoCloseable {
     public void close() {
         server.stop(Duration.ZERO);
     }
+
+    /** Closes a test class's server, then its model; either may be missing (the class was skipped). */
+    static void close(ServerHarness harness, Model model) {
+        if (harness != null) {
+            harness.close();
+        }
+        if (model != null) {
+            model.close();
+        }
+    }
 }
