@@ -1,5 +1,6 @@
 package dev.winnow.cli;
 
+import dev.winnow.cli.server.ConnectionLimits;
 import dev.winnow.cli.server.OpenAiServer;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
@@ -60,6 +61,20 @@ final class ServeCommand implements Callable<Integer> {
             description = "Largest request body accepted (default: ${DEFAULT-VALUE}).")
     int maxRequestBytes = 4 << 20;
 
+    @Option(names = "--header-timeout", paramLabel = "SECONDS",
+            description = "Longest silence while a request's head arrives, and longest idle time of a kept-alive "
+                    + "connection; then the connection closes (default: ${DEFAULT-VALUE}).")
+    long headerTimeout = ConnectionLimits.DEFAULTS.headerTimeout().toSeconds();
+
+    @Option(names = "--body-timeout", paramLabel = "SECONDS",
+            description = "Longest silence while a request body arrives (then 408), or while a client reads nothing "
+                    + "of its answer (then it is dropped) (default: ${DEFAULT-VALUE}).")
+    long bodyTimeout = ConnectionLimits.DEFAULTS.bodyTimeout().toSeconds();
+
+    @Option(names = "--max-connections", paramLabel = "N",
+            description = "Connections open at once; more wait to be accepted (default: ${DEFAULT-VALUE}).")
+    int maxConnections = ConnectionLimits.DEFAULTS.maxConnections();
+
     @Option(names = "--shutdown-grace", paramLabel = "SECONDS",
             description = "On shutdown, how long running requests may go on before they are ended (default: ${DEFAULT-VALUE}).")
     int shutdownGrace = 10;
@@ -80,8 +95,10 @@ final class ServeCommand implements Callable<Integer> {
             try {
                 SchedulerConfig config = new SchedulerConfig(parallel, queue, context, kvOptions.config(), policy,
                         modelOptions.threads);
+                ConnectionLimits limits = new ConnectionLimits(Duration.ofSeconds(headerTimeout),
+                        Duration.ofSeconds(bodyTimeout), maxConnections);
                 OpenAiServer.Settings settings = new OpenAiServer.Settings(host, port, apiKey, maxRequestBytes,
-                        modelId != null ? modelId : defaultModelId());
+                        modelId != null ? modelId : defaultModelId(), limits);
                 server = OpenAiServer.start(model, config, settings, message -> {
                     err.println(message);
                     err.flush();
@@ -95,6 +112,11 @@ final class ServeCommand implements Callable<Integer> {
                 err.println("winnow: shutting down: finishing running requests for up to " + shutdownGrace + " s");
                 err.flush();
                 server.stop(Duration.ofSeconds(shutdownGrace));
+                err.println("winnow: stopped");
+                err.flush();
+                // After its hooks the JVM would exit with 128 + the signal (143 for SIGTERM): a shutdown asked
+                // for and carried out is a success.
+                Runtime.getRuntime().halt(0);
             });
             Runtime.getRuntime().addShutdownHook(hook);
             err.printf("winnow: serving %s on http://%s:%d/v1 (OpenAI API; %d in parallel, context %d, KV budget %s, pruning %s)%n",

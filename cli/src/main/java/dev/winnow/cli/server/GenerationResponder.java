@@ -1,12 +1,10 @@
 package dev.winnow.cli.server;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
 import dev.winnow.engine.serve.SequenceEvent;
 import dev.winnow.engine.serve.SequenceHandle;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 
@@ -23,15 +21,14 @@ final class GenerationResponder {
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] SSE_HEARTBEAT = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
 
-    private final HttpExchange exchange;
+    private final Exchange exchange;
     private final ParsedRequest request;
     private final SequenceHandle handle;
     private final Responses responses;
-    private OutputStream body;
     private boolean ended;
     private long lastWrite = System.nanoTime();
 
-    GenerationResponder(HttpExchange exchange, ParsedRequest request, SequenceHandle handle, Responses responses) {
+    GenerationResponder(Exchange exchange, ParsedRequest request, SequenceHandle handle, Responses responses) {
         this.exchange = exchange;
         this.request = request;
         this.handle = handle;
@@ -58,7 +55,7 @@ final class GenerationResponder {
                 continue;
             }
             ended = event.isLast();
-            if (event instanceof SequenceEvent.Failed failed && body == null) {
+            if (event instanceof SequenceEvent.Failed failed && !exchange.begun()) {
                 return Replies.error(exchange, Failures.toApi(failed));
             }
             openStream();
@@ -86,10 +83,9 @@ final class GenerationResponder {
         while (true) {
             SequenceEvent event = nextEvent();
             if (event == null) {
-                if (body == null) {
-                    exchange.getResponseHeaders().set("Content-Type", Replies.JSON_TYPE);
-                    exchange.sendResponseHeaders(200, 0);
-                    body = exchange.getResponseBody();
+                if (!exchange.begun()) {
+                    exchange.setHeader("Content-Type", Replies.JSON_TYPE);
+                    exchange.begin(200, -1);
                 }
                 write(new byte[] {' '});
                 continue;
@@ -104,7 +100,7 @@ final class GenerationResponder {
                 }
                 case SequenceEvent.Failed failed -> {
                     ApiException error = Failures.toApi(failed);
-                    if (body == null) {
+                    if (!exchange.begun()) {
                         return Replies.error(exchange, error);
                     }
                     return finish(error.status, Replies.errorBody(error));
@@ -121,7 +117,7 @@ final class GenerationResponder {
 
     /** The last JSON object: the whole answer, or after heartbeats the rest of a 200 answer already begun. */
     private int finish(int status, ObjectNode json) throws IOException {
-        if (body == null) {
+        if (!exchange.begun()) {
             return Replies.json(exchange, status, json);
         }
         write(Replies.write(json));
@@ -129,14 +125,13 @@ final class GenerationResponder {
     }
 
     private void openStream() throws IOException {
-        if (body != null) {
+        if (exchange.begun()) {
             return;
         }
-        exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
-        exchange.getResponseHeaders().set("Cache-Control", "no-cache");
-        exchange.getResponseHeaders().set("X-Accel-Buffering", "no");
-        exchange.sendResponseHeaders(200, 0);
-        body = exchange.getResponseBody();
+        exchange.setHeader("Content-Type", "text/event-stream; charset=utf-8");
+        exchange.setHeader("Cache-Control", "no-cache");
+        exchange.setHeader("X-Accel-Buffering", "no");
+        exchange.begin(200, -1);
         ObjectNode opening = responses.opening(request.echo(), request.includeUsage());
         if (opening != null) {
             send(opening);
@@ -154,8 +149,7 @@ final class GenerationResponder {
     }
 
     private void write(byte[] bytes) throws IOException {
-        body.write(bytes);
-        body.flush();
+        exchange.write(bytes);
         lastWrite = System.nanoTime();
     }
 }

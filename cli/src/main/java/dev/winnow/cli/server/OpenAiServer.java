@@ -3,8 +3,6 @@ package dev.winnow.cli.server;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.serve.RejectedRequestException;
 import dev.winnow.engine.serve.Scheduler;
@@ -12,29 +10,45 @@ import dev.winnow.engine.serve.SchedulerConfig;
 import dev.winnow.engine.serve.SequenceHandle;
 import dev.winnow.engine.serve.ServerMetrics;
 
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.InetSocketAddress;
+import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /**
- * An OpenAI-compatible HTTP server over the continuous-batching {@link Scheduler}, on the JDK's HTTP server with
- * one virtual thread per exchange. Endpoints: {@code POST /v1/chat/completions}, {@code POST /v1/completions}
+ * An OpenAI-compatible HTTP server over the continuous-batching {@link Scheduler}, on Jetty with one virtual
+ * thread per request. Endpoints: {@code POST /v1/chat/completions}, {@code POST /v1/completions}
  * (both streaming or not), {@code GET /v1/models}, {@code GET /v1/models/{id}}, {@code GET /health},
  * {@code GET /metrics} (each also answers HEAD). Every path, known or not, answers JSON; errors use OpenAI's
- * format and never carry a stack trace (those go to the log).
+ * format and never carry a stack trace (those go to the log); so do the requests Jetty itself refuses
+ * ({@link JsonErrorHandler}). Slow clients are bounded by {@link Settings}' timeouts and connection cap.
  */
 public final class OpenAiServer implements AutoCloseable {
+    /** How long a stop waits for the answers in flight to write their last events before closing connections. */
+    private static final long LAST_WRITES_MILLIS = 10_000;
 
     /**
      * Where and how the server listens.
@@ -42,8 +56,10 @@ public final class OpenAiServer implements AutoCloseable {
      * @param apiKey          the key clients must send as {@code Authorization: Bearer KEY}, or null for none
      * @param maxRequestBytes the largest request body accepted
      * @param modelId         the model's name in {@code /v1/models} and in responses
+     * @param limits          how long clients may stall, and how many connections may be open
      */
-    public record Settings(String host, int port, String apiKey, int maxRequestBytes, String modelId) {
+    public record Settings(String host, int port, String apiKey, int maxRequestBytes, String modelId,
+                           ConnectionLimits limits) {
         public Settings {
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException("--port must be 0 to 65535, got " + port);
@@ -54,6 +70,7 @@ public final class OpenAiServer implements AutoCloseable {
             if (apiKey != null && apiKey.isBlank()) {
                 throw new IllegalArgumentException("--api-key must not be blank");
             }
+            Objects.requireNonNull(limits, "limits");
         }
     }
 
@@ -90,8 +107,10 @@ public final class OpenAiServer implements AutoCloseable {
     private final Scheduler scheduler;
     private final RequestParser parser;
     private final Settings settings;
-    private final HttpServer http;
-    private final ExecutorService executor;
+    private final Server jetty;
+    private final ServerConnector connector;
+    private final ExecutorService requestThreads;
+    private final int port;
     private final Consumer<String> log;
     private final long created = System.currentTimeMillis() / 1000;
     private final byte[] apiKeyBytes;
@@ -105,11 +124,43 @@ public final class OpenAiServer implements AutoCloseable {
         this.settings = settings;
         this.log = log;
         this.apiKeyBytes = settings.apiKey() == null ? null : settings.apiKey().getBytes(StandardCharsets.UTF_8);
-        this.http = HttpServer.create(new InetSocketAddress(settings.host(), settings.port()), 0);
-        this.executor = Executors.newVirtualThreadPerTaskExecutor();
-        http.setExecutor(executor);
-        http.createContext("/", this::handle);
-        http.start();
+        // Jetty's own small pool runs the selector and acceptor; requests, which block, run on virtual threads.
+        QueuedThreadPool jettyThreads = new QueuedThreadPool();
+        jettyThreads.setName("winnow-http");
+        requestThreads = Executors.newVirtualThreadPerTaskExecutor();
+        jettyThreads.setVirtualThreadsExecutor(requestThreads);
+        jetty = new Server(jettyThreads);
+        HttpConfiguration http = new HttpConfiguration();
+        http.setSendServerVersion(false);
+        // While a request is handled: a body that stops arriving, or a client that stops reading the answer.
+        http.setIdleTimeout(settings.limits().bodyTimeout().toMillis());
+        // One acceptor and one selector thread: they only move bytes; the work is on the request threads.
+        connector = new ServerConnector(jetty, 1, 1, new HttpConnectionFactory(http));
+        connector.setHost(settings.host());
+        connector.setPort(settings.port());
+        // Between requests and while a request's head arrives.
+        connector.setIdleTimeout(settings.limits().headerTimeout().toMillis());
+        jetty.addConnector(connector);
+        jetty.addBean(new NetworkConnectionLimit(settings.limits().maxConnections(), connector));
+        jetty.setErrorHandler(new JsonErrorHandler(scheduler.metrics()));
+        // On stop, Jetty closes the connections only after the requests in flight have written their last event
+        // (the scheduler has ended every sequence by then), or after a bound.
+        jetty.setHandler(new GracefulHandler(new Handler.Abstract() {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback) {
+                OpenAiServer.this.handle(new Exchange(request, response), callback);
+                return true;
+            }
+        }));
+        jetty.setStopTimeout(LAST_WRITES_MILLIS);
+        try {
+            jetty.start();
+        } catch (Exception e) {
+            stopJetty();
+            throw e instanceof IOException io ? io
+                    : new IOException(e instanceof UnresolvedAddressException ? "unknown host" : e.toString(), e);
+        }
+        port = connector.getLocalPort();
     }
 
     /**
@@ -131,7 +182,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** The port the server listens on (the one chosen by the system when started with port 0). */
     public int port() {
-        return http.getAddress().getPort();
+        return port;
     }
 
     public ServerMetrics metrics() {
@@ -152,8 +203,7 @@ public final class OpenAiServer implements AutoCloseable {
         }
         try {
             scheduler.shutdown(grace);
-            http.stop(1);
-            executor.close();
+            stopJetty();
         } finally {
             stopped.countDown();
         }
@@ -167,6 +217,16 @@ public final class OpenAiServer implements AutoCloseable {
     @Override
     public void close() {
         stop(Duration.ZERO);
+    }
+
+    /** Closes the listener, lets the answers in flight end, closes every connection, waits for the request threads. */
+    private void stopJetty() {
+        try {
+            jetty.stop();
+        } catch (Exception e) {
+            log.accept("winnow serve: stopping the HTTP listener failed: " + e);
+        }
+        requestThreads.close();
     }
 
     private void awaitStopUninterruptibly() {
@@ -183,44 +243,50 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
-    private void handle(HttpExchange exchange) {
-        Route route = Route.of(exchange.getRequestURI().getPath());
+    private void handle(Exchange exchange, Callback callback) {
+        Route route = Route.of(exchange.path());
+        exchange.markCounted();
         int status = 500;
+        IOException broken = null;
         try {
             status = dispatch(exchange, route);
         } catch (ApiException e) {
             status = replyIfPossible(exchange, e, status);
         } catch (IOException e) {
             status = 499; // the client went away
+            broken = e;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             status = replyIfPossible(exchange, Failures.shuttingDown(), status);
         } catch (RuntimeException | Error e) {
             StringWriter trace = new StringWriter();
             e.printStackTrace(new PrintWriter(trace));
-            log.accept("winnow serve: %s %s failed: %s".formatted(exchange.getRequestMethod(),
-                    exchange.getRequestURI().getPath(), trace));
+            log.accept("winnow serve: %s %s failed: %s".formatted(exchange.method(), exchange.path(), trace));
             status = replyIfPossible(exchange, new ApiException(500, "server_error", null, "internal_error",
                     "internal error: " + e + " (details in the server log)", 0), status);
         } finally {
             scheduler.metrics().countRequest(route.label, status);
-            exchange.close();
+            if (broken == null) {
+                callback.succeeded();
+            } else {
+                callback.failed(broken);
+            }
         }
     }
 
-    private int dispatch(HttpExchange exchange, Route route) throws IOException, InterruptedException {
-        String method = exchange.getRequestMethod();
+    private int dispatch(Exchange exchange, Route route) throws IOException, InterruptedException {
+        String method = exchange.method();
         if (route == Route.UNKNOWN) {
             throw new ApiException(404, "invalid_request_error", null, "unknown_url",
                     "Unknown request URL: %s %s. Winnow serves /v1/chat/completions, /v1/completions, /v1/models, /health and /metrics."
-                            .formatted(method, exchange.getRequestURI().getPath()), 0);
+                            .formatted(method, exchange.path()), 0);
         }
         if (route.authenticated) {
             authenticate(exchange);
         }
         boolean headOfGet = method.equals("HEAD") && route.method.equals("GET");
         if (!route.method.equals(method) && !headOfGet) {
-            exchange.getResponseHeaders().set("Allow", route.method);
+            exchange.setHeader("Allow", route.method);
             throw new ApiException(405, "invalid_request_error", null, "method_not_allowed",
                     "%s %s is not allowed; use %s".formatted(method, route.label, route.method), 0);
         }
@@ -235,7 +301,7 @@ public final class OpenAiServer implements AutoCloseable {
                 yield Replies.json(exchange, 200, list);
             }
             case MODEL -> {
-                String id = exchange.getRequestURI().getPath().substring("/v1/models/".length());
+                String id = exchange.path().substring("/v1/models/".length());
                 if (!id.equals(settings.modelId())) {
                     throw new ApiException(404, "invalid_request_error", "model", "model_not_found",
                             "The model '%s' does not exist; this server serves '%s'".formatted(id, settings.modelId()), 0);
@@ -248,7 +314,7 @@ public final class OpenAiServer implements AutoCloseable {
         };
     }
 
-    private int health(HttpExchange exchange) throws IOException {
+    private int health(Exchange exchange) throws IOException {
         ObjectNode health = Replies.JSON.createObjectNode();
         health.put("status", stopping ? "shutting_down" : "ok");
         health.put("active_sequences", scheduler.metrics().activeSequences());
@@ -265,7 +331,7 @@ public final class OpenAiServer implements AutoCloseable {
         return model;
     }
 
-    private int generate(HttpExchange exchange, ParsedRequest.Kind kind) throws IOException, InterruptedException {
+    private int generate(Exchange exchange, ParsedRequest.Kind kind) throws IOException, InterruptedException {
         if (stopping) {
             throw Failures.shuttingDown();
         }
@@ -297,17 +363,26 @@ public final class OpenAiServer implements AutoCloseable {
         return bytes;
     }
 
-    private ObjectNode readBody(HttpExchange exchange) throws IOException {
-        String declared = exchange.getRequestHeaders().getFirst("Content-Length");
-        if (declared != null && declared.strip().matches("\\d{1,18}") && Long.parseLong(declared.strip()) > settings.maxRequestBytes()) {
-            throw tooLarge(Long.parseLong(declared.strip()));
-        }
+    private ObjectNode readBody(Exchange exchange) throws IOException {
         byte[] body;
-        try (InputStream in = exchange.getRequestBody()) {
-            body = in.readNBytes(settings.maxRequestBytes() + 1);
-        }
-        if (body.length > settings.maxRequestBytes()) {
-            throw tooLarge(body.length);
+        try {
+            String declared = exchange.header("Content-Length");
+            if (declared != null && declared.strip().matches("\\d{1,18}") && Long.parseLong(declared.strip()) > settings.maxRequestBytes()) {
+                exchange.discardBody();
+                throw tooLarge(Long.parseLong(declared.strip()));
+            }
+            body = exchange.readBody(settings.maxRequestBytes());
+            if (body.length > settings.maxRequestBytes()) {
+                exchange.discardBody();
+                throw tooLarge(body.length);
+            }
+        } catch (IOException e) {
+            if (causedBy(e, TimeoutException.class)) {
+                throw new ApiException(408, "invalid_request_error", null, "request_timeout",
+                        "the request body stopped arriving: nothing came for %d s (--body-timeout)"
+                                .formatted(settings.limits().bodyTimeout().toSeconds()), 0);
+            }
+            throw e;
         }
         JsonNode json;
         try {
@@ -331,11 +406,11 @@ public final class OpenAiServer implements AutoCloseable {
                         .formatted(bytes, settings.maxRequestBytes()), 0);
     }
 
-    private void authenticate(HttpExchange exchange) {
+    private void authenticate(Exchange exchange) {
         if (apiKeyBytes == null) {
             return;
         }
-        String header = exchange.getRequestHeaders().getFirst("Authorization");
+        String header = exchange.header("Authorization");
         String prefix = "Bearer ";
         boolean valid = header != null && header.regionMatches(true, 0, prefix, 0, prefix.length())
                 && MessageDigest.isEqual(apiKeyBytes, header.substring(prefix.length()).strip().getBytes(StandardCharsets.UTF_8));
@@ -346,10 +421,19 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
+    private static boolean causedBy(Throwable failure, Class<? extends Throwable> type) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Sends the error unless the answer has begun (then the status already sent stands). */
-    private static int replyIfPossible(HttpExchange exchange, ApiException error, int status) {
-        if (exchange.getResponseCode() != -1) {
-            return exchange.getResponseCode();
+    private static int replyIfPossible(Exchange exchange, ApiException error, int status) {
+        if (exchange.begun()) {
+            return exchange.status();
         }
         try {
             return Replies.error(exchange, error);

@@ -5,10 +5,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 
 /** Writing JSON and text answers, and OpenAI-format errors, to an exchange. */
@@ -20,21 +18,21 @@ final class Replies {
     }
 
     /** Sends a complete JSON answer; returns the status. */
-    static int json(HttpExchange exchange, int status, JsonNode body) throws IOException {
+    static int json(Exchange exchange, int status, JsonNode body) throws IOException {
         return bytes(exchange, status, JSON_TYPE, JSON.writeValueAsBytes(body));
     }
 
-    static int text(HttpExchange exchange, int status, String contentType, String body) throws IOException {
+    static int text(Exchange exchange, int status, String contentType, String body) throws IOException {
         return bytes(exchange, status, contentType, body.getBytes(StandardCharsets.UTF_8));
     }
 
     /** Sends an error in OpenAI's format, with Retry-After when it has one; returns the status. */
-    static int error(HttpExchange exchange, ApiException error) throws IOException {
+    static int error(Exchange exchange, ApiException error) throws IOException {
         if (error.retryAfter > 0) {
-            exchange.getResponseHeaders().set("Retry-After", Integer.toString(error.retryAfter));
+            exchange.setHeader("Retry-After", Integer.toString(error.retryAfter));
         }
         if (error.status == 401) {
-            exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer");
+            exchange.setHeader("WWW-Authenticate", "Bearer");
         }
         return json(exchange, error.status, errorBody(error));
     }
@@ -58,15 +56,10 @@ final class Replies {
         }
     }
 
-    private static int bytes(HttpExchange exchange, int status, String contentType, byte[] body) throws IOException {
-        exchange.getResponseHeaders().set("Content-Type", contentType);
-        boolean withBody = body.length > 0 && !exchange.getRequestMethod().equals("HEAD");
-        exchange.sendResponseHeaders(status, withBody ? body.length : -1);
-        if (withBody) {
-            try (OutputStream out = exchange.getResponseBody()) {
-                out.write(body);
-            }
-        }
+    private static int bytes(Exchange exchange, int status, String contentType, byte[] body) throws IOException {
+        exchange.setHeader("Content-Type", contentType);
+        exchange.begin(status, body.length);
+        exchange.end(body);
         return status;
     }
 }

@@ -47,12 +47,7 @@ class OpenAiServerTest {
 
     @AfterAll
     static void stop() {
-        if (harness != null) {
-            harness.close();
-        }
-        if (model != null) {
-            model.close();
-        }
+        ServerHarness.close(harness, model);
     }
 
     @Test
@@ -237,6 +232,7 @@ class OpenAiServerTest {
         assertEquals("list", models.get("object").asText());
         assertEquals("test-model", models.at("/data/0/id").asText());
         assertEquals(200, harness.get("/v1/models/test-model").statusCode());
+        assertEquals(200, harness.get("/v1/models/test%2Dmodel").statusCode(), "the path is percent-decoded");
         assertError(harness.get("/v1/models/gpt-4"), 404, "model");
         HttpResponse<String> metrics = harness.get("/metrics");
         assertTrue(metrics.headers().firstValue("Content-Type").orElse("").startsWith("text/plain; version=0.0.4"));

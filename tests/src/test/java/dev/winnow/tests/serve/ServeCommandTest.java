@@ -29,7 +29,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code winnow serve} on the command line: bad settings end with one clear line before anything listens, and
- * the real launcher serves a request and shuts down gracefully on SIGTERM.
+ * the real launcher serves a request and shuts down gracefully on SIGTERM, exiting 0.
  */
 class ServeCommandTest {
 
@@ -40,6 +40,9 @@ class ServeCommandTest {
         assertFails("--queue must be at least 1", "serve", "-m", model, "--queue", "0", "--port", "0");
         assertFails("--port must be 0 to 65535", "serve", "-m", model, "--port", "70000");
         assertFails("--stats is for generate and chat", "serve", "-m", model, "--stats", "--port", "0");
+        assertFails("--header-timeout must be at least 1 second, got 0", "serve", "-m", model, "--header-timeout", "0", "--port", "0");
+        assertFails("--body-timeout must be at least 2 seconds, got 1", "serve", "-m", model, "--body-timeout", "1", "--port", "0");
+        assertFails("--max-connections must be at least 1, got 0", "serve", "-m", model, "--max-connections", "0", "--port", "0");
         assertFails("fewer than one per layer", "serve", "-m", model, "--kv-budget", "1KiB", "--port", "0");
         assertFails("--prune dcp needs a pruning module", "serve", "-m", model, "--prune", "dcp", "--port", "0");
         assertFails("file not found", "serve", "-m", "/no/such/model.gguf");
@@ -97,6 +100,7 @@ class ServeCommandTest {
             String shutdown = lines.poll(10, TimeUnit.SECONDS);
             assertNotNull(shutdown, "nothing on stderr after SIGTERM");
             assertTrue(shutdown.contains("shutting down"), shutdown);
+            assertEquals(0, process.exitValue(), "a shutdown asked for and carried out is a success, not 128 + SIGTERM");
         } finally {
             process.destroyForcibly();
         }

@@ -2,6 +2,7 @@ package dev.winnow.tests.serve;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.winnow.cli.server.ConnectionLimits;
 import dev.winnow.cli.server.OpenAiServer;
 import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.model.Model;
@@ -36,10 +37,13 @@ final class ServerHarness implements AutoCloseable {
     }
 
     ServerHarness(Model model, int parallel, int queue, int context, int maxRequestBytes, int threads) throws IOException {
-        SchedulerConfig config = new SchedulerConfig(parallel, queue, context, KvCacheConfig.defaults(),
-                new PruningPolicy.None(), threads);
+        this(model, new SchedulerConfig(parallel, queue, context, KvCacheConfig.defaults(), new PruningPolicy.None(),
+                threads), maxRequestBytes, ConnectionLimits.DEFAULTS);
+    }
+
+    ServerHarness(Model model, SchedulerConfig config, int maxRequestBytes, ConnectionLimits limits) throws IOException {
         server = OpenAiServer.start(model, config,
-                new OpenAiServer.Settings("127.0.0.1", 0, KEY, maxRequestBytes, "test-model"), System.err::println);
+                new OpenAiServer.Settings("127.0.0.1", 0, KEY, maxRequestBytes, "test-model", limits), System.err::println);
         base = "http://127.0.0.1:" + server.port();
     }
 
@@ -129,5 +133,15 @@ final class ServerHarness implements AutoCloseable {
     @Override
     public void close() {
         server.stop(Duration.ZERO);
+    }
+
+    /** Closes a test class's server, then its model; either may be missing (the class was skipped). */
+    static void close(ServerHarness harness, Model model) {
+        if (harness != null) {
+            harness.close();
+        }
+        if (model != null) {
+            model.close();
+        }
     }
 }
