@@ -1,11 +1,16 @@
 package dev.winnow.engine.training;
 
-import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.model.Model;
+import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.sampling.Sampler;
 import dev.winnow.engine.sampling.SamplerConfig;
+import dev.winnow.tensors.GgmlType;
 import dev.winnow.tensors.VectorMath;
-import dev.winnow.tensors.WorkerPool;
 
 import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
@@ -40,11 +45,12 @@ public final class SelfDistillData implements TrainingData {
 
     /**
      * Samples {@code count} training sequences and {@code heldOut} held-out ones of {@code seqLen} tokens from
-     * {@code model} with the engine (a dense session and the sampler), sequence i with seed {@code seed + i}.
+     * {@code model} with the engine (an unpruned sequence with F32 keys and values, and the sampler), sequence i
+     * with seed {@code seed + i}.
      *
      * @param progress told the number of sequences done after each one
      */
-    public static SelfDistillData sample(Model model, int count, int heldOut, int seqLen, long seed, WorkerPool pool,
+    public static SelfDistillData sample(Model model, int count, int heldOut, int seqLen, long seed, int threads,
                                          IntConsumer progress) {
         int vocab = model.config().vocabularySize();
         int total = count + heldOut;
@@ -64,28 +70,33 @@ public final class SelfDistillData implements TrainingData {
         int[][] sequences = new int[total][];
         float[][] teachers = new float[total][];
         CRC32 crc = new CRC32();
-        for (int i = 0; i < total; i++) {
-            Sampler sampler = Sampler.create(new SamplerConfig(1f, 0, 1f, 0f, 1f, 0, seed + i));
-            Session session = Session.dense(model, seqLen, pool);
-            int[] tokens = new int[seqLen];
-            float[] teacher = new float[seqLen * vocab];
-            tokens[0] = bos;
-            float[] logits = session.next(bos);
-            for (int t = 0; t < seqLen; t++) {
-                System.arraycopy(logits, 0, teacher, t * vocab, vocab);
-                if (t + 1 < seqLen) {
-                    tokens[t + 1] = sampler.sample(logits);
-                    logits = session.next(tokens[t + 1]);
+        EngineConfig exact = new EngineConfig(threads, seqLen, new KvCacheConfig(KvCacheConfig.DEFAULT_PAGE_SIZE,
+                GgmlType.F32, null), new PruningPolicy.None(), 1);
+        try (Engine engine = new Engine(model, exact)) {
+            for (int i = 0; i < total; i++) {
+                Sampler sampler = Sampler.create(new SamplerConfig(1f, 0, 1f, 0f, 1f, 0, seed + i));
+                Sequence sequence = engine.newSequence(SequenceOptions.of(sampler, token -> false));
+                float[] teacher = new float[seqLen * vocab];
+                sequence.accept(bos);
+                for (int t = 0; t < seqLen; t++) {
+                    float[] logits = sequence.step();
+                    System.arraycopy(logits, 0, teacher, t * vocab, vocab);
+                    VectorMath.softmax(teacher, t * vocab, vocab);
+                    if (t + 1 < seqLen) {
+                        sequence.sampleNext();
+                    }
                 }
-                VectorMath.softmax(teacher, t * vocab, vocab);
+                int[] tokens = new int[seqLen];
+                for (int t = 0; t < seqLen; t++) {
+                    tokens[t] = sequence.token(t);
+                    crc.update(tokens[t]);
+                    crc.update(tokens[t] >>> 8);
+                }
+                sequence.reset();
+                sequences[i] = tokens;
+                teachers[i] = teacher;
+                progress.accept(i + 1);
             }
-            for (int token : tokens) {
-                crc.update(token);
-                crc.update(token >>> 8);
-            }
-            sequences[i] = tokens;
-            teachers[i] = teacher;
-            progress.accept(i + 1);
         }
         long fingerprint = crc.getValue() ^ ((long) count << 32) ^ ((long) seqLen << 48) ^ seed * 31;
         String description = "self-distillation: %d sampled sequences of %d tokens (+%d held out), seed %d"

@@ -1,11 +1,11 @@
 package dev.winnow.tests.serve;
 
-import dev.winnow.engine.kv.KvCache;
 import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
+import dev.winnow.engine.model.SequenceState;
 import dev.winnow.engine.pruning.Pruner;
 import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.tensors.GgmlType;
@@ -63,33 +63,30 @@ class ForwardBatchEquivalenceTest {
                 LlamaModel llama = model.llama();
                 Sequence[] separate = new Sequence[sequences];
                 Sequence[] batched = new Sequence[sequences];
-                LlamaModel.State single = llama.newState(LlamaModel.DEFAULT_BLOCK);
+                LlamaModel.State single = llama.newState(LlamaModel.DEFAULT_BLOCK, pool);
                 for (int q = 0; q < sequences; q++) {
                     PruningPolicy policy = randomPolicy(random);
                     int[] prompt = random.ints(1 + random.nextInt(12), 0, VOCAB).toArray();
                     separate[q] = new Sequence(model, separatePages, policy);
                     batched[q] = new Sequence(model, sharedPages, policy);
-                    float[] expected = separate[q].prefill(llama, prompt, single, pool).clone();
-                    assertArrayEquals(expected, batched[q].prefill(llama, prompt, single, pool));
+                    float[] expected = separate[q].prefill(llama, prompt, single).clone();
+                    assertArrayEquals(expected, batched[q].prefill(llama, prompt, single));
                 }
-                LlamaModel.State batch = llama.newState(sequences);
+                LlamaModel.State batch = llama.newState(sequences, pool);
                 for (int step = 0; step < steps; step++) {
                     List<Integer> rows = activeRows(random, sequences);
                     int[] tokens = new int[rows.size()];
-                    int[] positions = new int[rows.size()];
-                    KvCache[] caches = new KvCache[rows.size()];
-                    Pruner[] pruners = new Pruner[rows.size()];
+                    SequenceState[] batchRows = new SequenceState[rows.size()];
                     float[][] expected = new float[rows.size()][];
                     for (int i = 0; i < rows.size(); i++) {
-                        Sequence b = batched[rows.get(i)];
+                        batchRows[i] = batched[rows.get(i)];
                         tokens[i] = random.nextInt(VOCAB);
-                        positions[i] = b.position;
-                        caches[i] = b.cache;
-                        pruners[i] = b.pruner;
-                        expected[i] = separate[rows.get(i)].next(llama, tokens[i], single, pool).clone();
-                        b.position++;
+                        expected[i] = separate[rows.get(i)].next(llama, tokens[i], single).clone();
                     }
-                    float[] logits = llama.forwardBatch(tokens, positions, caches, pruners, rows.size(), batch, pool);
+                    float[] logits = llama.forwardBatch(batchRows, tokens, rows.size(), batch);
+                    for (int i = 0; i < rows.size(); i++) {
+                        batched[rows.get(i)].position++;
+                    }
                     for (int i = 0; i < rows.size(); i++) {
                         float[] row = Arrays.copyOfRange(logits, i * VOCAB, (i + 1) * VOCAB);
                         assertArrayEquals(expected[i], row, "step %d, sequence %d".formatted(step, rows.get(i)));
@@ -113,24 +110,23 @@ class ForwardBatchEquivalenceTest {
             tiny.write(file);
             try (Model model = Model.load(file); WorkerPool pool = new WorkerPool(1); PagePool pages = pool(model, 4)) {
                 LlamaModel llama = model.llama();
-                PagedKvCache cache = new PagedKvCache(pages, KvGeometry.of(model.config(), CONTEXT));
-                LlamaModel.State state = llama.newState(2);
+                Sequence sequence = new Sequence(model, pages, new PruningPolicy.None());
+                LlamaModel.State state = llama.newState(2, pool);
                 IllegalArgumentException shared = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
-                        new int[] {3, 4}, new int[] {0, 1}, new KvCache[] {cache, cache},
-                        new Pruner[] {Pruner.NONE, Pruner.NONE}, 2, state, pool));
+                        new SequenceState[] {sequence, sequence}, new int[] {3, 4}, 2, state));
                 assertTrue(shared.getMessage().contains("share one cache"), shared.getMessage());
                 IllegalArgumentException tooMany = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
-                        new int[3], new int[3], new KvCache[3], new Pruner[3], 3, state, pool));
+                        new SequenceState[3], new int[3], 3, state));
                 assertTrue(tooMany.getMessage().contains("1 to 2 tokens"), tooMany.getMessage());
                 IllegalArgumentException outside = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
-                        new int[] {VOCAB}, new int[] {0}, new KvCache[] {cache}, new Pruner[] {Pruner.NONE}, 1, state, pool));
+                        new SequenceState[] {sequence}, new int[] {VOCAB}, 1, state));
                 assertTrue(outside.getMessage().contains("outside the vocabulary"), outside.getMessage());
             }
         }
     }
 
-    /** One sequence: its cache, pruner and next position. */
-    private static final class Sequence {
+    /** One sequence, with a policy of its own: its cache, pruner and next position. */
+    private static final class Sequence implements SequenceState {
         final PagedKvCache cache;
         final Pruner pruner;
         int position;
@@ -141,19 +137,36 @@ class ForwardBatchEquivalenceTest {
             pruner = policy.create(model, cache, null);
         }
 
-        float[] prefill(LlamaModel llama, int[] prompt, LlamaModel.State state, WorkerPool pool) {
+        @Override
+        public PagedKvCache cache() {
+            return cache;
+        }
+
+        @Override
+        public Pruner pruner() {
+            return pruner;
+        }
+
+        @Override
+        public int position() {
+            return position;
+        }
+
+        float[] prefill(LlamaModel llama, int[] prompt, LlamaModel.State state) {
             float[] logits = null;
             for (int offset = 0; offset < prompt.length; offset += 5) {
                 int count = Math.min(5, prompt.length - offset);
-                logits = llama.forward(prompt, offset, count, position, state, cache, pruner, pool, offset + count == prompt.length);
+                logits = llama.forward(this, prompt, offset, count, state, offset + count == prompt.length);
                 position += count;
             }
             return logits;
         }
 
-        float[] next(LlamaModel llama, int token, LlamaModel.State state, WorkerPool pool) {
+        float[] next(LlamaModel llama, int token, LlamaModel.State state) {
             one[0] = token;
-            return llama.forward(one, 0, 1, position++, state, cache, pruner, pool, true);
+            float[] logits = llama.forward(this, one, 0, 1, state, true);
+            position++;
+            return logits;
         }
     }
 

@@ -1,13 +1,13 @@
 package dev.winnow.tests.serve;
 
-import dev.winnow.engine.generate.Generator;
-import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvBudget;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.KvGeometry;
-import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Generator;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.sampling.Sampler;
 import dev.winnow.engine.sampling.SamplerConfig;
 import dev.winnow.engine.serve.FinishReason;
@@ -19,7 +19,6 @@ import dev.winnow.engine.serve.SchedulerConfig;
 import dev.winnow.engine.serve.SequenceEvent;
 import dev.winnow.engine.serve.SequenceHandle;
 import dev.winnow.tensors.GgmlType;
-import dev.winnow.tensors.WorkerPool;
 import dev.winnow.tests.SharedFiles;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -47,21 +46,16 @@ class SchedulerTest {
     private static final String[] PROMPTS = {"Once upon a time", "Tom and Lily", "The cat", "One day, a little girl",
             "Sam had a big red ball", "There was a dog"};
     private static Model model;
-    private static WorkerPool soloWorkers;
 
     @BeforeAll
     static void load() throws IOException {
         model = Model.load(SharedFiles.requireShared("models/stories260K.gguf"));
-        soloWorkers = new WorkerPool(1);
     }
 
     @AfterAll
     static void close() {
         if (model != null) {
             model.close();
-        }
-        if (soloWorkers != null) {
-            soloWorkers.close();
         }
     }
 
@@ -255,24 +249,22 @@ class SchedulerTest {
     private record Solo(String text, int generated) {
     }
 
-    /** What one sequence generates alone, through a session and the generator. */
+    /** What one sequence generates alone, through an engine of its own and the generator. */
     private static Solo solo(String prompt, SamplerConfig sampling, int maxTokens, PruningPolicy policy) {
-        try (PagePool pages = KvCacheConfig.defaults().newPool(KvGeometry.of(model.config(), CONTEXT), 0)) {
-            Session session = Session.paged(model, pages, CONTEXT, soloWorkers, policy, null);
+        try (Engine engine = new Engine(model, EngineConfig.single(1, CONTEXT, policy))) {
             StringBuilder text = new StringBuilder();
-            Generator.Result result = Generator.generate(session, encode(prompt), maxTokens, Sampler.create(sampling),
-                    model.tokenizer()::isEndOfGeneration, false, text::append);
+            Generator.Result result = Generator.generate(engine.newSequence(SequenceOptions.of(Sampler.create(sampling),
+                    model.tokenizer()::isEndOfGeneration)), encode(prompt), maxTokens, false, text::append);
             return new Solo(text.toString(), result.generatedTokens());
         }
     }
 
     /** Sampling through end-of-generation tokens, as a request with {@code ignore_eos} does. */
     private static String soloIgnoringEos(String prompt, SamplerConfig sampling, int maxTokens, int context) {
-        try (PagePool pages = KvCacheConfig.defaults().newPool(KvGeometry.of(model.config(), context), 0)) {
-            Session session = Session.paged(model, pages, context, soloWorkers, new PruningPolicy.None(), null);
+        try (Engine engine = new Engine(model, EngineConfig.single(1, context, new PruningPolicy.None()))) {
             StringBuilder text = new StringBuilder();
-            Generator.generate(session, encode(prompt), maxTokens, Sampler.create(sampling), token -> false, false,
-                    text::append);
+            Generator.generate(engine.newSequence(SequenceOptions.of(Sampler.create(sampling), token -> false)),
+                    encode(prompt), maxTokens, false, text::append);
             return text.toString();
         }
     }

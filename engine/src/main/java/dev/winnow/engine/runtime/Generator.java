@@ -1,12 +1,6 @@
-package dev.winnow.engine.generate;
+package dev.winnow.engine.runtime;
 
-import dev.winnow.engine.sampling.Sampler;
-import dev.winnow.engine.tokenizer.TokenDecoder;
-import dev.winnow.engine.tokenizer.Tokenizer;
-
-import java.util.function.IntPredicate;
-
-/** Drives a session: feeds a prompt, then samples, streams and feeds tokens until a stop condition. */
+/** Drives a sequence: reads a prompt, then samples, streams and reads tokens until a stop condition. */
 public final class Generator {
 
     /** Why generation ended. */
@@ -39,34 +33,31 @@ public final class Generator {
     }
 
     /**
-     * Feeds {@code prompt} to the session, then generates up to {@code maxTokens} tokens (negative: until the
-     * end of generation or a full context). The decoded text of the prompt (when {@code echoPrompt}) and of
-     * each generated token goes to {@code sink} as it is produced. Every emitted token is also fed to the
-     * session, so a conversation can continue from where generation stopped.
+     * Reads {@code prompt} into the sequence, then generates up to {@code maxTokens} tokens (negative: until a stop
+     * token or a full context). The decoded text of the prompt (when {@code echoPrompt}) and of each generated
+     * token goes to {@code sink} as it is produced. Every generated token is read into the sequence, so a
+     * conversation can continue from where generation stopped.
      *
-     * @param isStop tokens that end generation without being emitted (end-of-generation tokens)
      * @throws ContextFullException when {@code maxTokens} is positive and prompt plus generation cannot fit
      */
-    public static Result generate(Session session, int[] prompt, int maxTokens, Sampler sampler, IntPredicate isStop,
-                                  boolean echoPrompt, TextSink sink) {
-        if (maxTokens > 0 && (long) prompt.length + maxTokens > session.remaining()) {
+    public static Result generate(Sequence sequence, int[] prompt, int maxTokens, boolean echoPrompt, TextSink sink) {
+        if (maxTokens > 0 && (long) prompt.length + maxTokens > sequence.remaining()) {
             throw new ContextFullException(
                     "the prompt (%d tokens) and %d generated tokens need %d positions, but only %d of the context's %d are left; raise --ctx or lower -n"
-                            .formatted(prompt.length, maxTokens, prompt.length + maxTokens, session.remaining(),
-                                    session.contextLength()));
+                            .formatted(prompt.length, maxTokens, prompt.length + maxTokens, sequence.remaining(),
+                                    sequence.contextLength()));
         }
-        Tokenizer tokenizer = session.model().tokenizer();
-        TokenDecoder decoder = tokenizer.decoder();
-        for (int token : prompt) {
-            String text = decoder.next(token);
-            if (echoPrompt && !text.isEmpty()) {
-                sink.accept(text);
-            }
-            sampler.accept(token);
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("nothing to process: the token list is empty");
         }
-
+        String promptText = sequence.acceptPrompt(prompt);
+        if (echoPrompt && !promptText.isEmpty()) {
+            sink.accept(promptText);
+        }
         long start = System.nanoTime();
-        float[] logits = session.ingest(prompt);
+        while (!sequence.readBlock()) {
+            // one block after the other
+        }
         long promptNanos = System.nanoTime() - start;
 
         start = System.nanoTime();
@@ -77,24 +68,22 @@ public final class Generator {
                 reason = StopReason.TOKEN_LIMIT;
                 break;
             }
-            int token = sampler.sample(logits);
-            if (isStop.test(token)) {
+            String text = sequence.sampleNext();
+            if (text == null) {
                 reason = StopReason.END_OF_GENERATION;
                 break;
             }
-            sampler.accept(token);
             generated++;
-            String text = decoder.next(token);
             if (!text.isEmpty()) {
                 sink.accept(text);
             }
-            if (session.remaining() == 0) {
+            if (sequence.full()) {
                 reason = StopReason.CONTEXT_FULL;
                 break;
             }
-            logits = session.next(token);
+            sequence.step();
         }
-        String rest = decoder.flush();
+        String rest = sequence.flush();
         if (!rest.isEmpty()) {
             sink.accept(rest);
         }
