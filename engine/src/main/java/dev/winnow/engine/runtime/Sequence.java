@@ -5,7 +5,6 @@ import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.SequenceState;
 import dev.winnow.engine.pruning.Pruner;
-import dev.winnow.engine.pruning.PruningTrace;
 import dev.winnow.engine.tokenizer.TokenDecoder;
 
 /**
@@ -58,11 +57,6 @@ public final class Sequence implements SequenceState {
     @Override
     public int position() {
         return position;
-    }
-
-    /** The pruning record, or null. */
-    public PruningTrace trace() {
-        return options.trace();
     }
 
     public int contextLength() {
@@ -159,6 +153,7 @@ public final class Sequence implements SequenceState {
 
     /** Reads the next accepted token alone and returns the logits after it (valid until the next pass). */
     public float[] step() {
+        pendingToken();
         float[] out = engine.model().llama().forward(this, tokens, position, 1, engine.state(), true);
         advance(1, out, 0);
         return logits;

@@ -3,7 +3,6 @@ package dev.winnow.engine.serve;
 import dev.winnow.engine.kv.KvCacheFullException;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.runtime.Engine;
-import dev.winnow.engine.runtime.EngineConfig;
 import dev.winnow.engine.runtime.Sequence;
 
 import java.io.PrintWriter;
@@ -78,8 +77,7 @@ public final class Scheduler implements AutoCloseable {
         this.model = model;
         this.config = config;
         this.log = log;
-        this.engine = new Engine(model, new EngineConfig(config.threads(), config.contextLength(), config.kv(),
-                config.pruning(), config.parallel()));
+        this.engine = new Engine(model, config.engine());
         this.layers = model.config().layers();
         this.batchRequests = new Request[config.parallel()];
         this.batchRows = new Sequence[config.parallel()];

@@ -118,10 +118,6 @@ public final class PerplexityEvaluator {
 
     /** The number of windows {@link #measure} cuts a stream into. */
     public static int windowCount(int streamLength, int contextLength) {
-        int count = 0;
-        for (int start = 0; streamLength - start >= 2; start += contextLength) {
-            count++;
-        }
-        return count;
+        return streamLength < 2 ? 0 : (streamLength - 2) / contextLength + 1; // windows start where 2 tokens are left
     }
 }

@@ -12,7 +12,7 @@ import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.tensors.GgmlType;
 import dev.winnow.tensors.VectorMath;
 import dev.winnow.tensors.WorkerPool;
-import dev.winnow.tests.DenseSequence;
+import dev.winnow.tests.ForwardSequence;
 import dev.winnow.tests.SharedFiles;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -55,7 +55,7 @@ class PagedGenerationTest {
     @ParameterizedTest(name = "page size {0}, {1}")
     @CsvSource({"1, F32", "4, F32", "7, F32", "16, F32", "64, F32", "4, F16", "32, F16"})
     void pagedGenerationEqualsDense(int pageSize, GgmlType storage) {
-        DenseSequence reference = new DenseSequence(model, workers);
+        ForwardSequence reference = ForwardSequence.dense(model, workers);
         int[] dense = greedy(reference.ingest(PROMPT), reference::next);
         int total = PROMPT.length + GENERATED;
         long minimumPages = new KvBudget.Tokens(total).maxPages(model.config().layers(), pageSize, 0);

@@ -6,10 +6,10 @@ import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.model.SequenceState;
-import dev.winnow.engine.pruning.Pruner;
 import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.tensors.GgmlType;
 import dev.winnow.tensors.WorkerPool;
+import dev.winnow.tests.ForwardSequence;
 import dev.winnow.tests.model.TinyLlama;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -61,16 +61,16 @@ class ForwardBatchEquivalenceTest {
             try (Model model = Model.load(file); WorkerPool pool = new WorkerPool(threads);
                  PagePool separatePages = pool(model, pageSize); PagePool sharedPages = pool(model, pageSize)) {
                 LlamaModel llama = model.llama();
-                Sequence[] separate = new Sequence[sequences];
-                Sequence[] batched = new Sequence[sequences];
+                ForwardSequence[] separate = new ForwardSequence[sequences];
+                ForwardSequence[] batched = new ForwardSequence[sequences];
                 LlamaModel.State single = llama.newState(LlamaModel.DEFAULT_BLOCK, pool);
                 for (int q = 0; q < sequences; q++) {
                     PruningPolicy policy = randomPolicy(random);
                     int[] prompt = random.ints(1 + random.nextInt(12), 0, VOCAB).toArray();
-                    separate[q] = new Sequence(model, separatePages, policy);
-                    batched[q] = new Sequence(model, sharedPages, policy);
-                    float[] expected = separate[q].prefill(llama, prompt, single).clone();
-                    assertArrayEquals(expected, batched[q].prefill(llama, prompt, single));
+                    separate[q] = sequence(model, separatePages, policy, single);
+                    batched[q] = sequence(model, sharedPages, policy, single);
+                    float[] expected = separate[q].ingest(prompt).clone();
+                    assertArrayEquals(expected, batched[q].ingest(prompt));
                 }
                 LlamaModel.State batch = llama.newState(sequences, pool);
                 for (int step = 0; step < steps; step++) {
@@ -81,11 +81,11 @@ class ForwardBatchEquivalenceTest {
                     for (int i = 0; i < rows.size(); i++) {
                         batchRows[i] = batched[rows.get(i)];
                         tokens[i] = random.nextInt(VOCAB);
-                        expected[i] = separate[rows.get(i)].next(llama, tokens[i], single).clone();
+                        expected[i] = separate[rows.get(i)].next(tokens[i]).clone();
                     }
                     float[] logits = llama.forwardBatch(batchRows, tokens, rows.size(), batch);
                     for (int i = 0; i < rows.size(); i++) {
-                        batched[rows.get(i)].position++;
+                        batched[rows.get(i)].advance();
                     }
                     for (int i = 0; i < rows.size(); i++) {
                         float[] row = Arrays.copyOfRange(logits, i * VOCAB, (i + 1) * VOCAB);
@@ -94,7 +94,7 @@ class ForwardBatchEquivalenceTest {
                 }
                 for (int q = 0; q < sequences; q++) {
                     for (int layer = 0; layer < layers; layer++) {
-                        assertArrayEquals(separate[q].cache.positions(layer), batched[q].cache.positions(layer),
+                        assertArrayEquals(((PagedKvCache) separate[q].cache()).positions(layer), ((PagedKvCache) batched[q].cache()).positions(layer),
                                 "sequence %d keeps the same tokens in layer %d".formatted(q, layer));
                     }
                 }
@@ -110,8 +110,8 @@ class ForwardBatchEquivalenceTest {
             tiny.write(file);
             try (Model model = Model.load(file); WorkerPool pool = new WorkerPool(1); PagePool pages = pool(model, 4)) {
                 LlamaModel llama = model.llama();
-                Sequence sequence = new Sequence(model, pages, new PruningPolicy.None());
                 LlamaModel.State state = llama.newState(2, pool);
+                ForwardSequence sequence = sequence(model, pages, new PruningPolicy.None(), state);
                 IllegalArgumentException shared = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
                         new SequenceState[] {sequence, sequence}, new int[] {3, 4}, 2, state));
                 assertTrue(shared.getMessage().contains("share one cache"), shared.getMessage());
@@ -125,49 +125,10 @@ class ForwardBatchEquivalenceTest {
         }
     }
 
-    /** One sequence, with a policy of its own: its cache, pruner and next position. */
-    private static final class Sequence implements SequenceState {
-        final PagedKvCache cache;
-        final Pruner pruner;
-        int position;
-        private final int[] one = new int[1];
-
-        Sequence(Model model, PagePool pages, PruningPolicy policy) {
-            cache = new PagedKvCache(pages, KvGeometry.of(model.config(), CONTEXT));
-            pruner = policy.create(model, cache, null);
-        }
-
-        @Override
-        public PagedKvCache cache() {
-            return cache;
-        }
-
-        @Override
-        public Pruner pruner() {
-            return pruner;
-        }
-
-        @Override
-        public int position() {
-            return position;
-        }
-
-        float[] prefill(LlamaModel llama, int[] prompt, LlamaModel.State state) {
-            float[] logits = null;
-            for (int offset = 0; offset < prompt.length; offset += 5) {
-                int count = Math.min(5, prompt.length - offset);
-                logits = llama.forward(this, prompt, offset, count, state, offset + count == prompt.length);
-                position += count;
-            }
-            return logits;
-        }
-
-        float[] next(LlamaModel llama, int token, LlamaModel.State state) {
-            one[0] = token;
-            float[] logits = llama.forward(this, one, 0, 1, state, true);
-            position++;
-            return logits;
-        }
+    /** A sequence of one of the test's pools with a policy of its own, reading prompts in blocks of 5. */
+    private static ForwardSequence sequence(Model model, PagePool pages, PruningPolicy policy, LlamaModel.State state) {
+        PagedKvCache cache = new PagedKvCache(pages, KvGeometry.of(model.config(), CONTEXT));
+        return new ForwardSequence(model, cache, policy.create(model, cache, null), state, 5);
     }
 
     private static PruningPolicy randomPolicy(SplittableRandom random) {
