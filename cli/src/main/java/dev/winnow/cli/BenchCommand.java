@@ -140,26 +140,25 @@ final class BenchCommand implements Callable<Integer> {
     private final class Runner {
         private final Engine engine;
         private final SplittableRandom random = new SplittableRandom(seed);
-        private Sequence sequence;
+        /** Every test's sequence, pruned as --prune says, emptied before each. */
+        private final Sequence sequence;
         long kvBytes;
 
         Runner(Engine engine) {
             this.engine = engine;
+            this.sequence = engine.newSequence(SequenceOptions.forced(null));
         }
 
-        /** A new, empty sequence, pruned as --prune says; the previous one's pages go back to the pool first. */
+        /** The sequence, empty: its pages go back to the pool. */
         Sequence freshSequence() {
-            if (sequence != null) {
-                kvBytes = Math.max(kvBytes, sequence.cache().bytesHeld());
-                sequence.reset();
-            }
-            sequence = engine.newSequence(SequenceOptions.forced(null));
+            kvBytes = Math.max(kvBytes, sequence.cache().bytesHeld());
+            sequence.reset();
             return sequence;
         }
 
         /** The first forward pass of the process: one token, cold code, as a user's first prompt token meets it. */
         double firstTokenMillis() {
-            Sequence sequence = freshSequence();
+            freshSequence();
             long start = System.nanoTime();
             sequence.prefill(randomTokens(1));
             return millisSince(start);
@@ -171,7 +170,7 @@ final class BenchCommand implements Callable<Integer> {
                 freshSequence().prefill(randomTokens(promptTokens));
             }
             if (generatedTokens > 0) {
-                Sequence sequence = freshSequence();
+                freshSequence();
                 for (int i = 0; i < Math.min(generatedTokens, WARMUP_DECODE_STEPS); i++) {
                     sequence.feed(randomToken());
                 }
@@ -183,14 +182,14 @@ final class BenchCommand implements Callable<Integer> {
             double[] tg = new double[generatedTokens > 0 ? reps : 0];
             for (int rep = 0; rep < reps; rep++) {
                 if (promptTokens > 0) {
-                    Sequence sequence = filled(depth);
+                    filled(depth);
                     int[] prompt = randomTokens(promptTokens);
                     long start = System.nanoTime();
                     sequence.prefill(prompt);
                     pp[rep] = promptTokens / secondsSince(start);
                 }
                 if (generatedTokens > 0) {
-                    Sequence sequence = filled(depth);
+                    filled(depth);
                     int[] tokens = randomTokens(generatedTokens);
                     long start = System.nanoTime();
                     for (int token : tokens) {
@@ -203,12 +202,11 @@ final class BenchCommand implements Callable<Integer> {
             return new DepthResult(depth, pp, tg);
         }
 
-        private Sequence filled(int depth) {
-            Sequence sequence = freshSequence();
+        private void filled(int depth) {
+            freshSequence();
             if (depth > 0) {
                 sequence.prefill(randomTokens(depth));
             }
-            return sequence;
         }
 
         private int[] randomTokens(int count) {

@@ -52,7 +52,7 @@ public final class LlamaModel {
 
     /**
      * The activations of one block of tokens: the consecutive tokens of one sequence for {@link #forward}, or one
-     * token of each of up to {@link #blockSize()} sequences for {@link #forwardBatch}; and the workers.
+     * token of each of up to its block size of sequences for {@link #forwardBatch}; and the workers.
      */
     public static final class State {
         final int blockSize;
@@ -97,10 +97,6 @@ public final class LlamaModel {
             rowXb = new float[c.dim()];
             rowK = new float[c.kvDim()];
             rowV = new float[c.kvDim()];
-        }
-
-        public int blockSize() {
-            return blockSize;
         }
     }
 

@@ -8,8 +8,6 @@ import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
 import dev.winnow.tensors.WorkerPool;
 
-import java.util.Arrays;
-
 /**
  * The one way to run a model: owns the worker threads, the page pool (sized for the pruning policy) and the
  * forward pass's buffers, and hands out {@link Sequence}s over them. Every command and the server run through
@@ -25,7 +23,6 @@ public final class Engine implements AutoCloseable {
     private final LlamaModel.State state;
     /** One row of logits, copied out of the forward pass's buffers to be adjusted and sampled. */
     final float[] logitsRow;
-    private final Sequence[] batchRows;
     private final int[] batchTokens;
 
     /**
@@ -44,7 +41,6 @@ public final class Engine implements AutoCloseable {
         this.workers = new WorkerPool(config.threads());
         this.state = model.llama().newState(Math.max(LlamaModel.DEFAULT_BLOCK, config.batchSize()), workers);
         this.logitsRow = new float[model.config().vocabularySize()];
-        this.batchRows = new Sequence[config.batchSize()];
         this.batchTokens = new int[config.batchSize()];
     }
 
@@ -81,17 +77,11 @@ public final class Engine implements AutoCloseable {
      */
     public void step(Sequence[] rows, int count) {
         for (int i = 0; i < count; i++) {
-            batchRows[i] = rows[i];
             batchTokens[i] = rows[i].pendingToken();
         }
-        try {
-            float[] logits = model.llama().forwardBatch(batchRows, batchTokens, count, state);
-            int vocabulary = model.config().vocabularySize();
-            for (int i = 0; i < count; i++) {
-                batchRows[i].advance(1, logits, i * vocabulary);
-            }
-        } finally {
-            Arrays.fill(batchRows, 0, count, null); // no reference to a finished sequence stays behind
+        float[] logits = model.llama().forwardBatch(rows, batchTokens, count, state);
+        for (int i = 0; i < count; i++) {
+            rows[i].advance(1, logits, i * logitsRow.length);
         }
     }
 

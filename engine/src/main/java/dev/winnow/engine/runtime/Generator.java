@@ -1,16 +1,12 @@
 package dev.winnow.engine.runtime;
 
+import java.util.function.Consumer;
+
 /** Drives a sequence: reads a prompt, then samples, streams and reads tokens until a stop condition. */
 public final class Generator {
 
     /** Why generation ended. */
     public enum StopReason { END_OF_GENERATION, TOKEN_LIMIT, CONTEXT_FULL }
-
-    /** Receives each piece of text as soon as it decodes to whole characters. */
-    @FunctionalInterface
-    public interface TextSink {
-        void accept(String text);
-    }
 
     /** What a generation did and how fast. */
     public record Result(int promptTokens, int generatedTokens, long promptNanos, long generationNanos,
@@ -40,7 +36,8 @@ public final class Generator {
      *
      * @throws ContextFullException when {@code maxTokens} is positive and prompt plus generation cannot fit
      */
-    public static Result generate(Sequence sequence, int[] prompt, int maxTokens, boolean echoPrompt, TextSink sink) {
+    public static Result generate(Sequence sequence, int[] prompt, int maxTokens, boolean echoPrompt,
+                                  Consumer<String> sink) {
         if (maxTokens > 0 && (long) prompt.length + maxTokens > sequence.remaining()) {
             throw new ContextFullException(
                     "the prompt (%d tokens) and %d generated tokens need %d positions, but only %d of the context's %d are left; raise --ctx or lower -n"
