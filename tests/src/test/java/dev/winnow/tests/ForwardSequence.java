@@ -13,20 +13,17 @@ import dev.winnow.tensors.WorkerPool;
  * reference that the engine's paged sequences and other models are compared with; over any cache and pruner, the
  * baseline the runtime is measured against.
  */
-public final class ForwardSequence implements SequenceState {
+public final class ForwardSequence {
     private final LlamaModel llama;
-    private final KvCache cache;
-    private final Pruner pruner;
+    private final SequenceState sequence;
     private final LlamaModel.State state;
     private final int block;
     private final int[] single = new int[1];
-    private int position;
 
     /** Reads prompts in blocks of {@code block} tokens with the buffers and workers of {@code state}. */
     public ForwardSequence(Model model, KvCache cache, Pruner pruner, LlamaModel.State state, int block) {
         this.llama = model.llama();
-        this.cache = cache;
-        this.pruner = pruner;
+        this.sequence = new SequenceState(cache, pruner);
         this.state = state;
         this.block = block;
     }
@@ -37,19 +34,9 @@ public final class ForwardSequence implements SequenceState {
                 Pruner.NONE, model.llama().newState(LlamaModel.DEFAULT_BLOCK, pool), LlamaModel.DEFAULT_BLOCK);
     }
 
-    @Override
-    public KvCache cache() {
-        return cache;
-    }
-
-    @Override
-    public Pruner pruner() {
-        return pruner;
-    }
-
-    @Override
-    public int position() {
-        return position;
+    /** What the forward pass reads of this sequence. */
+    public SequenceState state() {
+        return sequence;
     }
 
     /** Reads {@code tokens} in blocks; the logits after the last one. */
@@ -57,8 +44,8 @@ public final class ForwardSequence implements SequenceState {
         float[] logits = null;
         for (int offset = 0; offset < tokens.length; offset += block) {
             int count = Math.min(block, tokens.length - offset);
-            logits = llama.forward(this, tokens, offset, count, state, offset + count == tokens.length);
-            position += count;
+            logits = llama.forward(sequence, tokens, offset, count, state, offset + count == tokens.length);
+            sequence.advance(count);
         }
         return logits;
     }
@@ -71,13 +58,13 @@ public final class ForwardSequence implements SequenceState {
 
     /** Counts a token that a batch step read for this sequence. */
     public void advance() {
-        position++;
+        sequence.advance(1);
     }
 
     /** Forgets everything read. */
     public void clear() {
-        cache.clear();
-        pruner.reset();
-        position = 0;
+        sequence.cache().clear();
+        sequence.pruner().reset();
+        sequence.rewind();
     }
 }

@@ -6,7 +6,10 @@ import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
+import dev.winnow.engine.model.SequenceState;
 import dev.winnow.tensors.WorkerPool;
+
+import java.util.Arrays;
 
 /**
  * The one way to run a model: owns the worker threads, the page pool (sized for the pruning policy) and the
@@ -24,6 +27,7 @@ public final class Engine implements AutoCloseable {
     /** One row of logits, copied out of the forward pass's buffers to be adjusted and sampled. */
     final float[] logitsRow;
     private final int[] batchTokens;
+    private final SequenceState[] batchStates;
 
     /**
      * @throws IllegalArgumentException when the configuration cannot work for this model (a KV budget below one
@@ -42,6 +46,7 @@ public final class Engine implements AutoCloseable {
         this.state = model.llama().newState(Math.max(LlamaModel.DEFAULT_BLOCK, config.batchSize()), workers);
         this.logitsRow = new float[model.config().vocabularySize()];
         this.batchTokens = new int[config.batchSize()];
+        this.batchStates = new SequenceState[config.batchSize()];
     }
 
     public Model model() {
@@ -78,10 +83,15 @@ public final class Engine implements AutoCloseable {
     public void step(Sequence[] rows, int count) {
         for (int i = 0; i < count; i++) {
             batchTokens[i] = rows[i].pendingToken();
+            batchStates[i] = rows[i].state;
         }
-        float[] logits = model.llama().forwardBatch(rows, batchTokens, count, state);
-        for (int i = 0; i < count; i++) {
-            rows[i].advance(1, logits, i * logitsRow.length);
+        try {
+            float[] logits = model.llama().forwardBatch(batchStates, batchTokens, count, state);
+            for (int i = 0; i < count; i++) {
+                rows[i].advance(1, logits, i * logitsRow.length);
+            }
+        } finally {
+            Arrays.fill(batchStates, 0, count, null); // no reference to a finished sequence stays behind
         }
     }
 

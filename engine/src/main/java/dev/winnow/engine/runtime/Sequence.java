@@ -15,11 +15,13 @@ import dev.winnow.engine.tokenizer.TokenDecoder;
  * {@link #suspend} gives the pages back; reading then starts over with the same tokens in the same blocks and
  * steps, so the cache ends as it would have without the pause, whatever the pruning policy.
  */
-public final class Sequence implements SequenceState {
+public final class Sequence {
     private final Engine engine;
     private final SequenceOptions options;
     private final PagedKvCache cache;
     private final Pruner pruner;
+    /** What the forward pass reads: the cache, the pruner and the position the next token takes. */
+    final SequenceState state;
     private final TokenDecoder decoder;
     /**
      * Every accepted token; {@code tokens[position ..]} wait to be read. One more than the context: the last token
@@ -27,8 +29,6 @@ public final class Sequence implements SequenceState {
      */
     private final int[] tokens;
     private int length;
-    /** Tokens read by the model (stored in the cache): the position the next one takes. */
-    private int position;
     /** Accepted tokens up to here are a prompt, read in blocks; later ones are read one per step. */
     private int promptEnd;
     private float[] logits;
@@ -39,24 +39,18 @@ public final class Sequence implements SequenceState {
         this.options = options;
         this.cache = new PagedKvCache(engine.pages(), engine.geometry());
         this.pruner = engine.config().pruning().create(engine.model(), cache, options.trace());
+        this.state = new SequenceState(cache, pruner);
         this.decoder = engine.model().tokenizer().decoder();
         this.tokens = new int[engine.geometry().capacity() + 1];
     }
 
-    @Override
     public PagedKvCache cache() {
         return cache;
     }
 
-    @Override
-    public Pruner pruner() {
-        return pruner;
-    }
-
-    /** Tokens read so far: the position the next one takes. */
-    @Override
+    /** Tokens read so far (stored in the cache): the position the next one takes. */
     public int position() {
-        return position;
+        return state.position();
     }
 
     public int contextLength() {
@@ -142,19 +136,20 @@ public final class Sequence implements SequenceState {
      * @throws KvCacheFullException when the pool cannot hold the block (then {@link #suspend} and try later)
      */
     public boolean readBlock() {
+        int position = state.position();
         if (position < promptEnd) {
             int count = Math.min(LlamaModel.DEFAULT_BLOCK, promptEnd - position);
             boolean caughtUp = position + count == length;
-            float[] out = engine.model().llama().forward(this, tokens, position, count, engine.state(), caughtUp);
+            float[] out = engine.model().llama().forward(state, tokens, position, count, engine.state(), caughtUp);
             advance(count, out, 0);
         }
-        return position >= promptEnd;
+        return state.position() >= promptEnd;
     }
 
     /** Reads the next accepted token alone and returns the logits after it (valid until the next pass). */
     public float[] step() {
         pendingToken();
-        float[] out = engine.model().llama().forward(this, tokens, position, 1, engine.state(), true);
+        float[] out = engine.model().llama().forward(state, tokens, state.position(), 1, engine.state(), true);
         advance(1, out, 0);
         return logits;
     }
@@ -167,11 +162,12 @@ public final class Sequence implements SequenceState {
 
     /** Whether every accepted token is read, so that the logits are those of the next token. */
     public boolean caughtUp() {
-        return position == length;
+        return state.position() == length;
     }
 
     /** The next token waiting to be read one at a time. */
     int pendingToken() {
+        int position = state.position();
         if (position >= length || position < promptEnd) {
             throw new IllegalStateException("sequence has no token to read by itself: %d accepted, %d read, prompt %d"
                     .formatted(length, position, promptEnd));
@@ -180,7 +176,7 @@ public final class Sequence implements SequenceState {
     }
 
     void advance(int count, float[] out, int offset) {
-        position += count;
+        state.advance(count);
         logits = out;
         logitsOffset = offset;
     }
@@ -211,7 +207,7 @@ public final class Sequence implements SequenceState {
     public void suspend() {
         cache.clear();
         pruner.reset();
-        position = 0;
+        state.rewind();
         logits = null;
     }
 

@@ -79,7 +79,7 @@ class ForwardBatchEquivalenceTest {
                     SequenceState[] batchRows = new SequenceState[rows.size()];
                     float[][] expected = new float[rows.size()][];
                     for (int i = 0; i < rows.size(); i++) {
-                        batchRows[i] = batched[rows.get(i)];
+                        batchRows[i] = batched[rows.get(i)].state();
                         tokens[i] = random.nextInt(VOCAB);
                         expected[i] = separate[rows.get(i)].next(tokens[i]).clone();
                     }
@@ -94,7 +94,8 @@ class ForwardBatchEquivalenceTest {
                 }
                 for (int q = 0; q < sequences; q++) {
                     for (int layer = 0; layer < layers; layer++) {
-                        assertArrayEquals(((PagedKvCache) separate[q].cache()).positions(layer), ((PagedKvCache) batched[q].cache()).positions(layer),
+                        assertArrayEquals(((PagedKvCache) separate[q].state().cache()).positions(layer),
+                                ((PagedKvCache) batched[q].state().cache()).positions(layer),
                                 "sequence %d keeps the same tokens in layer %d".formatted(q, layer));
                     }
                 }
@@ -113,13 +114,13 @@ class ForwardBatchEquivalenceTest {
                 LlamaModel.State state = llama.newState(2, pool);
                 ForwardSequence sequence = sequence(model, pages, new PruningPolicy.None(), state);
                 IllegalArgumentException shared = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
-                        new SequenceState[] {sequence, sequence}, new int[] {3, 4}, 2, state));
+                        new SequenceState[] {sequence.state(), sequence.state()}, new int[] {3, 4}, 2, state));
                 assertTrue(shared.getMessage().contains("share one cache"), shared.getMessage());
                 IllegalArgumentException tooMany = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
                         new SequenceState[3], new int[3], 3, state));
                 assertTrue(tooMany.getMessage().contains("1 to 2 tokens"), tooMany.getMessage());
                 IllegalArgumentException outside = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
-                        new SequenceState[] {sequence}, new int[] {VOCAB}, 1, state));
+                        new SequenceState[] {sequence.state()}, new int[] {VOCAB}, 1, state));
                 assertTrue(outside.getMessage().contains("outside the vocabulary"), outside.getMessage());
             }
         }
