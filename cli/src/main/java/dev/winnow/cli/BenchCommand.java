@@ -1,17 +1,15 @@
 package dev.winnow.cli;
 
-import dev.winnow.engine.generate.Session;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.KvGeometry;
-import dev.winnow.engine.kv.PagePool;
-import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
-import dev.winnow.tensors.WorkerPool;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -46,8 +44,8 @@ final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "MODEL", description = "GGUF model file.")
-    Path model;
+    @Mixin
+    ModelFile modelFile;
 
     @Option(names = {"-p", "--n-prompt"}, paramLabel = "N",
             description = "Prompt tokens read per pp test; 0 skips it (default: ${DEFAULT-VALUE}).")
@@ -61,9 +59,8 @@ final class BenchCommand implements Callable<Integer> {
             description = "Context depths: tokens already in the cache before each test, comma separated (default: 0).")
     int[] depths = {0};
 
-    @Option(names = {"-t", "--threads"}, paramLabel = "N",
-            description = "Worker threads (default: the number of cores, ${DEFAULT-VALUE}).")
-    int threads = Runtime.getRuntime().availableProcessors();
+    @Mixin
+    ModelOptions modelOptions;
 
     @Option(names = {"-r", "--reps"}, paramLabel = "R", description = "Repetitions of each test (default: ${DEFAULT-VALUE}).")
     int reps = 5;
@@ -90,34 +87,33 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         validate();
-        int contextLength = Arrays.stream(depths).max().orElseThrow() + Math.max(promptTokens, generatedTokens);
+        int needed = Arrays.stream(depths).max().orElseThrow() + Math.max(promptTokens, generatedTokens);
+        if (modelOptions.contextLength == null) {
+            modelOptions.contextLength = needed;
+        } else if (modelOptions.contextLength < needed) {
+            throw new UserInputException("--ctx %d is shorter than depth + tokens = %d".formatted(modelOptions.contextLength, needed));
+        }
         PrintWriter err = spec.commandLine().getErr();
+        Path model = modelFile.path(err);
         long loadStart = System.nanoTime();
         PruningPolicy policy = pruneOptions.policy();
+        KvCacheConfig kvConfig = KvCacheConfig.defaults();
         try (Model loaded = Model.load(model, pruneOptions.adapter);
-             WorkerPool pool = new WorkerPool(threads)) {
+             Engine engine = modelOptions.engine(loaded, kvConfig, policy, 1, err)) {
             double loadMillis = millisSince(loadStart);
-            if (contextLength > loaded.config().contextLength()) {
-                err.printf("winnow: note: depth + tokens = %d is longer than the %d tokens the model was trained for%n",
-                        contextLength, loaded.config().contextLength());
+            Runner runner = new Runner(engine);
+            double firstTokenMillis = loadMillis + runner.firstTokenMillis();
+            runner.warmUp();
+            List<DepthResult> results = new ArrayList<>();
+            for (int depth : depths) {
+                results.add(runner.measure(depth));
             }
-            KvGeometry geometry = loaded.config().kvGeometry(contextLength);
-            KvCacheConfig kvConfig = KvCacheConfig.defaults();
-            try (PagePool pages = kvConfig.newPool(geometry, GenerateCommand.interactionDim(policy, loaded))) {
-                Runner runner = new Runner(loaded, pages, geometry, pool, policy);
-                double firstTokenMillis = loadMillis + runner.firstTokenMillis();
-                runner.warmUp();
-                List<DepthResult> results = new ArrayList<>();
-                for (int depth : depths) {
-                    results.add(runner.measure(depth));
-                }
-                Report report = new Report(model.toString(), Files.size(model), threads, promptTokens, generatedTokens,
-                        reps, contextLength, kvConfig.storage().name().toLowerCase(Locale.ROOT), policy.toString(), loadMillis,
-                        firstTokenMillis, peakResidentBytes(), runner.kvBytes, results);
-                PrintWriter out = spec.commandLine().getOut();
-                out.print(json ? toJson(report) + "\n" : toTable(report));
-                out.flush();
-            }
+            Report report = new Report(model.toString(), Files.size(model), modelOptions.threads, promptTokens,
+                    generatedTokens, reps, modelOptions.contextLength, kvConfig.storage().name().toLowerCase(Locale.ROOT),
+                    policy.toString(), loadMillis, firstTokenMillis, peakResidentBytes(), runner.kvBytes, results);
+            PrintWriter out = spec.commandLine().getOut();
+            out.print(json ? toJson(report) + "\n" : toTable(report));
+            out.flush();
         }
         return 0;
     }
@@ -129,7 +125,6 @@ final class BenchCommand implements Callable<Integer> {
         if (promptTokens == 0 && generatedTokens == 0) {
             throw new UserInputException("-p and -n are both 0: nothing to measure");
         }
-        ThreadCount.check(spec, threads);
         if (reps < 1) {
             throw new UserInputException("--reps must be at least 1, got " + reps);
         }
@@ -141,53 +136,43 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    /** Runs the timed tests on fresh sequences of one page pool, remembering the most KV memory any of them held. */
+    /** Runs the timed tests on fresh sequences of one engine, remembering the most KV memory any of them held. */
     private final class Runner {
-        private final Model model;
-        private final PruningPolicy policy;
-        private final PagePool pages;
-        private final KvGeometry geometry;
-        private final WorkerPool pool;
+        private final Engine engine;
         private final SplittableRandom random = new SplittableRandom(seed);
-        private PagedKvCache cache;
+        /** Every test's sequence, pruned as --prune says, emptied before each. */
+        private final Sequence sequence;
         long kvBytes;
 
-        Runner(Model model, PagePool pages, KvGeometry geometry, WorkerPool pool, PruningPolicy policy) {
-            this.policy = policy;
-            this.model = model;
-            this.pages = pages;
-            this.geometry = geometry;
-            this.pool = pool;
+        Runner(Engine engine) {
+            this.engine = engine;
+            this.sequence = engine.newSequence(SequenceOptions.forced(null));
         }
 
-        /** A new, empty sequence; the previous one's pages go back to the pool first. */
-        Session freshSession() {
-            if (cache != null) {
-                kvBytes = Math.max(kvBytes, cache.bytesHeld());
-                cache.clear();
-            }
-            // Sequences are built here and nowhere else, pruned as --prune says.
-            cache = new PagedKvCache(pages, geometry);
-            return new Session(model, cache, pool, policy.create(model, cache, null), null);
+        /** The sequence, empty: its pages go back to the pool. */
+        Sequence freshSequence() {
+            kvBytes = Math.max(kvBytes, sequence.cache().bytesHeld());
+            sequence.reset();
+            return sequence;
         }
 
         /** The first forward pass of the process: one token, cold code, as a user's first prompt token meets it. */
         double firstTokenMillis() {
-            Session session = freshSession();
+            freshSequence();
             long start = System.nanoTime();
-            session.ingest(randomTokens(1));
+            sequence.prefill(randomTokens(1));
             return millisSince(start);
         }
 
         /** One untimed run of each test, as llama-bench does, plus a few more decode steps for the JIT. */
         void warmUp() {
             if (promptTokens > 0) {
-                freshSession().ingest(randomTokens(promptTokens));
+                freshSequence().prefill(randomTokens(promptTokens));
             }
             if (generatedTokens > 0) {
-                Session session = freshSession();
+                freshSequence();
                 for (int i = 0; i < Math.min(generatedTokens, WARMUP_DECODE_STEPS); i++) {
-                    session.next(randomToken());
+                    sequence.feed(randomToken());
                 }
             }
         }
@@ -197,32 +182,31 @@ final class BenchCommand implements Callable<Integer> {
             double[] tg = new double[generatedTokens > 0 ? reps : 0];
             for (int rep = 0; rep < reps; rep++) {
                 if (promptTokens > 0) {
-                    Session session = filled(depth);
+                    filled(depth);
                     int[] prompt = randomTokens(promptTokens);
                     long start = System.nanoTime();
-                    session.ingest(prompt);
+                    sequence.prefill(prompt);
                     pp[rep] = promptTokens / secondsSince(start);
                 }
                 if (generatedTokens > 0) {
-                    Session session = filled(depth);
+                    filled(depth);
                     int[] tokens = randomTokens(generatedTokens);
                     long start = System.nanoTime();
                     for (int token : tokens) {
-                        session.next(token);
+                        sequence.feed(token);
                     }
                     tg[rep] = generatedTokens / secondsSince(start);
                 }
             }
-            freshSession();
+            freshSequence();
             return new DepthResult(depth, pp, tg);
         }
 
-        private Session filled(int depth) {
-            Session session = freshSession();
+        private void filled(int depth) {
+            freshSequence();
             if (depth > 0) {
-                session.ingest(randomTokens(depth));
+                sequence.prefill(randomTokens(depth));
             }
-            return session;
         }
 
         private int[] randomTokens(int count) {
@@ -234,7 +218,7 @@ final class BenchCommand implements Callable<Integer> {
         }
 
         private int randomToken() {
-            return random.nextInt(model.config().vocabularySize());
+            return random.nextInt(engine.model().config().vocabularySize());
         }
     }
 

@@ -1,18 +1,17 @@
 package dev.winnow.cli;
 
 import dev.winnow.engine.chat.ChatTemplate;
-import dev.winnow.engine.generate.ContextFullException;
-import dev.winnow.engine.generate.Generator;
-import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvCacheFullException;
-import dev.winnow.engine.kv.PagePool;
-import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.engine.pruning.PruningTrace;
+import dev.winnow.engine.runtime.ContextFullException;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.Generator;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.sampling.Sampler;
 import dev.winnow.engine.tokenizer.Tokenizer;
-import dev.winnow.tensors.WorkerPool;
 import org.eclipse.collections.api.set.primitive.MutableIntSet;
 import org.eclipse.collections.impl.set.mutable.primitive.IntHashSet;
 import picocli.CommandLine.Command;
@@ -41,6 +40,9 @@ final class ChatCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Mixin
+    ModelFile modelFile;
+
+    @Mixin
     ModelOptions modelOptions;
 
     @Mixin
@@ -66,10 +68,9 @@ final class ChatCommand implements Callable<Integer> {
         Sampler sampler = Sampler.create(samplingOptions.config());
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         PruningPolicy policy = pruneOptions.policy();
-        try (Model model = modelOptions.load(err, pruneOptions.adapter);
-             WorkerPool pool = modelOptions.pool();
-             PagePool pages = kvOptions.newPool(model, modelOptions.contextLength(model),
-                     GenerateCommand.interactionDim(policy, model))) {
+        modelOptions.validate();
+        try (Model model = modelFile.load(err, pruneOptions.adapter);
+             Engine engine = modelOptions.engine(model, kvOptions.config(), policy, 1, err)) {
             Tokenizer tokenizer = model.tokenizer();
             ChatTemplate.Detection detection = ChatTemplate.detect(model.vocabulary().chatTemplate());
             ChatTemplate template = detection.template();
@@ -83,8 +84,8 @@ final class ChatCommand implements Callable<Integer> {
                 tokenizer.specialTokenId(stop).ifPresent(stopIds::add);
             }
             PruningTrace trace = new PruningTrace(model.config().layers());
-            Session session = Session.paged(model, pages, modelOptions.contextLength(model), pool, policy, trace);
-            PagedKvCache cache = (PagedKvCache) session.cache();
+            Sequence sequence = engine.newSequence(new SequenceOptions(sampler,
+                    id -> tokenizer.isEndOfGeneration(id) || stopIds.contains(id), null, trace));
             boolean showPruning = false;
             Conversation conversation = new Conversation();
             Generator.Result last = null;
@@ -100,14 +101,14 @@ final class ChatCommand implements Callable<Integer> {
                         continue;
                     }
                     case "/reset" -> {
-                        session.reset();
+                        sequence.reset();
                         conversation = new Conversation();
                         err.println("winnow: conversation forgotten");
                         continue;
                     }
                     case "/stats" -> {
-                        printStats(err, session, last);
-                        KvStatsTable.print(err, cache, policy);
+                        printStats(err, sequence, last);
+                        KvStatsTable.print(err, sequence.cache(), policy);
                         continue;
                     }
                     case "/pruning" -> {
@@ -129,15 +130,14 @@ final class ChatCommand implements Callable<Integer> {
                         && !text.startsWith(tokenizer.piece(tokenizer.bos()));
                 int[] input = tokenizer.encode(text, addBos, true);
                 try {
-                    last = Generator.generate(session, input, tokens, sampler,
-                            id -> tokenizer.isEndOfGeneration(id) || stopIds.contains(id), false, piece -> {
-                                out.print(piece);
-                                out.flush();
-                            });
+                    last = Generator.generate(sequence, input, tokens, false, piece -> {
+                        out.print(piece);
+                        out.flush();
+                    });
                 } catch (ContextFullException | KvCacheFullException e) {
                     out.println();
                     err.println("winnow: " + e.getMessage() + " /reset starts a new conversation.");
-                    session.reset();
+                    sequence.reset();
                     conversation = new Conversation();
                     continue;
                 }
@@ -156,9 +156,9 @@ final class ChatCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static void printStats(PrintWriter err, Session session, Generator.Result last) {
-        err.printf("winnow: context %d / %d tokens, KV cache %,d bytes%n", session.position(), session.contextLength(),
-                session.cache().bytesHeld());
+    private static void printStats(PrintWriter err, Sequence sequence, Generator.Result last) {
+        err.printf("winnow: context %d / %d tokens, KV cache %,d bytes%n", sequence.length(), sequence.contextLength(),
+                sequence.cache().bytesHeld());
         if (last != null) {
             err.printf("winnow: last turn: prompt %d tokens at %.1f tok/s, reply %d tokens at %.1f tok/s%n",
                     last.promptTokens(), last.promptTokensPerSecond(), last.generatedTokens(),

@@ -8,6 +8,7 @@ import dev.winnow.gguf.GgufValue;
 import dev.winnow.gguf.GgufWriter;
 import dev.winnow.tensors.GgmlType;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -33,8 +34,8 @@ final class DcpInitCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "BASE", description = "The base model (GGUF).")
-    Path model;
+    @Mixin
+    ModelFile modelFile;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "ADAPTER", description = "Where to write the adapter.")
     Path output;
@@ -53,6 +54,7 @@ final class DcpInitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Path model = modelFile.path(spec.commandLine().getErr());
         if (rank < 1 || rank > 4096) {
             throw new UserInputException("--rank must be 1 to 4096, got " + rank);
         }

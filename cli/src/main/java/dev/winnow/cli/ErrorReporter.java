@@ -1,6 +1,6 @@
 package dev.winnow.cli;
 
-import dev.winnow.engine.generate.ContextFullException;
+import dev.winnow.engine.runtime.ContextFullException;
 import dev.winnow.engine.kv.KvCacheFullException;
 import dev.winnow.engine.model.ModelLoadException;
 import dev.winnow.engine.tokenizer.TextFile;

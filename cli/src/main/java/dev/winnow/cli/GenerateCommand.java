@@ -1,15 +1,14 @@
 package dev.winnow.cli;
 
-import dev.winnow.engine.generate.Generator;
-import dev.winnow.engine.generate.Session;
-import dev.winnow.engine.kv.PagePool;
-import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.engine.pruning.PruningTrace;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.Generator;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.sampling.Sampler;
 import dev.winnow.engine.tokenizer.Tokenizer;
-import dev.winnow.tensors.WorkerPool;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -27,6 +26,9 @@ import java.util.concurrent.Callable;
 final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
+
+    @Mixin
+    ModelFile modelFile;
 
     @Mixin
     ModelOptions modelOptions;
@@ -64,9 +66,9 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Sampler sampler = Sampler.create(samplingOptions.config());
         PruningPolicy policy = pruneOptions.policy();
-        try (Model model = modelOptions.load(err, pruneOptions.adapter);
-             WorkerPool pool = modelOptions.pool();
-             PagePool pages = kvOptions.newPool(model, modelOptions.contextLength(model), interactionDim(policy, model))) {
+        modelOptions.validate();
+        try (Model model = modelFile.load(err, pruneOptions.adapter);
+             Engine engine = modelOptions.engine(model, kvOptions.config(), policy, 1, err)) {
             Tokenizer tokenizer = model.tokenizer();
             int[] promptTokens = tokenizer.encode(prompt, model.vocabulary().addBos(), true);
             if (promptTokens.length == 0) {
@@ -74,14 +76,14 @@ final class GenerateCommand implements Callable<Integer> {
             }
             boolean tracing = explainHtml != null || explainJson != null;
             PruningTrace trace = tracing ? new PruningTrace(model.config().layers()) : null;
-            Session session = Session.paged(model, pages, modelOptions.contextLength(model), pool, policy, trace);
+            Sequence sequence = engine.newSequence(
+                    new SequenceOptions(sampler, tokenizer::isEndOfGeneration, null, trace));
             Generator.Result result;
             try {
-                result = Generator.generate(session, promptTokens, tokens, sampler, tokenizer::isEndOfGeneration, true,
-                        text -> {
-                            out.print(text);
-                            out.flush();
-                        });
+                result = Generator.generate(sequence, promptTokens, tokens, true, text -> {
+                    out.print(text);
+                    out.flush();
+                });
             } finally {
                 out.println();
                 out.flush();
@@ -94,18 +96,10 @@ final class GenerateCommand implements Callable<Integer> {
                     result.generationTokensPerSecond(), result.stopReason().name().toLowerCase().replace('_', ' '));
             err.flush();
             if (kvOptions.stats) {
-                KvStatsTable.print(err, (PagedKvCache) session.cache(), policy);
+                KvStatsTable.print(err, sequence.cache(), policy);
             }
         }
         return 0;
-    }
-
-    static int interactionDim(PruningPolicy policy, Model model) {
-        try {
-            return policy.interactionDim(model);
-        } catch (IllegalArgumentException e) {
-            throw new UserInputException(e.getMessage());
-        }
     }
 
     private void writeExplanations(PruningTrace trace, Model model, PruningPolicy policy, PrintWriter err) throws java.io.IOException {

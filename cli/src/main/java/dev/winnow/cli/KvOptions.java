@@ -2,8 +2,6 @@ package dev.winnow.cli;
 
 import dev.winnow.engine.kv.KvBudget;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.PagePool;
-import dev.winnow.engine.model.Model;
 import dev.winnow.tensors.GgmlType;
 import picocli.CommandLine.Option;
 
@@ -27,18 +25,6 @@ final class KvOptions {
     @Option(names = "--stats", description = "After generating, print the KV cache per layer: live tokens, pages, "
             + "free slots, bytes held against a dense cache.")
     boolean stats;
-
-    /**
-     * The page pool for a session of {@code contextLength} tokens on {@code model}, with room for
-     * {@code interactionDim} floats of pruning state per token.
-     */
-    PagePool newPool(Model model, int contextLength, int interactionDim) {
-        try {
-            return config().newPool(model.config().kvGeometry(contextLength), interactionDim);
-        } catch (IllegalArgumentException e) {
-            throw new UserInputException(e.getMessage());
-        }
-    }
 
     KvCacheConfig config() {
         GgmlType storage = switch (type.toLowerCase(Locale.ROOT)) {

@@ -2,11 +2,12 @@ package dev.winnow.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.runtime.Engine;
 import dev.winnow.engine.training.PerplexityEvaluator;
 import dev.winnow.engine.training.TextCorpus;
-import dev.winnow.tensors.WorkerPool;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -30,6 +31,9 @@ final class PerplexityCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Mixin
+    ModelFile modelFile;
+
+    @Mixin
     ModelOptions modelOptions;
 
     @Mixin
@@ -50,17 +54,19 @@ final class PerplexityCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         PruningPolicy policy = pruneOptions.policy();
-        try (Model model = modelOptions.load(err, pruneOptions.adapter);
+        modelOptions.validate();
+        try (Model model = modelFile.load(err, pruneOptions.adapter);
              Model base = klBase == null ? null : Model.load(klBase);
-             WorkerPool pool = modelOptions.pool()) {
-            int contextLength = modelOptions.contextLength(model);
-            GenerateCommand.interactionDim(policy, model);
+             Engine engine = modelOptions.engine(model, KvCacheConfig.defaults(), policy, 1, err);
+             Engine baseEngine = base == null ? null
+                     : modelOptions.engine(base, KvCacheConfig.defaults(), new PruningPolicy.None(), 1, err)) {
+            int contextLength = engine.config().contextLength();
             int[] stream = TextCorpus.tokenize(text, model.tokenizer(), model.vocabulary().addBos() && model.tokenizer().bos() >= 0);
             int windows = PerplexityEvaluator.windowCount(stream.length, contextLength);
             long start = System.nanoTime();
             PerplexityEvaluator.Result result;
             try {
-                result = PerplexityEvaluator.measure(model, policy, stream, contextLength, pool, base, done -> {
+                result = PerplexityEvaluator.measure(engine, baseEngine, stream, done -> {
                     err.printf("\rwinnow: window %d of %d", done, windows);
                     err.flush();
                 });
@@ -72,7 +78,7 @@ final class PerplexityCommand implements Callable<Integer> {
             if (json) {
                 ObjectMapper mapper = new ObjectMapper();
                 ObjectNode node = mapper.createObjectNode();
-                node.put("model", modelOptions.model.getFileName().toString());
+                node.put("model", modelFile.path(err).getFileName().toString());
                 node.put("prune", policy.toString());
                 node.put("ctx", contextLength);
                 node.put("perplexity", result.perplexity());

@@ -27,6 +27,9 @@ final class ServeCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Mixin
+    ModelFile modelFile;
+
+    @Mixin
     ModelOptions modelOptions;
 
     @Mixin
@@ -89,7 +92,9 @@ final class ServeCommand implements Callable<Integer> {
         }
         PrintWriter err = spec.commandLine().getErr();
         PruningPolicy policy = pruneOptions.policy();
-        try (Model model = modelOptions.load(err, pruneOptions.adapter)) {
+        modelOptions.validate();
+        String id = modelId != null ? modelId : modelFile.name(err);
+        try (Model model = modelFile.load(err, pruneOptions.adapter)) {
             int context = modelOptions.contextLength(model);
             OpenAiServer server;
             try {
@@ -98,7 +103,7 @@ final class ServeCommand implements Callable<Integer> {
                 ConnectionLimits limits = new ConnectionLimits(Duration.ofSeconds(headerTimeout),
                         Duration.ofSeconds(bodyTimeout), maxConnections);
                 OpenAiServer.Settings settings = new OpenAiServer.Settings(host, port, apiKey, maxRequestBytes,
-                        modelId != null ? modelId : defaultModelId(), limits);
+                        id, limits);
                 server = OpenAiServer.start(model, config, settings, message -> {
                     err.println(message);
                     err.flush();
@@ -120,16 +125,11 @@ final class ServeCommand implements Callable<Integer> {
             });
             Runtime.getRuntime().addShutdownHook(hook);
             err.printf("winnow: serving %s on http://%s:%d/v1 (OpenAI API; %d in parallel, context %d, KV budget %s, pruning %s)%n",
-                    modelId != null ? modelId : defaultModelId(), host, server.port(), parallel, context,
+                    id, host, server.port(), parallel, context,
                     kvOptions.budget != null ? kvOptions.budget : parallel + " full contexts", policy);
             err.flush();
             server.awaitStop();
         }
         return 0;
-    }
-
-    private String defaultModelId() {
-        String name = modelOptions.model.getFileName().toString();
-        return name.endsWith(".gguf") ? name.substring(0, name.length() - ".gguf".length()) : name;
     }
 }

@@ -6,6 +6,7 @@ import dev.winnow.engine.tokenizer.Vocabulary;
 import dev.winnow.gguf.GgufFile;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -25,8 +26,8 @@ final class TokenizeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "MODEL", description = "GGUF file with a tokenizer.")
-    Path model;
+    @Mixin
+    ModelFile modelFile;
 
     @ArgGroup(multiplicity = "1")
     Input input;
@@ -51,6 +52,7 @@ final class TokenizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Path model = modelFile.path(spec.commandLine().getErr());
         String text = input.text != null ? input.text : TextFile.readUtf8(input.file);
         try (GgufFile file = GgufFile.open(model)) {
             Tokenizer tokenizer = Tokenizer.of(Vocabulary.fromGguf(file.metadata()));

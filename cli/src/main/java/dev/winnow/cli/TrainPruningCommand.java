@@ -13,6 +13,7 @@ import dev.winnow.gguf.GgufValue;
 import dev.winnow.tensors.WorkerPool;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -42,8 +43,11 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "BASE", description = "The base model (GGUF).")
-    Path model;
+    @Mixin
+    ModelFile modelFile;
+
+    /** The base model's file, once {@link #modelFile} is resolved. */
+    private Path model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Source source;
@@ -145,6 +149,7 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
         PrintWriter err = spec.commandLine().getErr();
         validate();
         Path checkpointPath = checkpoint != null ? checkpoint : output.resolveSibling(output.getFileName() + ".checkpoint");
+        model = modelFile.path(err);
         try (Model base = Model.load(model); WorkerPool pool = new WorkerPool(threads)) {
             TrainingConfig config = resume != null ? resumedConfig() : newConfig(base);
             if (config.seqLen() > base.config().contextLength()) {
@@ -333,7 +338,7 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
         err.printf("winnow: sampling %d + %d sequences of %d tokens from %s for self-distillation%n", count, heldOut,
                 config.seqLen(), model.getFileName());
         err.flush();
-        return SelfDistillData.sample(base, count, heldOut, config.seqLen(), config.seed(), pool, done -> {
+        return SelfDistillData.sample(base, count, heldOut, config.seqLen(), config.seed(), threads, done -> {
             if (done % 16 == 0 || done == count + heldOut) {
                 err.printf("winnow: sampled %d of %d%n", done, count + heldOut);
                 err.flush();

@@ -35,17 +35,21 @@ public final class LlamaModel {
         return weights;
     }
 
-    /** Scratch buffers for blocks of up to {@code blockSize} tokens, allocated once so decoding allocates nothing. */
-    public State newState(int blockSize) {
-        return new State(config, rope.pairs(), blockSize);
+    /**
+     * Scratch buffers for blocks of up to {@code blockSize} tokens, allocated once so decoding allocates nothing,
+     * with the workers that run the matrix work.
+     */
+    public State newState(int blockSize, WorkerPool pool) {
+        return new State(config, rope.pairs(), blockSize, pool);
     }
 
     /**
      * The activations of one block of tokens: the consecutive tokens of one sequence for {@link #forward}, or one
-     * token of each of up to {@link #blockSize()} sequences for {@link #forwardBatch}.
+     * token of each of up to its block size of sequences for {@link #forwardBatch}; and the workers.
      */
     public static final class State {
         final int blockSize;
+        final WorkerPool pool;
         final float[] x;
         final float[] xb;
         final float[] q;
@@ -67,11 +71,12 @@ public final class LlamaModel {
         /** The attention of a batch's rows, allocated by the first {@link #forwardBatch}. */
         RowAttention rowAttention;
 
-        State(LlamaConfig c, int ropePairs, int blockSize) {
+        State(LlamaConfig c, int ropePairs, int blockSize, WorkerPool pool) {
             if (blockSize < 1) {
                 throw new IllegalArgumentException("block size must be positive, got " + blockSize);
             }
             this.blockSize = blockSize;
+            this.pool = pool;
             x = new float[blockSize * c.dim()];
             xb = new float[blockSize * Math.max(c.dim(), c.queryDim())];
             q = new float[blockSize * c.queryDim()];
@@ -87,23 +92,19 @@ public final class LlamaModel {
             rowK = new float[c.kvDim()];
             rowV = new float[c.kvDim()];
         }
-
-        public int blockSize() {
-            return blockSize;
-        }
     }
 
     /**
-     * Runs {@code count} tokens from {@code tokens[offset]} at positions {@code firstPosition ..}, storing their
-     * keys and values in {@code cache}; {@code pruner} decides, layer by layer, which cached tokens the block's
-     * queries still see and which leave the cache.
+     * Runs {@code count} tokens from {@code tokens[offset]} at the sequence's positions on, storing their keys and
+     * values in its cache; its pruner decides, layer by layer, which cached tokens the block's queries still see
+     * and which leave the cache.
      *
      * @param computeLogits false for prompt blocks whose next-token distribution nobody reads
      * @return the logits after the last token (inside {@code s}, valid until the next call), or null
      */
-    public float[] forward(int[] tokens, int offset, int count, int firstPosition, State s, KvCache cache,
-                           Pruner pruner, WorkerPool pool, boolean computeLogits) {
+    public float[] forward(SequenceState sequence, int[] tokens, int offset, int count, State s, boolean computeLogits) {
         checkBlock(count, s);
+        int firstPosition = sequence.position();
         embed(tokens, offset, count, s);
         for (int i = 0; i < count; i++) {
             addPosition(s, i, firstPosition + i);
@@ -111,12 +112,12 @@ public final class LlamaModel {
         requireFinite(s, count, -1);
         for (int l = 0; l < config.layers(); l++) {
             LlamaWeights.Layer w = weights.layers()[l];
-            projectQueryKeyValue(w, s, count, pool);
+            projectQueryKeyValue(w, s, count);
             for (int i = 0; i < count; i++) {
                 rotate(s, i);
             }
-            attend(l, cache, pruner, firstPosition, count, s.xb, s.q, s.k, s.v, s.attention, pool);
-            outputAndFeedForward(w, s, count, pool);
+            attend(l, sequence, count, s);
+            outputAndFeedForward(w, s, count);
             requireFinite(s, count, l);
         }
 
@@ -125,31 +126,30 @@ public final class LlamaModel {
         }
         int dim = config.dim();
         normRow(s.xb, 0, s.x, (count - 1) * dim, weights.outputNorm());
-        weights.output().matVec(s.xb, s.logits, pool);
+        weights.output().matVec(s.xb, s.logits, s.pool);
         return s.logits;
     }
 
     /**
-     * One decode step for {@code count} sequences at once: row i is token {@code tokens[i]} at position
-     * {@code positions[i]} of the sequence whose cache is {@code caches[i]} and pruner {@code pruners[i]}. Every
-     * weight matrix is applied once to all rows ({@link FloatTensor#matMul}, whose outputs do not depend on the
-     * other rows); RoPE, the cache, the pruner and attention work row by row, each against its own sequence. Row i
-     * gives exactly the logits that {@link #forward} of that one token on that sequence gives.
+     * One decode step for {@code count} sequences at once: row i is token {@code tokens[i]} at the position of
+     * sequence {@code rows[i]}. Every weight matrix is applied once to all rows ({@link FloatTensor#matMul}, whose
+     * outputs do not depend on the other rows); RoPE, the cache, the pruner and attention work row by row, each
+     * against its own sequence. Row i gives exactly the logits that {@link #forward} of that one token on that
+     * sequence gives.
      *
      * @return {@code count x vocabulary} logits, row after row (inside {@code s}, valid until the next call)
      * @throws IllegalArgumentException when the arrays are shorter than {@code count}, {@code count} is outside
      *                                  1 .. block size, a token is outside the vocabulary, or two rows share a cache
      */
-    public float[] forwardBatch(int[] tokens, int[] positions, KvCache[] caches, Pruner[] pruners, int count, State s,
-                                WorkerPool pool) {
+    public float[] forwardBatch(SequenceState[] rows, int[] tokens, int count, State s) {
         checkBlock(count, s);
-        if (tokens.length < count || positions.length < count || caches.length < count || pruners.length < count) {
-            throw new IllegalArgumentException("a batch of %d rows needs that many tokens (%d), positions (%d), caches (%d) and pruners (%d)"
-                    .formatted(count, tokens.length, positions.length, caches.length, pruners.length));
+        if (tokens.length < count || rows.length < count) {
+            throw new IllegalArgumentException("a batch of %d rows needs that many tokens (%d) and sequences (%d)"
+                    .formatted(count, tokens.length, rows.length));
         }
         for (int i = 0; i < count; i++) {
             for (int j = 0; j < i; j++) {
-                if (caches[i] == caches[j]) {
+                if (rows[i].cache() == rows[j].cache()) {
                     throw new IllegalArgumentException("batch rows %d and %d share one cache: a batch holds one token per sequence"
                             .formatted(j, i));
                 }
@@ -157,31 +157,31 @@ public final class LlamaModel {
         }
         embed(tokens, 0, count, s);
         for (int i = 0; i < count; i++) {
-            addPosition(s, i, positions[i]);
+            addPosition(s, i, rows[i].position());
         }
         requireFinite(s, count, -1);
         if (s.rowAttention == null) {
             s.rowAttention = new RowAttention(s.blockSize, config.queryDim());
         }
-        RowAttention rows = s.rowAttention;
-        rows.set(caches, pruners, positions);
+        RowAttention attention = s.rowAttention;
+        attention.rows = rows;
         try {
             for (int l = 0; l < config.layers(); l++) {
                 LlamaWeights.Layer w = weights.layers()[l];
-                projectQueryKeyValue(w, s, count, pool);
-                attendRows(l, positions, caches, pruners, count, s, rows, pool);
-                outputAndFeedForward(w, s, count, pool);
+                projectQueryKeyValue(w, s, count);
+                attendRows(l, count, s, attention);
+                outputAndFeedForward(w, s, count);
                 requireFinite(s, count, l);
             }
         } finally {
-            rows.set(null, null, null); // no reference to a finished sequence's cache stays behind
+            attention.rows = null; // no reference to a finished sequence stays behind
         }
 
         if (s.batchLogits == null) {
             s.batchLogits = new float[s.blockSize * config.vocabularySize()];
         }
         normRows(s.xb, s.x, weights.outputNorm(), count);
-        weights.output().matMul(s.xb, s.batchLogits, count, pool);
+        weights.output().matMul(s.xb, s.batchLogits, count, s.pool);
         return s.batchLogits;
     }
 
@@ -190,30 +190,30 @@ public final class LlamaModel {
      * decisions touch the shared page pool and run row after row; the attention itself reads only its own
      * sequence's pages and runs for several rows in parallel.
      */
-    private void attendRows(int layer, int[] positions, KvCache[] caches, Pruner[] pruners, int count, State s,
-                            RowAttention rows, WorkerPool pool) {
+    private void attendRows(int layer, int count, State s, RowAttention attention) {
         int dim = config.dim();
         int queryDim = config.queryDim();
         int kvDim = config.kvDim();
+        SequenceState[] rows = attention.rows;
         for (int i = 0; i < count; i++) {
+            int position = rows[i].position();
             rotate(s, i);
             System.arraycopy(s.xb, i * dim, s.rowXb, 0, dim);
-            System.arraycopy(s.q, i * queryDim, rows.queries[i], 0, queryDim);
+            System.arraycopy(s.q, i * queryDim, attention.queries[i], 0, queryDim);
             System.arraycopy(s.k, i * kvDim, s.rowK, 0, kvDim);
             System.arraycopy(s.v, i * kvDim, s.rowV, 0, kvDim);
-            caches[i].store(layer, positions[i], 1, s.rowK, s.rowV);
-            pruners[i].beforeAttention(layer, s.rowXb, positions[i], 1, pool);
+            rows[i].cache().store(layer, position, 1, s.rowK, s.rowV);
+            rows[i].pruner().beforeAttention(layer, s.rowXb, position, 1, s.pool);
         }
-        rows.layer = layer;
+        attention.layer = layer;
         if (count == 1) {
-            caches[0].attend(layer, rows.queries[0], rows.outputs[0], positions[0], 1, pool,
-                    pruners[0].attentionWeights(layer, positions[0], 1));
+            attention.attend(0, s.pool);
         } else {
-            pool.parallelForPieces(count, 1, rows);
+            s.pool.parallelForPieces(count, 1, attention);
         }
         for (int i = 0; i < count; i++) {
-            pruners[i].afterAttention(layer, positions[i], 1);
-            System.arraycopy(rows.outputs[i], 0, s.attention, i * queryDim, queryDim);
+            rows[i].pruner().afterAttention(layer, rows[i].position(), 1);
+            System.arraycopy(attention.outputs[i], 0, s.attention, i * queryDim, queryDim);
         }
     }
 
@@ -249,12 +249,12 @@ public final class LlamaModel {
     }
 
     /** Attention norm of every row into {@code s.xb}, then its query, key and value projections. */
-    private void projectQueryKeyValue(LlamaWeights.Layer w, State s, int count, WorkerPool pool) {
+    private void projectQueryKeyValue(LlamaWeights.Layer w, State s, int count) {
         LlamaWeights.Attention a = w.attention();
         normRows(s.xb, s.x, a.norm(), count);
-        project(a.query(), s.xb, s.q, count, pool);
-        project(a.key(), s.xb, s.k, count, pool);
-        project(a.value(), s.xb, s.v, count, pool);
+        project(a.query(), s.xb, s.q, count, s.pool);
+        project(a.key(), s.xb, s.k, count, s.pool);
+        project(a.value(), s.xb, s.v, count, s.pool);
         if (a.headNorms() != null) {
             normalizeHeads(s.q, a.headNorms().query(), count * config.heads());
             normalizeHeads(s.k, a.headNorms().key(), count * config.kvHeads());
@@ -290,11 +290,14 @@ public final class LlamaModel {
      * One layer's attention for {@code count} consecutive tokens of one sequence: their keys and values into the
      * cache, the pruner's decisions around the causal attention of their queries.
      */
-    private static void attend(int layer, KvCache cache, Pruner pruner, int firstPosition, int count, float[] normalized,
-                               float[] q, float[] k, float[] v, float[] out, WorkerPool pool) {
-        cache.store(layer, firstPosition, count, k, v);
-        pruner.beforeAttention(layer, normalized, firstPosition, count, pool);
-        cache.attend(layer, q, out, firstPosition, count, pool, pruner.attentionWeights(layer, firstPosition, count));
+    private static void attend(int layer, SequenceState sequence, int count, State s) {
+        KvCache cache = sequence.cache();
+        Pruner pruner = sequence.pruner();
+        int firstPosition = sequence.position();
+        cache.store(layer, firstPosition, count, s.k, s.v);
+        pruner.beforeAttention(layer, s.xb, firstPosition, count, s.pool);
+        cache.attend(layer, s.q, s.attention, firstPosition, count, s.pool,
+                pruner.attentionWeights(layer, firstPosition, count));
         pruner.afterAttention(layer, firstPosition, count);
     }
 
@@ -311,26 +314,24 @@ public final class LlamaModel {
         final float[][] queries;
         final float[][] outputs;
         int layer;
-        private KvCache[] caches;
-        private Pruner[] pruners;
-        private int[] positions;
+        SequenceState[] rows;
 
         RowAttention(int rows, int queryDim) {
             queries = new float[rows][queryDim];
             outputs = new float[rows][queryDim];
         }
 
-        void set(KvCache[] caches, Pruner[] pruners, int[] positions) {
-            this.caches = caches;
-            this.pruners = pruners;
-            this.positions = positions;
+        /** Row {@code i}'s attention against its own sequence, on {@code pool}'s threads. */
+        void attend(int i, WorkerPool pool) {
+            int position = rows[i].position();
+            rows[i].cache().attend(layer, queries[i], outputs[i], position, 1, pool,
+                    rows[i].pruner().attentionWeights(layer, position, 1));
         }
 
         @Override
         public void run(int first, int end) {
             for (int i = first; i < end; i++) {
-                caches[i].attend(layer, queries[i], outputs[i], positions[i], 1, INLINE,
-                        pruners[i].attentionWeights(layer, positions[i], 1));
+                attend(i, INLINE);
             }
         }
     }
@@ -359,21 +360,21 @@ public final class LlamaModel {
     }
 
     /** Output projection and residual, then the SwiGLU feed-forward block and residual, for every row. */
-    private void outputAndFeedForward(LlamaWeights.Layer w, State s, int count, WorkerPool pool) {
+    private void outputAndFeedForward(LlamaWeights.Layer w, State s, int count) {
         int dim = config.dim();
-        project(w.attention().output(), s.attention, s.xb, count, pool);
+        project(w.attention().output(), s.attention, s.xb, count, s.pool);
         VectorMath.add(s.x, 0, s.xb, 0, count * dim);
         LlamaWeights.FeedForward f = w.feedForward();
         normRows(s.xb, s.x, f.norm(), count);
         if (f.gate() != null) {
-            project(f.gate(), s.xb, s.hidden, count, pool);
-            project(f.up(), s.xb, s.hiddenUp, count, pool);
+            project(f.gate(), s.xb, s.hidden, count, s.pool);
+            project(f.up(), s.xb, s.hiddenUp, count, s.pool);
             VectorMath.swiglu(s.hidden, s.hiddenUp, count * config.ffnDim());
         } else {
-            project(f.up(), s.xb, s.hidden, count, pool);
+            project(f.up(), s.xb, s.hidden, count, s.pool);
             VectorMath.gelu(s.hidden, 0, count * config.ffnDim());
         }
-        project(f.down(), s.hidden, s.xb, count, pool);
+        project(f.down(), s.hidden, s.xb, count, s.pool);
         VectorMath.add(s.x, 0, s.xb, 0, count * dim);
     }
 

@@ -1,17 +1,9 @@
 package dev.winnow.engine.serve;
 
-import dev.winnow.engine.kv.KvBudget;
-import dev.winnow.engine.kv.KvCache;
-import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.kv.KvCacheFullException;
-import dev.winnow.engine.kv.KvGeometry;
-import dev.winnow.engine.kv.PagePool;
-import dev.winnow.engine.kv.PagedKvCache;
-import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
-import dev.winnow.engine.model.Pruner;
-import dev.winnow.engine.tokenizer.Tokenizer;
-import dev.winnow.tensors.WorkerPool;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.Sequence;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -26,12 +18,12 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
 /**
- * Continuous batching: one decode loop serves every request. Requests wait in a bounded queue; between steps
- * the loop admits them (up to {@code parallel} sequences, while the KV pool has room), reads their prompts in
- * blocks with {@link LlamaModel#forward}, and runs one {@link LlamaModel#forwardBatch} step for all decoding
- * sequences at once, so each weight matrix is read once per step however many sequences there are. Sequences
- * leave the batch when they finish, fail or are cancelled, and their pages go back to the pool at once. Every
- * sequence has its own {@link PagedKvCache} and pruner over one shared {@link PagePool}: a token pruned in one
+ * Continuous batching: one decode loop serves every request, each request one {@link Sequence} of one
+ * {@link Engine}. Requests wait in a bounded queue; between steps the loop admits them (up to {@code parallel}
+ * sequences, while the KV pool has room), reads their prompts a block per step, and runs one {@link Engine#step}
+ * for all decoding sequences at once, so each weight matrix is read once per step however many sequences there
+ * are. Sequences leave the batch when they finish, fail or are cancelled, and their pages go back to the pool at
+ * once. Every sequence has its own cache and pruner over the engine's one page pool: a token pruned in one
  * conversation frees room for another.
  *
  * <p>KV memory: a request whose prompt (plus one token) needs more pages than the whole budget is refused. Others
@@ -39,22 +31,18 @@ import java.util.function.Consumer;
  * each sequence already in the batch. Before each decode step the loop checks that every decoding sequence can
  * store its next token; while the pool cannot serve them all, the most recently admitted sequence is
  * <em>preempted</em>: its pages go back to the pool and it returns to the head of the queue, to re-read its prompt
- * and the tokens it generated when there is room again and go on where it stopped (the client only sees a pause).
+ * and the tokens it generated when there is room again, in the same blocks and steps as the first time (so every
+ * pruning policy keeps the same tokens), and go on where it stopped (the client only sees a pause).
  * A prompt that cannot be stored after all is put back the same way. Only a sequence that cannot go on even with
  * the pool to itself ends, with {@link FinishReason#KV_BUDGET_FULL} ("length").
  */
 public final class Scheduler implements AutoCloseable {
     private final Model model;
-    private final LlamaModel llama;
-    private final Tokenizer tokenizer;
     private final SchedulerConfig config;
-    private final KvGeometry geometry;
-    private final PagePool pages;
-    private final WorkerPool workers;
-    private final LlamaModel.State state;
+    private final Engine engine;
+    private final int layers;
     private final ServerMetrics metrics = new ServerMetrics();
     private final Consumer<String> log;
-    private final float[] logitsRow;
     private final Thread loop;
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -63,7 +51,7 @@ public final class Scheduler implements AutoCloseable {
     /** Signalled when the loop has nothing left: no sequence waiting or active. */
     private final Condition drained = lock.newCondition();
     /** Guarded by {@link #lock}. */
-    private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
+    private final ArrayDeque<Request> waiting = new ArrayDeque<>();
     private boolean accepting = true;
     private boolean stopping;
     private boolean loopIdle;
@@ -73,16 +61,13 @@ public final class Scheduler implements AutoCloseable {
     /** Guarded by the scheduler's monitor: {@link #shutdown} has run. */
     private boolean terminated;
 
-    /** The loop's own: the sequences in the batch, oldest first. */
-    private final List<Sequence> active = new ArrayList<>();
-    private final int[] batchTokens;
-    private final int[] batchPositions;
-    private final KvCache[] batchCaches;
-    private final Pruner[] batchPruners;
+    /** The loop's own: the requests in the batch, oldest first. */
+    private final List<Request> active = new ArrayList<>();
+    private final Request[] batchRequests;
     private final Sequence[] batchRows;
 
     /**
-     * Builds the page pool and the worker threads and starts the decode loop.
+     * Builds the engine (page pool and worker threads) and starts the decode loop.
      *
      * @param log where the loop reports engine faults (with their stack traces), one message per call
      * @throws IllegalArgumentException when the configuration cannot work for this model (a KV budget below one
@@ -90,25 +75,12 @@ public final class Scheduler implements AutoCloseable {
      */
     public Scheduler(Model model, SchedulerConfig config, Consumer<String> log) {
         this.model = model;
-        this.llama = model.llama();
-        this.tokenizer = model.tokenizer();
         this.config = config;
         this.log = log;
-        this.geometry = model.config().kvGeometry(config.contextLength());
-        KvCacheConfig kv = config.kv();
-        KvBudget budget = kv.budget() != null ? kv.budget()
-                : new KvBudget.Tokens((long) config.parallel() * roundUp(config.contextLength(), kv.pageSize()));
-        this.pages = new KvCacheConfig(kv.pageSize(), kv.storage(), budget)
-                .newPool(geometry, config.pruning().interactionDim(model));
-        this.workers = new WorkerPool(config.threads());
-        this.state = llama.newState(Math.max(LlamaModel.DEFAULT_BLOCK, config.parallel()));
-        this.logitsRow = new float[model.config().vocabularySize()];
-        int rows = config.parallel();
-        this.batchTokens = new int[rows];
-        this.batchPositions = new int[rows];
-        this.batchCaches = new KvCache[rows];
-        this.batchPruners = new Pruner[rows];
-        this.batchRows = new Sequence[rows];
+        this.engine = new Engine(model, config.engine());
+        this.layers = model.config().layers();
+        this.batchRequests = new Request[config.parallel()];
+        this.batchRows = new Sequence[config.parallel()];
         publishGauges();
         this.loop = Thread.ofPlatform().name("winnow-decode-loop").unstarted(this::runLoop);
         loop.start();
@@ -120,7 +92,8 @@ public final class Scheduler implements AutoCloseable {
 
     /** The pages a sequence of {@code tokens} tokens holds without pruning: one page per layer per page of tokens. */
     private long pagesFor(int tokens) {
-        return (long) geometry.layers() * ((tokens + pages.pageSize() - 1) / pages.pageSize());
+        int pageSize = engine.pages().pageSize();
+        return (long) layers * ((tokens + pageSize - 1) / pageSize);
     }
 
     /**
@@ -149,13 +122,14 @@ public final class Scheduler implements AutoCloseable {
                             .formatted(config.contextLength(), promptTokens, request.params().maxTokens(), total));
         }
         long need = pagesFor(promptTokens + 1);
-        if (need > pages.maxPages()) {
+        long maxPages = engine.pages().maxPages();
+        if (need > maxPages) {
             throw new RejectedRequestException(RejectedRequestException.Reason.EXCEEDS_KV_BUDGET,
                     "the prompt (%d tokens) needs %d KV pages of %d tokens, but the server's whole KV budget is %d pages (%,d bytes); shorten the prompt or start the server with a larger --kv-budget"
-                            .formatted(promptTokens, need, pages.pageSize(), pages.maxPages(),
-                                    pages.maxPages() * pages.pageBytes()));
+                            .formatted(promptTokens, need, engine.pages().pageSize(), maxPages,
+                                    maxPages * engine.pages().pageBytes()));
         }
-        Sequence sequence = new Sequence(nextId.getAndIncrement(), request, tokenizer, this::wake);
+        Request sequence = new Request(nextId.getAndIncrement(), request, engine, this::wake);
         lock.lock();
         try {
             if (!accepting) {
@@ -190,7 +164,7 @@ public final class Scheduler implements AutoCloseable {
         lock.lock();
         try {
             accepting = false;
-            for (Sequence sequence : waiting) {
+            for (Request sequence : waiting) {
                 fail(sequence, SequenceEvent.Failure.SHUTTING_DOWN, "the server is shutting down");
             }
             waiting.clear();
@@ -218,8 +192,7 @@ public final class Scheduler implements AutoCloseable {
                 interrupted = true;
             }
         }
-        workers.close();
-        pages.close();
+        engine.close();
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
@@ -248,7 +221,7 @@ public final class Scheduler implements AutoCloseable {
                 } catch (RuntimeException | Error e) {
                     // A fault outside one sequence's work: fail them all rather than loop on a broken state.
                     report("decode loop fault", e);
-                    for (Sequence sequence : List.copyOf(active)) {
+                    for (Request sequence : List.copyOf(active)) {
                         fail(sequence, SequenceEvent.Failure.INTERNAL, "internal error: " + e);
                     }
                     active.clear();
@@ -256,7 +229,7 @@ public final class Scheduler implements AutoCloseable {
                 publishGauges();
             }
         } finally {
-            for (Sequence sequence : List.copyOf(active)) {
+            for (Request sequence : List.copyOf(active)) {
                 fail(sequence, SequenceEvent.Failure.SHUTTING_DOWN, "the server is shutting down");
             }
             active.clear();
@@ -304,108 +277,108 @@ public final class Scheduler implements AutoCloseable {
     /** Moves queued sequences into the batch, oldest first, while there is a place and the pool has room. */
     private void admit() {
         while (!waiting.isEmpty() && active.size() < config.parallel() && !abandonActive) {
-            Sequence next = waiting.peekFirst();
+            Request next = waiting.peekFirst();
             long reserved = 0;
-            for (Sequence sequence : active) {
-                reserved += sequence.phase == Sequence.Phase.PROMPT
-                        ? Math.max(geometry.layers(), pagesFor(sequence.input.length + 1) - sequence.pagesHeld())
-                        : geometry.layers();
+            for (Request request : active) {
+                reserved += request.phase == Request.Phase.PROMPT
+                        ? Math.max(layers, pagesFor(tokensToDecode(request)) - request.sequence.pagesHeld())
+                        : layers;
             }
-            long free = pages.maxPages() - pages.pagesInUse();
-            if (free < pagesFor(next.input.length + 1) + reserved) {
+            long free = engine.pages().maxPages() - engine.pages().pagesInUse();
+            if (free < pagesFor(tokensToDecode(next)) + reserved) {
                 return; // first come, first served: the head waits for room, and so does everyone behind it
             }
             waiting.removeFirst();
-            next.cache = new PagedKvCache(pages, geometry);
-            next.pruner = config.pruning().create(model, next.cache, null);
-            next.phase = Sequence.Phase.PROMPT;
+            next.phase = Request.Phase.PROMPT;
             active.add(next);
         }
         metrics.queueDepth(waiting.size());
     }
 
+    /** Tokens a request's sequence holds once it has read what it has and stored one more. */
+    private static int tokensToDecode(Request request) {
+        // Once a token was generated, the last one is only sampled: storing it is the "one more".
+        return request.sequence.length() + (request.generated() == 0 ? 1 : 0);
+    }
+
     private void step() {
-        for (Sequence sequence : active) {
+        for (Request request : active) {
             if (abandonActive) {
-                fail(sequence, SequenceEvent.Failure.SHUTTING_DOWN, "the server is shutting down");
-            } else if (sequence.cancelled) {
-                fail(sequence, SequenceEvent.Failure.CANCELLED, "cancelled");
+                fail(request, SequenceEvent.Failure.SHUTTING_DOWN, "the server is shutting down");
+            } else if (request.cancelled) {
+                fail(request, SequenceEvent.Failure.CANCELLED, "cancelled");
             }
         }
-        active.removeIf(sequence -> sequence.phase == Sequence.Phase.DONE);
-        for (Sequence sequence : List.copyOf(active)) {
-            if (sequence.phase == Sequence.Phase.PROMPT) {
-                readPromptBlock(sequence);
+        active.removeIf(request -> request.phase == Request.Phase.DONE);
+        for (Request request : List.copyOf(active)) {
+            if (request.phase == Request.Phase.PROMPT) {
+                readPromptBlock(request);
             }
         }
-        active.removeIf(sequence -> sequence.phase == Sequence.Phase.DONE || sequence.phase == Sequence.Phase.WAITING);
+        active.removeIf(request -> request.phase == Request.Phase.DONE || request.phase == Request.Phase.WAITING);
         decodeStep();
-        active.removeIf(sequence -> sequence.phase == Sequence.Phase.DONE);
+        active.removeIf(request -> request.phase == Request.Phase.DONE);
     }
 
     /**
-     * Reads the next block of a sequence's input; after the last one, samples the first token (or, for a resumed
-     * sequence, goes back to decoding the token it had sampled).
+     * Reads the next block of a sequence's prompt; after the last one, samples the first token (or, for a resumed
+     * sequence, goes back to reading the tokens it had generated, one per step, as it first did).
      */
-    private void readPromptBlock(Sequence sequence) {
-        int count = Math.min(LlamaModel.DEFAULT_BLOCK, sequence.input.length - sequence.position);
-        boolean last = sequence.position + count == sequence.input.length;
-        float[] logits;
+    private void readPromptBlock(Request request) {
+        boolean read;
         try {
-            logits = llama.forward(sequence.input, sequence.position, count, sequence.position, state, sequence.cache,
-                    sequence.pruner, workers, last && !sequence.resuming);
+            read = request.sequence.readBlock();
         } catch (KvCacheFullException e) {
-            releasePages(sequence);
-            if (pages.pagesInUse() > 0) {
-                preempt(sequence);
-            } else if (sequence.resuming) {
-                finish(sequence, FinishReason.KV_BUDGET_FULL);
+            releasePages(request);
+            if (engine.pages().pagesInUse() > 0) {
+                preempt(request);
+            } else if (request.generated() > 0) {
+                finish(request, FinishReason.KV_BUDGET_FULL);
             } else {
-                fail(sequence, SequenceEvent.Failure.EXCEEDS_KV_BUDGET,
+                fail(request, SequenceEvent.Failure.EXCEEDS_KV_BUDGET,
                         "the prompt does not fit in the KV budget even with the pool to itself: " + e.getMessage());
             }
             return;
         } catch (RuntimeException e) {
-            report("reading the prompt of sequence " + sequence.id, e);
-            fail(sequence, SequenceEvent.Failure.INTERNAL, "internal error: " + e);
+            report("reading the prompt of sequence " + request.id, e);
+            fail(request, SequenceEvent.Failure.INTERNAL, "internal error: " + e);
             return;
         }
         metrics.promptBlock();
-        sequence.position += count;
-        if (last) {
-            sequence.phase = Sequence.Phase.DECODING;
-            if (!sequence.resuming) {
-                metrics.promptRead(sequence.prompt.length);
-                sampleNext(sequence, logits, 0);
+        if (read) {
+            request.phase = Request.Phase.DECODING;
+            if (request.generated() == 0) {
+                metrics.promptRead(request.promptTokens());
+                sampleNext(request);
             }
         }
     }
 
     /** Back to the head of the queue, holding nothing, to resume when there is room. */
-    private void preempt(Sequence sequence) {
-        releasePages(sequence);
-        sequence.preempted();
+    private void preempt(Request request) {
+        releasePages(request);
+        request.phase = Request.Phase.WAITING;
         metrics.preempted();
         lock.lock();
         try {
-            waiting.addFirst(sequence);
+            waiting.addFirst(request);
             metrics.queueDepth(waiting.size());
         } finally {
             lock.unlock();
         }
     }
 
-    /** One token for every decoding sequence, all rows through the weights at once. */
+    /**
+     * One token for every decoding sequence, all rows through the weights at once: the token it sampled, or for a
+     * resumed sequence the next one it had generated.
+     */
     private void decodeStep() {
         makeRoomForNextTokens();
         int rows = 0;
-        for (Sequence sequence : active) {
-            if (sequence.phase == Sequence.Phase.DECODING) {
-                batchRows[rows] = sequence;
-                batchTokens[rows] = sequence.nextToken;
-                batchPositions[rows] = sequence.position;
-                batchCaches[rows] = sequence.cache;
-                batchPruners[rows] = sequence.pruner;
+        for (Request request : active) {
+            if (request.phase == Request.Phase.DECODING) {
+                batchRequests[rows] = request;
+                batchRows[rows] = request.sequence;
                 rows++;
             }
         }
@@ -413,25 +386,24 @@ public final class Scheduler implements AutoCloseable {
             return;
         }
         try {
-            float[] logits = llama.forwardBatch(batchTokens, batchPositions, batchCaches, batchPruners, rows, state, workers);
+            engine.step(batchRows, rows);
             metrics.decodeStep(rows);
-            int vocabulary = model.config().vocabularySize();
             for (int i = 0; i < rows; i++) {
-                batchRows[i].position++;
-                sampleNext(batchRows[i], logits, i * vocabulary);
+                if (batchRows[i].caughtUp()) {
+                    sampleNext(batchRequests[i]);
+                }
             }
         } catch (RuntimeException e) {
             // The rows' caches may hold this step's token in some layers only: none of them can go on.
             report("decode step over " + rows + " sequences", e);
             for (int i = 0; i < rows; i++) {
-                if (batchRows[i].phase != Sequence.Phase.DONE) {
-                    fail(batchRows[i], SequenceEvent.Failure.INTERNAL, "internal error: " + e);
+                if (batchRequests[i].phase != Request.Phase.DONE) {
+                    fail(batchRequests[i], SequenceEvent.Failure.INTERNAL, "internal error: " + e);
                 }
             }
         } finally {
+            Arrays.fill(batchRequests, 0, rows, null);
             Arrays.fill(batchRows, 0, rows, null);
-            Arrays.fill(batchCaches, 0, rows, null);
-            Arrays.fill(batchPruners, 0, rows, null);
         }
     }
 
@@ -443,16 +415,16 @@ public final class Scheduler implements AutoCloseable {
     private void makeRoomForNextTokens() {
         while (!active.isEmpty()) {
             long needed = 0;
-            for (Sequence sequence : active) {
-                if (sequence.phase == Sequence.Phase.DECODING) {
-                    needed += pagesForNextToken(sequence);
+            for (Request request : active) {
+                if (request.phase == Request.Phase.DECODING) {
+                    needed += request.sequence.pagesForNextToken();
                 }
             }
-            if (needed <= pages.maxPages() - pages.pagesInUse()) {
+            if (needed <= engine.pages().maxPages() - engine.pages().pagesInUse()) {
                 return;
             }
-            Sequence newest = active.removeLast();
-            if (active.isEmpty() || pagesFor(newest.position + 1) > pages.maxPages()) {
+            Request newest = active.removeLast();
+            if (active.isEmpty() || pagesFor(newest.sequence.position() + 1) > engine.pages().maxPages()) {
                 finish(newest, FinishReason.KV_BUDGET_FULL);
             } else {
                 preempt(newest);
@@ -460,110 +432,87 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    /** Layers of the sequence whose pages are all full: each needs a new page for one more token. */
-    private int pagesForNextToken(Sequence sequence) {
-        int need = 0;
-        for (int layer = 0; layer < geometry.layers(); layer++) {
-            if (sequence.cache.tokens(layer) == sequence.cache.pageCount(layer) * pages.pageSize()) {
-                need++;
-            }
-        }
-        return need;
-    }
-
-    /** Picks the sequence's next token from {@code logits[offset ..]} and either streams it or ends the sequence. */
-    private void sampleNext(Sequence sequence, float[] logits, int offset) {
-        System.arraycopy(logits, offset, logitsRow, 0, logitsRow.length);
-        int token;
+    /** Picks the request's next token and either streams it or ends the request. */
+    private void sampleNext(Request request) {
+        String piece;
         try {
-            sequence.penalties.apply(logitsRow);
-            token = sequence.sampler.sample(logitsRow);
+            piece = request.sequence.sampleNext();
         } catch (RuntimeException e) {
-            report("sampling sequence " + sequence.id, e);
-            fail(sequence, SequenceEvent.Failure.INTERNAL, "internal error while sampling: " + e.getMessage());
+            report("sampling sequence " + request.id, e);
+            fail(request, SequenceEvent.Failure.INTERNAL, "internal error while sampling: " + e.getMessage());
             return;
         }
-        if (!sequence.params.ignoreEos() && (tokenizer.isEndOfGeneration(token) || sequence.isStopToken(token))) {
-            finish(sequence, FinishReason.END_OF_GENERATION);
+        if (piece == null) {
+            finish(request, FinishReason.END_OF_GENERATION);
             return;
         }
-        sequence.sampler.accept(token);
-        sequence.penalties.accept(token);
-        sequence.generated.add(token);
         metrics.generated();
-        String text = sequence.stops.accept(sequence.decoder.next(token));
+        String text = request.stops.accept(piece);
         if (!text.isEmpty()) {
-            sequence.send(new SequenceEvent.Text(text));
+            request.send(new SequenceEvent.Text(text));
         }
-        if (sequence.stops.stopped()) {
-            finish(sequence, FinishReason.STOP_SEQUENCE);
-        } else if (sequence.generated.size() >= sequence.params.maxTokens()) {
-            finish(sequence, FinishReason.TOKEN_LIMIT);
-        } else if (sequence.position >= geometry.capacity()) {
-            finish(sequence, FinishReason.CONTEXT_FULL);
-        } else {
-            sequence.nextToken = token;
+        if (request.stops.stopped()) {
+            finish(request, FinishReason.STOP_SEQUENCE);
+        } else if (request.generated() >= request.params.maxTokens()) {
+            finish(request, FinishReason.TOKEN_LIMIT);
+        } else if (request.sequence.full()) {
+            finish(request, FinishReason.CONTEXT_FULL);
         }
     }
 
-    /** Ends a sequence normally: the last text (unless a stop string cut it), the end event, its pages back. */
-    private void finish(Sequence sequence, FinishReason reason) {
+    /** Ends a request normally: the last text (unless a stop string cut it), the end event, its pages back. */
+    private void finish(Request request, FinishReason reason) {
         FinishReason finalReason = reason;
-        if (!sequence.stops.stopped()) {
-            String rest = sequence.stops.accept(sequence.decoder.flush());
-            if (sequence.stops.stopped()) {
+        if (!request.stops.stopped()) {
+            String rest = request.stops.accept(request.sequence.flush());
+            if (request.stops.stopped()) {
                 finalReason = FinishReason.STOP_SEQUENCE;
             } else {
-                rest += sequence.stops.flush();
+                rest += request.stops.flush();
             }
             if (!rest.isEmpty()) {
-                sequence.send(new SequenceEvent.Text(rest));
+                request.send(new SequenceEvent.Text(rest));
             }
         }
-        releasePages(sequence);
-        sequence.phase = Sequence.Phase.DONE;
+        releasePages(request);
+        request.phase = Request.Phase.DONE;
         metrics.finished(finalReason);
-        sequence.send(new SequenceEvent.Finished(finalReason, sequence.prompt.length, sequence.generated.size()));
+        request.send(new SequenceEvent.Finished(finalReason, request.promptTokens(), request.generated()));
     }
 
-    private void fail(Sequence sequence, SequenceEvent.Failure failure, String message) {
-        releasePages(sequence);
-        sequence.phase = Sequence.Phase.DONE;
+    private void fail(Request request, SequenceEvent.Failure failure, String message) {
+        releasePages(request);
+        request.phase = Request.Phase.DONE;
         metrics.failed(failure);
-        sequence.send(new SequenceEvent.Failed(failure, message));
+        request.send(new SequenceEvent.Failed(failure, message));
     }
 
-    /** Returns the sequence's pages to the pool, recording how much of what it stored was pruned. */
-    private void releasePages(Sequence sequence) {
-        PagedKvCache cache = sequence.cache;
-        if (cache == null) {
-            return;
+    /** Returns the request's pages to the pool, recording how much of what it stored was pruned. */
+    private void releasePages(Request request) {
+        Sequence sequence = request.sequence;
+        if (sequence.position() > 0) {
+            long stored = 0;
+            long pruned = 0;
+            for (int layer = 0; layer < layers; layer++) {
+                stored += sequence.position();
+                pruned += sequence.position() - sequence.cache().tokens(layer);
+            }
+            metrics.kvHistory(stored, pruned);
         }
-        long stored = 0;
-        long pruned = 0;
-        for (int layer = 0; layer < geometry.layers(); layer++) {
-            stored += sequence.position;
-            pruned += sequence.position - cache.tokens(layer);
-        }
-        metrics.kvHistory(stored, pruned);
-        cache.clear();
-        sequence.cache = null;
-        sequence.pruner = null;
+        sequence.suspend();
     }
 
     private void publishGauges() {
         long stored = 0;
         long live = 0;
-        for (Sequence sequence : active) {
-            if (sequence.cache != null) {
-                for (int layer = 0; layer < geometry.layers(); layer++) {
-                    stored += sequence.position;
-                    live += sequence.cache.tokens(layer);
-                }
+        for (Request request : active) {
+            for (int layer = 0; layer < layers; layer++) {
+                stored += request.sequence.position();
+                live += request.sequence.cache().tokens(layer);
             }
         }
-        metrics.publish(active.size(), pages.pagesInUse(), pages.maxPages(), pages.bytesInUse(), pages.pageBytes(),
-                stored == 0 ? 0 : 1 - (double) live / stored);
+        metrics.publish(active.size(), engine.pages().pagesInUse(), engine.pages().maxPages(),
+                engine.pages().bytesInUse(), engine.pages().pageBytes(), stored == 0 ? 0 : 1 - (double) live / stored);
     }
 
     private void report(String what, Throwable e) {
@@ -579,7 +528,4 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    private static long roundUp(int tokens, int pageSize) {
-        return (long) (tokens + pageSize - 1) / pageSize * pageSize;
-    }
 }

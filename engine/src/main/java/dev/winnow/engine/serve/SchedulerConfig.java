@@ -2,6 +2,7 @@ package dev.winnow.engine.serve;
 
 import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.runtime.EngineConfig;
 
 /**
  * How the scheduler runs.
@@ -16,24 +17,18 @@ import dev.winnow.engine.pruning.PruningPolicy;
  */
 public record SchedulerConfig(int parallel, int queueCapacity, int contextLength, KvCacheConfig kv,
                               PruningPolicy pruning, int threads) {
-    /** More rows than this in one batch would make every step slow for everyone. */
-    public static final int MAX_PARALLEL = 256;
-
     public SchedulerConfig {
-        if (parallel < 1 || parallel > MAX_PARALLEL) {
-            throw new IllegalArgumentException("--parallel must be 1 to %d, got %d".formatted(MAX_PARALLEL, parallel));
-        }
         if (queueCapacity < 1) {
             throw new IllegalArgumentException("--queue must be at least 1, got " + queueCapacity);
         }
         if (contextLength < 2) {
             throw new IllegalArgumentException("the context must hold at least 2 tokens, got " + contextLength);
         }
-        if (threads < 1) {
-            throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
-        }
-        if (kv == null || pruning == null) {
-            throw new IllegalArgumentException("the KV cache configuration and the pruning policy are required");
-        }
+        new EngineConfig(threads, contextLength, kv, pruning, parallel); // checks the rest
+    }
+
+    /** The engine the scheduler runs: {@code parallel} sequences decoded together. */
+    public EngineConfig engine() {
+        return new EngineConfig(threads, contextLength, kv, pruning, parallel);
     }
 }

@@ -1,5 +1,6 @@
 package dev.winnow.engine.serve;
 
+import dev.winnow.engine.runtime.LogitAdjustment;
 import org.eclipse.collections.api.list.primitive.MutableIntList;
 import org.eclipse.collections.api.map.primitive.MutableIntIntMap;
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
@@ -10,7 +11,7 @@ import org.eclipse.collections.impl.map.mutable.primitive.IntIntHashMap;
  * generated loses {@code presence + frequency x (times generated)}, and each biased token gains its bias.
  * Only generated tokens count, not the prompt's.
  */
-final class TokenPenalties {
+final class TokenPenalties implements LogitAdjustment {
     private final float presence;
     private final float frequency;
     private final int[] biasedTokens;
@@ -30,7 +31,8 @@ final class TokenPenalties {
     }
 
     /** Counts a generated token. */
-    void accept(int token) {
+    @Override
+    public void accept(int token) {
         if (presence == 0 && frequency == 0) {
             return;
         }
@@ -40,7 +42,8 @@ final class TokenPenalties {
     }
 
     /** Adjusts {@code logits} in place. */
-    void apply(float[] logits) {
+    @Override
+    public void apply(float[] logits) {
         for (int i = 0; i < distinct.size(); i++) {
             int token = distinct.get(i);
             logits[token] -= presence + frequency * counts.get(token);

@@ -1,20 +1,18 @@
 package dev.winnow.engine.training;
 
-import dev.winnow.engine.generate.Session;
-import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
-import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.tensors.VectorMath;
-import dev.winnow.tensors.WorkerPool;
 
 import java.util.function.IntConsumer;
 
 /**
  * Teacher-forced perplexity with pruning applied exactly as at inference: the token stream is cut into
- * consecutive windows of the context length, and each window is fed to a fresh paged session one token at a
- * time, so every hard decision and every freed slot is the engine's own. Alongside: the kept fraction of the
+ * consecutive windows of the engine's context length, and each window is read by a fresh sequence one token
+ * at a time, so every hard decision and every freed slot is the engine's own. Alongside: the kept fraction of the
  * cache at the end of each window and the sparsity (pruned (query, earlier token) pairs), averaged over layers,
  * and, against a dense base model, the KL divergence of the next-token distributions and how often both pick
  * the same most likely token.
@@ -38,13 +36,14 @@ public final class PerplexityEvaluator {
     }
 
     /**
-     * Measures {@code model} pruned by {@code policy} on {@code stream}.
+     * Measures the model of {@code engine}, pruned by its policy, on {@code stream}, in windows of its context length.
      *
-     * @param base     a dense model to compare the next-token distributions with, or null
+     * @param base     the engine of a dense model to compare the next-token distributions with, or null
      * @param progress told the number of windows done after each one
      */
-    public static Result measure(Model model, PruningPolicy policy, int[] stream, int contextLength, WorkerPool pool,
-                                 Model base, IntConsumer progress) {
+    public static Result measure(Engine engine, Engine base, int[] stream, IntConsumer progress) {
+        Model model = engine.model();
+        int contextLength = engine.config().contextLength();
         if (contextLength < 2) {
             throw new IllegalArgumentException("the context must hold at least 2 tokens, got " + contextLength);
         }
@@ -52,9 +51,9 @@ public final class PerplexityEvaluator {
             throw new IllegalArgumentException("the text has %d token%s: nothing to predict".formatted(stream.length,
                     stream.length == 1 ? "" : "s"));
         }
-        if (base != null && base.config().vocabularySize() != model.config().vocabularySize()) {
+        if (base != null && base.model().config().vocabularySize() != model.config().vocabularySize()) {
             throw new IllegalArgumentException("the base model's vocabulary (%d) differs from the model's (%d)"
-                    .formatted(base.config().vocabularySize(), model.config().vocabularySize()));
+                    .formatted(base.model().config().vocabularySize(), model.config().vocabularySize()));
         }
         int vocab = model.config().vocabularySize();
         int layers = model.config().layers();
@@ -66,25 +65,21 @@ public final class PerplexityEvaluator {
         double prunedPairs = 0;
         double pairs = 0;
         int windows = 0;
-        try (PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(contextLength),
-                policy.interactionDim(model));
-             PagePool basePages = base == null ? null : KvCacheConfig.defaults().newPool(
-                     base.config().kvGeometry(contextLength), 0)) {
-            Session session = Session.paged(model, pages, contextLength, pool, policy, null);
-            Session baseSession = base == null ? null
-                    : Session.paged(base, basePages, contextLength, pool, new PruningPolicy.None(), null);
+        Sequence sequence = engine.newSequence(SequenceOptions.forced(null));
+        Sequence baseSequence = base == null ? null : base.newSequence(SequenceOptions.forced(null));
+        try {
             for (int start = 0; stream.length - start >= 2; start += contextLength) {
                 int length = Math.min(contextLength, stream.length - start);
-                session.reset();
-                if (baseSession != null) {
-                    baseSession.reset();
+                sequence.reset();
+                if (baseSequence != null) {
+                    baseSequence.reset();
                 }
                 for (int i = 0; i + 1 < length; i++) {
-                    float[] logits = session.next(stream[start + i]);
+                    float[] logits = sequence.feed(stream[start + i]);
                     double logSum = TrainingOps.logSumExp(logits, 0, vocab);
                     nll += logSum - logits[stream[start + i + 1]];
-                    if (baseSession != null) {
-                        float[] baseLogits = baseSession.next(stream[start + i]);
+                    if (baseSequence != null) {
+                        float[] baseLogits = baseSequence.feed(stream[start + i]);
                         double baseLogSum = TrainingOps.logSumExp(baseLogits, 0, vocab);
                         for (int v = 0; v < vocab; v++) {
                             double logP = baseLogits[v] - baseLogSum;
@@ -96,7 +91,7 @@ public final class PerplexityEvaluator {
                     }
                     tokens++;
                 }
-                PagedKvCache cache = (PagedKvCache) session.cache();
+                PagedKvCache cache = sequence.cache();
                 double windowPairs = (length - 1.0) * (length - 2.0) / 2;
                 double windowKept = 0;
                 double windowSparsity = 0;
@@ -111,6 +106,11 @@ public final class PerplexityEvaluator {
                 windows++;
                 progress.accept(windows);
             }
+        } finally {
+            sequence.reset();
+            if (baseSequence != null) {
+                baseSequence.reset();
+            }
         }
         return new Result(Math.exp(nll / tokens), kept / windows, pairs == 0 ? 0 : prunedPairs / pairs, tokens, windows,
                 base == null ? Double.NaN : kl / tokens, base == null ? Double.NaN : (double) agreements / tokens);
@@ -118,10 +118,6 @@ public final class PerplexityEvaluator {
 
     /** The number of windows {@link #measure} cuts a stream into. */
     public static int windowCount(int streamLength, int contextLength) {
-        int count = 0;
-        for (int start = 0; streamLength - start >= 2; start += contextLength) {
-            count++;
-        }
-        return count;
+        return streamLength < 2 ? 0 : (streamLength - 2) / contextLength + 1; // windows start where 2 tokens are left
     }
 }

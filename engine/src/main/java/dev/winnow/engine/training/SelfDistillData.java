@@ -1,11 +1,16 @@
 package dev.winnow.engine.training;
 
-import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.model.Model;
+import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.sampling.Sampler;
 import dev.winnow.engine.sampling.SamplerConfig;
+import dev.winnow.tensors.GgmlType;
 import dev.winnow.tensors.VectorMath;
-import dev.winnow.tensors.WorkerPool;
 
 import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
@@ -40,11 +45,12 @@ public final class SelfDistillData implements TrainingData {
 
     /**
      * Samples {@code count} training sequences and {@code heldOut} held-out ones of {@code seqLen} tokens from
-     * {@code model} with the engine (a dense session and the sampler), sequence i with seed {@code seed + i}.
+     * {@code model} with the engine (a dense sequence with F32 keys and values, and the sampler) on {@code threads}
+     * threads, sequence i with seed {@code seed + i}.
      *
      * @param progress told the number of sequences done after each one
      */
-    public static SelfDistillData sample(Model model, int count, int heldOut, int seqLen, long seed, WorkerPool pool,
+    public static SelfDistillData sample(Model model, int count, int heldOut, int seqLen, long seed, int threads,
                                          IntConsumer progress) {
         int vocab = model.config().vocabularySize();
         int total = count + heldOut;
@@ -68,7 +74,7 @@ public final class SelfDistillData implements TrainingData {
             Sampler sampler = Sampler.create(new SamplerConfig(1f, 0, 1f, 0f, 1f, 0, seed + i));
             int[] tokens = new int[seqLen];
             tokens[0] = bos;
-            float[] teacher = denseDistributions(model, tokens, pool, (position, logits) -> sampler.sample(logits));
+            float[] teacher = denseDistributions(model, tokens, threads, (position, logits) -> sampler.sample(logits));
             for (int token : tokens) {
                 crc.update(token);
                 crc.update(token >>> 8);
@@ -90,22 +96,27 @@ public final class SelfDistillData implements TrainingData {
     }
 
     /**
-     * Runs the dense model along {@code tokens}, token 0 given and token t + 1 set to {@code next}'s choice after
-     * token t, and returns its next-token distribution after every token (tokens.length x vocabulary).
+     * Runs the dense model along {@code tokens} on {@code threads} threads (F32 keys and values, so the teacher is
+     * the model's own arithmetic), token 0 given and token t + 1 set to {@code next}'s choice after token t, and
+     * returns its next-token distribution after every token (tokens.length x vocabulary).
      */
-    static float[] denseDistributions(Model model, int[] tokens, WorkerPool pool, NextToken next) {
+    static float[] denseDistributions(Model model, int[] tokens, int threads, NextToken next) {
         int n = tokens.length;
         int vocab = model.config().vocabularySize();
-        Session session = Session.dense(model, n, pool);
+        EngineConfig exact = new EngineConfig(threads, n, new KvCacheConfig(KvCacheConfig.DEFAULT_PAGE_SIZE,
+                GgmlType.F32, null), new PruningPolicy.None(), 1);
         float[] distributions = new float[n * vocab];
-        float[] logits = session.next(tokens[0]);
-        for (int t = 0; t < n; t++) {
-            System.arraycopy(logits, 0, distributions, t * vocab, vocab);
-            if (t + 1 < n) {
-                tokens[t + 1] = next.choose(t + 1, logits);
-                logits = session.next(tokens[t + 1]);
+        try (Engine engine = new Engine(model, exact)) {
+            Sequence sequence = engine.newSequence(SequenceOptions.forced(null));
+            float[] logits = sequence.feed(tokens[0]);
+            for (int t = 0; t < n; t++) {
+                System.arraycopy(logits, 0, distributions, t * vocab, vocab);
+                if (t + 1 < n) {
+                    tokens[t + 1] = next.choose(t + 1, logits);
+                    logits = sequence.feed(tokens[t + 1]);
+                }
+                VectorMath.softmax(distributions, t * vocab, vocab);
             }
-            VectorMath.softmax(distributions, t * vocab, vocab);
         }
         return distributions;
     }

@@ -86,17 +86,15 @@ public final class TextData implements TrainingData {
         AtomicInteger done = new AtomicInteger();
         // A window per thread, each decoded on its own thread: a model this small gains nothing from splitting
         // one token's products, and loses much to the hand-offs when other programs share the cores.
-        try (WorkerPool inline = new WorkerPool(1)) {
-            pool.parallelForPieces(windows, 1, (first, last) -> {
-                for (int i = first; i < last; i++) {
-                    int start = i < trainingWindows ? i * text.seqLen : text.split + (i - trainingWindows) * text.seqLen;
-                    int[] tokens = Arrays.copyOfRange(text.stream, start, start + text.seqLen);
-                    teachers[i] = SelfDistillData.denseDistributions(teacher, tokens, inline,
-                            (position, logits) -> tokens[position]);
-                    progress.accept(done.incrementAndGet());
-                }
-            });
-        }
+        pool.parallelForPieces(windows, 1, (first, last) -> {
+            for (int i = first; i < last; i++) {
+                int start = i < trainingWindows ? i * text.seqLen : text.split + (i - trainingWindows) * text.seqLen;
+                int[] tokens = Arrays.copyOfRange(text.stream, start, start + text.seqLen);
+                teachers[i] = SelfDistillData.denseDistributions(teacher, tokens, 1,
+                        (position, logits) -> tokens[position]);
+                progress.accept(done.incrementAndGet());
+            }
+        });
         return new TextData(text, teachers);
     }
 

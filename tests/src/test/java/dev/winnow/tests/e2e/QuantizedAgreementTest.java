@@ -1,6 +1,6 @@
 package dev.winnow.tests.e2e;
 
-import dev.winnow.engine.generate.Session;
+import dev.winnow.tests.ForwardSequence;
 import dev.winnow.engine.model.Model;
 import dev.winnow.tensors.VectorMath;
 import dev.winnow.tensors.WorkerPool;
@@ -57,7 +57,7 @@ class QuantizedAgreementTest {
     }
 
     private static int leadingGreedyAgreement(Model model, int[] prompt, int[] expected) {
-        Session session = Session.dense(model, 0, pool);
+        ForwardSequence session = ForwardSequence.dense(model, pool);
         float[] logits = session.ingest(prompt);
         for (int i = 0; i < expected.length; i++) {
             int token = VectorMath.argmax(logits, 0, logits.length);
@@ -70,7 +70,7 @@ class QuantizedAgreementTest {
     }
 
     private static double teacherForcedAgreement(Model model, int[] prompt, int[] expected) {
-        Session session = Session.dense(model, 0, pool);
+        ForwardSequence session = ForwardSequence.dense(model, pool);
         float[] logits = session.ingest(prompt);
         int agree = 0;
         for (int i = 0; i < expected.length; i++) {

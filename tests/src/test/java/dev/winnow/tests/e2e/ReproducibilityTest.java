@@ -1,6 +1,9 @@
 package dev.winnow.tests.e2e;
 
-import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
@@ -23,10 +26,10 @@ class ReproducibilityTest {
     @Test
     void repeatedRunsGiveIdenticalLogits() throws Exception {
         Path path = SharedFiles.requireShared("models/stories260K.gguf");
-        try (Model model = Model.load(path); WorkerPool workers = new WorkerPool(2)) {
-            float[][] first = run(model, workers);
+        try (Model model = Model.load(path)) {
+            float[][] first = run(model);
             for (int repetition = 1; repetition <= 15; repetition++) {
-                float[][] again = run(model, workers);
+                float[][] again = run(model);
                 for (int step = 0; step < first.length; step++) {
                     assertArrayEquals(first[step], again[step], "run %d, step %d".formatted(repetition, step));
                 }
@@ -34,16 +37,16 @@ class ReproducibilityTest {
         }
     }
 
-    private static float[][] run(Model model, WorkerPool workers) {
+    private static float[][] run(Model model) {
         int steps = 80;
         int context = 85;
-        try (PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(context), 0)) {
-            Session session = Session.paged(model, pages, context, workers, new PruningPolicy.None(), null);
+        try (Engine engine = new Engine(model, EngineConfig.single(2, context, new PruningPolicy.None()))) {
+            Sequence session = engine.newSequence(SequenceOptions.forced(null));
             float[][] all = new float[steps][];
-            float[] logits = session.ingest(new int[] {1, 403, 407, 261, 378});
+            float[] logits = session.prefill(new int[] {1, 403, 407, 261, 378});
             for (int i = 0; i < steps; i++) {
                 all[i] = logits.clone();
-                logits = session.next(VectorMath.argmax(logits, 0, logits.length));
+                logits = session.feed(VectorMath.argmax(logits, 0, logits.length));
             }
             return all;
         }

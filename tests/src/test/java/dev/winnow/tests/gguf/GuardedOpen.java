@@ -1,6 +1,9 @@
 package dev.winnow.tests.gguf;
 
-import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
@@ -103,14 +106,17 @@ final class GuardedOpen {
         }
     }
 
+    /** The context of the one step run on an opened file: whatever the file claims, the step needs one token. */
+    private static final int STEP_CONTEXT = 16;
+
     private static Outcome loadAndStep(Path file) throws IOException {
         try (Model model = Model.load(file);
-             PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(model.config().contextLength()), 0)) {
+             Engine engine = new Engine(model, EngineConfig.single(1, Math.min(STEP_CONTEXT, model.config().contextLength()),
+                     new PruningPolicy.None()))) {
             Tokenizer tokenizer = model.tokenizer();
             int[] prompt = tokenizer.encode("Once upon a time", model.vocabulary().addBos(), true);
-            Session session = Session.paged(model, pages, model.config().contextLength(), SINGLE_THREAD,
-                    new PruningPolicy.None(), null);
-            float[] logits = session.ingest(prompt.length > 0 ? new int[] {prompt[0]} : new int[] {0});
+            Sequence sequence = engine.newSequence(SequenceOptions.forced(null));
+            float[] logits = sequence.prefill(prompt.length > 0 ? new int[] {prompt[0]} : new int[] {0});
             assertEquals(model.config().vocabularySize(), logits.length);
             tokenizer.decoder().next(VectorMath.argmax(logits, 0, logits.length));
             return Outcome.OPENED;

@@ -1,14 +1,18 @@
 package dev.winnow.tests.kv;
 
-import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvBudget;
+import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.kv.KvCacheFullException;
-import dev.winnow.engine.kv.PagePool;
-import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
+import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.tensors.GgmlType;
 import dev.winnow.tensors.VectorMath;
 import dev.winnow.tensors.WorkerPool;
+import dev.winnow.tests.ForwardSequence;
 import dev.winnow.tests.SharedFiles;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -51,13 +55,15 @@ class PagedGenerationTest {
     @ParameterizedTest(name = "page size {0}, {1}")
     @CsvSource({"1, F32", "4, F32", "7, F32", "16, F32", "64, F32", "4, F16", "32, F16"})
     void pagedGenerationEqualsDense(int pageSize, GgmlType storage) {
-        int[] dense = greedy(Session.dense(model, 0, workers));
+        ForwardSequence reference = ForwardSequence.dense(model, workers);
+        int[] dense = greedy(reference.ingest(PROMPT), reference::next);
         int total = PROMPT.length + GENERATED;
         long minimumPages = new KvBudget.Tokens(total).maxPages(model.config().layers(), pageSize, 0);
-        try (PagePool pool = pool(pageSize, storage, minimumPages)) {
-            int[] paged = greedy(new Session(model, new PagedKvCache(pool, model.config().kvGeometry(total)), workers));
+        try (Engine engine = engine(pageSize, storage, total)) {
+            Sequence sequence = engine.newSequence(SequenceOptions.forced(null));
+            int[] paged = greedy(sequence.prefill(PROMPT), sequence::feed);
             assertArrayEquals(dense, paged);
-            assertTrue(pool.pagesInUse() <= minimumPages);
+            assertTrue(engine.pages().pagesInUse() <= minimumPages);
         }
     }
 
@@ -65,24 +71,26 @@ class PagedGenerationTest {
     void oneTokenBelowTheMinimumBudgetIsRefusedClearly() {
         int pageSize = 8;
         int total = PROMPT.length + GENERATED;
-        long pages = new KvBudget.Tokens(total - pageSize).maxPages(model.config().layers(), pageSize, 0);
-        try (PagePool pool = pool(pageSize, GgmlType.F16, pages)) {
-            Session session = new Session(model, new PagedKvCache(pool, model.config().kvGeometry(total)), workers);
-            KvCacheFullException full = assertThrows(KvCacheFullException.class, () -> greedy(session));
+        try (Engine engine = engine(pageSize, GgmlType.F16, total - pageSize)) {
+            Sequence sequence = engine.newSequence(SequenceOptions.forced(null));
+            KvCacheFullException full = assertThrows(KvCacheFullException.class,
+                    () -> greedy(sequence.prefill(PROMPT), sequence::feed));
             assertTrue(full.getMessage().contains("--kv-budget"), full.getMessage());
         }
     }
 
-    private static PagePool pool(int pageSize, GgmlType storage, long pages) {
-        return new PagePool(model.config().kvHeads(), model.config().headDim(), 0, pageSize, storage, pages);
+    /** An engine whose pool holds {@code budgetTokens} tokens per layer, for sequences of the test's length. */
+    private static Engine engine(int pageSize, GgmlType storage, int budgetTokens) {
+        KvCacheConfig kv = new KvCacheConfig(pageSize, storage, new KvBudget.Tokens(budgetTokens));
+        return new Engine(model, new EngineConfig(2, PROMPT.length + GENERATED, kv, new PruningPolicy.None(), 1));
     }
 
-    private static int[] greedy(Session session) {
+    private static int[] greedy(float[] promptLogits, java.util.function.IntFunction<float[]> next) {
         int[] tokens = new int[GENERATED];
-        float[] logits = session.ingest(PROMPT);
+        float[] logits = promptLogits;
         for (int i = 0; i < GENERATED; i++) {
             tokens[i] = VectorMath.argmax(logits, 0, logits.length);
-            logits = session.next(tokens[i]);
+            logits = next.apply(tokens[i]);
         }
         return tokens;
     }

@@ -1,6 +1,6 @@
 package dev.winnow.tests.model;
 
-import dev.winnow.engine.generate.Session;
+import dev.winnow.tests.ForwardSequence;
 import dev.winnow.engine.model.Architecture;
 import dev.winnow.engine.model.Model;
 import dev.winnow.tensors.WorkerPool;
@@ -52,7 +52,7 @@ class LlamaForwardReferenceTest {
             ReferenceLlama reference = new ReferenceLlama(tiny);
             SplittableRandom random = new SplittableRandom(seed);
             try (Model model = Model.load(file); WorkerPool pool = new WorkerPool(threads)) {
-                Session session = Session.dense(model, 0, pool);
+                ForwardSequence session = ForwardSequence.dense(model, pool);
                 int[] prompt = random.ints(1 + random.nextInt(context - 1), 0, vocab).toArray();
                 double[] promptExpected = null;
                 for (int position = 0; position < prompt.length; position++) {

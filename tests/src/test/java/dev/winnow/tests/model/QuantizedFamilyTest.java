@@ -1,6 +1,6 @@
 package dev.winnow.tests.model;
 
-import dev.winnow.engine.generate.Session;
+import dev.winnow.tests.ForwardSequence;
 import dev.winnow.engine.model.Architecture;
 import dev.winnow.engine.model.Model;
 import dev.winnow.tensors.WorkerPool;
@@ -35,8 +35,8 @@ class QuantizedFamilyTest {
 
         int[] tokens = new SplittableRandom(7).ints(24, 0, 48).toArray();
         try (Model reference = Model.load(f32); Model model = Model.load(quantized); WorkerPool workers = new WorkerPool(2)) {
-            Session exact = Session.dense(reference, 0, workers);
-            Session approximate = Session.dense(model, 0, workers);
+            ForwardSequence exact = ForwardSequence.dense(reference, workers);
+            ForwardSequence approximate = ForwardSequence.dense(model, workers);
             for (int position = 0; position < tokens.length; position++) {
                 float[] a = exact.next(tokens[position]).clone();
                 float[] b = approximate.next(tokens[position]);

@@ -1,11 +1,11 @@
 package dev.winnow.tests.pruning;
 
-import dev.winnow.engine.generate.Session;
-import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
-import dev.winnow.tensors.WorkerPool;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.tests.model.TinyLlama;
 import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
@@ -19,13 +19,13 @@ import java.util.List;
 /**
  * Run by {@link DecodeAllocationTest} in a JVM of its own, started without thread-local allocation buffers so that
  * Flight Recorder reports every allocation with its stack: for each pruning policy, decodes {@link #WARM_UP}
- * sequences of {@link #LENGTH} tokens with a tiny model (a random DCP module that prunes), resetting the session
+ * sequences of {@link #LENGTH} tokens with a tiny model (a random DCP module that prunes), resetting the sequence
  * between them (that sizes the pages, arrays and buffers, loads every class and gets the code compiled), then
  * records the allocations of this thread over {@link #MEASURED} more of the same sequence, in up to
  * {@link #WINDOWS} windows until one is clean. Every allocation fails the check except the vector
  * boxes the JIT may leave in the Vector API kernels (a vector class, a frame of the Vector API, or a primitive
  * array made by a kernel of dev.winnow.tensors): those depend on the compiler's inlining, not on the engine's
- * code. One worker thread, so every step runs on this thread, under the frames of {@link #decode}. Prints each policy's result and "ok", or exits with
+ * code. One worker thread (the engine's), so every step runs on this thread, under the frames of {@link #decode}. Prints each policy's result and "ok", or exits with
  * status 1 after printing each offending allocation.
  */
 final class DecodeAllocationCheck {
@@ -44,14 +44,13 @@ final class DecodeAllocationCheck {
         Path file = Files.createTempFile("decode-allocation", ".gguf");
         Path dump = Files.createTempFile("decode-allocation", ".jfr");
         boolean failed = false;
-        try (WorkerPool workers = new WorkerPool(1)) {
+        try {
             tiny.write(file);
             try (Model model = Model.load(file)) {
                 for (String spec : new String[] {"none", "dcp", "window:4:16", "h2o:8:8", "tova:16"}) {
                     PruningPolicy policy = PruningPolicy.parse(spec);
-                    try (PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(LENGTH),
-                            policy.interactionDim(model))) {
-                        Session session = Session.paged(model, pages, LENGTH, workers, policy, null);
+                    try (Engine engine = new Engine(model, EngineConfig.single(1, LENGTH, policy))) {
+                        Sequence session = engine.newSequence(SequenceOptions.forced(null));
                         decode(session, WARM_UP, tiny.vocab());
                         List<RecordedEvent> ours = List.of();
                         // A one-time event (a class resolved after the JIT dropped a compiled method) may land in
@@ -78,7 +77,7 @@ final class DecodeAllocationCheck {
         System.out.println("ok");
     }
 
-    private static List<RecordedEvent> allocationsWhileDecoding(Session session, int vocabulary, Path dump) throws Exception {
+    private static List<RecordedEvent> allocationsWhileDecoding(Sequence session, int vocabulary, Path dump) throws Exception {
         try (Recording recording = new Recording()) {
             recording.enable("jdk.ObjectAllocationOutsideTLAB").withStackTrace();
             recording.start();
@@ -92,11 +91,11 @@ final class DecodeAllocationCheck {
                 .toList();
     }
 
-    private static void decode(Session session, int sequences, int vocabulary) {
+    private static void decode(Sequence session, int sequences, int vocabulary) {
         for (int s = 0; s < sequences; s++) {
             session.reset();
             for (int t = 0; t < LENGTH; t++) {
-                session.next((t * 7 + 3) % vocabulary);
+                session.feed((t * 7 + 3) % vocabulary);
             }
         }
     }

@@ -2,7 +2,10 @@ package dev.winnow.tests.pruning;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
@@ -36,25 +39,25 @@ class PruningEngineTest {
         CliRunner.Run init = CliRunner.run("dcp-init", "-m", base.toString(), "-o", adapter.toString(), "--bias", "1000",
                 "--seed", "7");
         assertEquals(0, init.exitCode(), init.err());
-        try (Model plain = Model.load(base); Model pruned = Model.load(base, adapter); WorkerPool workers = new WorkerPool(2)) {
-            float[][] dense = greedyLogits(plain, new PruningPolicy.None(), workers);
-            float[][] withModule = greedyLogits(pruned, new PruningPolicy.Dcp(), workers);
+        try (Model plain = Model.load(base); Model pruned = Model.load(base, adapter)) {
+            float[][] dense = greedyLogits(plain, new PruningPolicy.None());
+            float[][] withModule = greedyLogits(pruned, new PruningPolicy.Dcp());
             for (int step = 0; step < dense.length; step++) {
                 assertArrayEquals(dense[step], withModule[step], "logits differ at step " + step);
             }
         }
     }
 
-    private static float[][] greedyLogits(Model model, PruningPolicy policy, WorkerPool workers) {
+    private static float[][] greedyLogits(Model model, PruningPolicy policy) {
         int steps = 80;
         int context = PROMPT.length + steps;
-        try (PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(context), policy.interactionDim(model))) {
-            Session session = Session.paged(model, pages, context, workers, policy, null);
+        try (Engine engine = new Engine(model, EngineConfig.single(2, context, policy))) {
+            Sequence session = engine.newSequence(SequenceOptions.forced(null));
             float[][] all = new float[steps][];
-            float[] logits = session.ingest(PROMPT);
+            float[] logits = session.prefill(PROMPT);
             for (int i = 0; i < steps; i++) {
                 all[i] = logits.clone();
-                logits = session.next(VectorMath.argmax(logits, 0, logits.length));
+                logits = session.feed(VectorMath.argmax(logits, 0, logits.length));
             }
             return all;
         }

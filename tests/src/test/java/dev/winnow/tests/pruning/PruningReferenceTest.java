@@ -1,6 +1,9 @@
 package dev.winnow.tests.pruning;
 
-import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
@@ -38,18 +41,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class PruningReferenceTest {
     private static final int CONTEXT = 40;
-    private static WorkerPool workers;
-
-    @BeforeContainer
-    static void start() {
-        workers = new WorkerPool(2);
-    }
-
-    @AfterContainer
-    static void stop() {
-        workers.close();
-    }
-
     @Property(tries = 60)
     void dcpMatchesTheRunningProductDefinition(@ForAll @IntRange(min = 1, max = 3) int layers,
                                                @ForAll @IntRange(min = 1, max = 20) int promptLength,
@@ -112,11 +103,11 @@ class PruningReferenceTest {
             int[] tokens = random.ints(CONTEXT, 0, tiny.vocab()).toArray();
             ReferenceLlama reference = new ReferenceLlama(tiny, definition);
             try (Model model = Model.load(file);
-                 PagePool pages = new KvCacheConfig(3, dev.winnow.tensors.GgmlType.F32, null)
-                         .newPool(model.config().kvGeometry(CONTEXT), policy.interactionDim(model))) {
+                 Engine engine = new Engine(model, new EngineConfig(2, CONTEXT,
+                         new KvCacheConfig(3, dev.winnow.tensors.GgmlType.F32, null), policy, 1))) {
                 PruningTrace trace = new PruningTrace(tiny.layers());
-                Session session = Session.paged(model, pages, CONTEXT, workers, policy, trace);
-                PagedKvCache cache = (PagedKvCache) session.cache();
+                Sequence session = engine.newSequence(SequenceOptions.forced(trace));
+                PagedKvCache cache = session.cache();
                 List<TreeSet<Integer>> previous = new ArrayList<>();
                 for (int l = 0; l < tiny.layers(); l++) {
                     previous.add(new TreeSet<>());
@@ -125,11 +116,11 @@ class PruningReferenceTest {
                 for (int p = 0; p < promptLength; p++) {
                     expected = reference.forward(tokens[p], p);
                 }
-                float[] logits = session.ingest(java.util.Arrays.copyOf(tokens, promptLength));
+                float[] logits = session.prefill(java.util.Arrays.copyOf(tokens, promptLength));
                 compare(expected, logits, reference, cache, previous, promptLength - 1);
                 for (int p = promptLength; p < CONTEXT; p++) {
                     expected = reference.forward(tokens[p], p);
-                    logits = session.next(tokens[p]);
+                    logits = session.feed(tokens[p]);
                     compare(expected, logits, reference, cache, previous, p);
                 }
             }

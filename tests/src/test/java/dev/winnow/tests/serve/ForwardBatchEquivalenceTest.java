@@ -1,14 +1,15 @@
 package dev.winnow.tests.serve;
 
-import dev.winnow.engine.kv.KvCache;
+import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
-import dev.winnow.engine.model.Pruner;
+import dev.winnow.engine.model.SequenceState;
 import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.tensors.GgmlType;
 import dev.winnow.tensors.WorkerPool;
+import dev.winnow.tests.ForwardSequence;
 import dev.winnow.tests.model.TinyLlama;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -60,35 +61,32 @@ class ForwardBatchEquivalenceTest {
             try (Model model = Model.load(file); WorkerPool pool = new WorkerPool(threads);
                  PagePool separatePages = pool(model, pageSize); PagePool sharedPages = pool(model, pageSize)) {
                 LlamaModel llama = model.llama();
-                Sequence[] separate = new Sequence[sequences];
-                Sequence[] batched = new Sequence[sequences];
-                LlamaModel.State single = llama.newState(LlamaModel.DEFAULT_BLOCK);
+                ForwardSequence[] separate = new ForwardSequence[sequences];
+                ForwardSequence[] batched = new ForwardSequence[sequences];
+                LlamaModel.State single = llama.newState(LlamaModel.DEFAULT_BLOCK, pool);
                 for (int q = 0; q < sequences; q++) {
                     PruningPolicy policy = randomPolicy(random);
                     int[] prompt = random.ints(1 + random.nextInt(12), 0, VOCAB).toArray();
-                    separate[q] = new Sequence(model, separatePages, policy);
-                    batched[q] = new Sequence(model, sharedPages, policy);
-                    float[] expected = separate[q].prefill(llama, prompt, single, pool).clone();
-                    assertArrayEquals(expected, batched[q].prefill(llama, prompt, single, pool));
+                    separate[q] = sequence(model, separatePages, policy, single);
+                    batched[q] = sequence(model, sharedPages, policy, single);
+                    float[] expected = separate[q].ingest(prompt).clone();
+                    assertArrayEquals(expected, batched[q].ingest(prompt));
                 }
-                LlamaModel.State batch = llama.newState(sequences);
+                LlamaModel.State batch = llama.newState(sequences, pool);
                 for (int step = 0; step < steps; step++) {
                     List<Integer> rows = activeRows(random, sequences);
                     int[] tokens = new int[rows.size()];
-                    int[] positions = new int[rows.size()];
-                    KvCache[] caches = new KvCache[rows.size()];
-                    Pruner[] pruners = new Pruner[rows.size()];
+                    SequenceState[] batchRows = new SequenceState[rows.size()];
                     float[][] expected = new float[rows.size()][];
                     for (int i = 0; i < rows.size(); i++) {
-                        Sequence b = batched[rows.get(i)];
+                        batchRows[i] = batched[rows.get(i)].state();
                         tokens[i] = random.nextInt(VOCAB);
-                        positions[i] = b.position;
-                        caches[i] = b.cache;
-                        pruners[i] = b.pruner;
-                        expected[i] = separate[rows.get(i)].next(llama, tokens[i], single, pool).clone();
-                        b.position++;
+                        expected[i] = separate[rows.get(i)].next(tokens[i]).clone();
                     }
-                    float[] logits = llama.forwardBatch(tokens, positions, caches, pruners, rows.size(), batch, pool);
+                    float[] logits = llama.forwardBatch(batchRows, tokens, rows.size(), batch);
+                    for (int i = 0; i < rows.size(); i++) {
+                        batched[rows.get(i)].advance();
+                    }
                     for (int i = 0; i < rows.size(); i++) {
                         float[] row = Arrays.copyOfRange(logits, i * VOCAB, (i + 1) * VOCAB);
                         assertArrayEquals(expected[i], row, "step %d, sequence %d".formatted(step, rows.get(i)));
@@ -96,7 +94,8 @@ class ForwardBatchEquivalenceTest {
                 }
                 for (int q = 0; q < sequences; q++) {
                     for (int layer = 0; layer < layers; layer++) {
-                        assertArrayEquals(separate[q].cache.positions(layer), batched[q].cache.positions(layer),
+                        assertArrayEquals(((PagedKvCache) separate[q].state().cache()).positions(layer),
+                                ((PagedKvCache) batched[q].state().cache()).positions(layer),
                                 "sequence %d keeps the same tokens in layer %d".formatted(q, layer));
                     }
                 }
@@ -112,48 +111,25 @@ class ForwardBatchEquivalenceTest {
             tiny.write(file);
             try (Model model = Model.load(file); WorkerPool pool = new WorkerPool(1); PagePool pages = pool(model, 4)) {
                 LlamaModel llama = model.llama();
-                PagedKvCache cache = new PagedKvCache(pages, model.config().kvGeometry(CONTEXT));
-                LlamaModel.State state = llama.newState(2);
+                LlamaModel.State state = llama.newState(2, pool);
+                ForwardSequence sequence = sequence(model, pages, new PruningPolicy.None(), state);
                 IllegalArgumentException shared = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
-                        new int[] {3, 4}, new int[] {0, 1}, new KvCache[] {cache, cache},
-                        new Pruner[] {Pruner.NONE, Pruner.NONE}, 2, state, pool));
+                        new SequenceState[] {sequence.state(), sequence.state()}, new int[] {3, 4}, 2, state));
                 assertTrue(shared.getMessage().contains("share one cache"), shared.getMessage());
                 IllegalArgumentException tooMany = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
-                        new int[3], new int[3], new KvCache[3], new Pruner[3], 3, state, pool));
+                        new SequenceState[3], new int[3], 3, state));
                 assertTrue(tooMany.getMessage().contains("1 to 2 tokens"), tooMany.getMessage());
                 IllegalArgumentException outside = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
-                        new int[] {VOCAB}, new int[] {0}, new KvCache[] {cache}, new Pruner[] {Pruner.NONE}, 1, state, pool));
+                        new SequenceState[] {sequence.state()}, new int[] {VOCAB}, 1, state));
                 assertTrue(outside.getMessage().contains("outside the vocabulary"), outside.getMessage());
             }
         }
     }
 
-    /** One sequence: its cache, pruner and next position. */
-    private static final class Sequence {
-        final PagedKvCache cache;
-        final Pruner pruner;
-        int position;
-        private final int[] one = new int[1];
-
-        Sequence(Model model, PagePool pages, PruningPolicy policy) {
-            cache = new PagedKvCache(pages, model.config().kvGeometry(CONTEXT));
-            pruner = policy.create(model, cache, null);
-        }
-
-        float[] prefill(LlamaModel llama, int[] prompt, LlamaModel.State state, WorkerPool pool) {
-            float[] logits = null;
-            for (int offset = 0; offset < prompt.length; offset += 5) {
-                int count = Math.min(5, prompt.length - offset);
-                logits = llama.forward(prompt, offset, count, position, state, cache, pruner, pool, offset + count == prompt.length);
-                position += count;
-            }
-            return logits;
-        }
-
-        float[] next(LlamaModel llama, int token, LlamaModel.State state, WorkerPool pool) {
-            one[0] = token;
-            return llama.forward(one, 0, 1, position++, state, cache, pruner, pool, true);
-        }
+    /** A sequence of one of the test's pools with a policy of its own, reading prompts in blocks of 5. */
+    private static ForwardSequence sequence(Model model, PagePool pages, PruningPolicy policy, LlamaModel.State state) {
+        PagedKvCache cache = new PagedKvCache(pages, model.config().kvGeometry(CONTEXT));
+        return new ForwardSequence(model, cache, policy.create(model, cache, null), state, 5);
     }
 
     private static PruningPolicy randomPolicy(SplittableRandom random) {

@@ -1,12 +1,13 @@
 package dev.winnow.tests.serve;
 
-import dev.winnow.engine.generate.Generator;
-import dev.winnow.engine.generate.Session;
 import dev.winnow.engine.kv.KvBudget;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Generator;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.sampling.Sampler;
 import dev.winnow.engine.sampling.SamplerConfig;
 import dev.winnow.engine.serve.FinishReason;
@@ -18,11 +19,12 @@ import dev.winnow.engine.serve.SchedulerConfig;
 import dev.winnow.engine.serve.SequenceEvent;
 import dev.winnow.engine.serve.SequenceHandle;
 import dev.winnow.tensors.GgmlType;
-import dev.winnow.tensors.WorkerPool;
 import dev.winnow.tests.SharedFiles;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -46,21 +48,16 @@ class SchedulerTest {
     private static final String[] PROMPTS = {"Once upon a time", "Tom and Lily", "The cat", "One day, a little girl",
             "Sam had a big red ball", "There was a dog"};
     private static Model model;
-    private static WorkerPool soloWorkers;
 
     @BeforeAll
     static void load() throws IOException {
         model = Model.load(SharedFiles.requireShared("models/stories260K.gguf"));
-        soloWorkers = new WorkerPool(1);
     }
 
     @AfterAll
     static void close() {
         if (model != null) {
             model.close();
-        }
-        if (soloWorkers != null) {
-            soloWorkers.close();
         }
     }
 
@@ -121,13 +118,16 @@ class SchedulerTest {
         }
     }
 
-    @Test
-    void whenThePoolRunsOutTheNewestSequenceIsPreemptedAndResumesWhereItWas() throws Exception {
-        // Each sequence fits alone (5 + 200 tokens in 13 pages of 16 per layer), two do not: the newer one is
-        // sent back to the queue and resumes when the older one ends, with the same text as alone.
+    @ParameterizedTest(name = "--prune {0}")
+    @ValueSource(strings = {"none", "window:4:120", "h2o:60:60", "tova:120"})
+    void whenThePoolRunsOutTheNewestSequenceIsPreemptedAndResumesWhereItWas(String prune) throws Exception {
+        // Each sequence fits alone (5 + 200 tokens in 13 pages of 16 per layer), two do not, even pruned to at
+        // most 124 tokens (8 pages) each: the newer one is sent back to the queue and resumes when the older one
+        // ends, with the same text as alone (re-read step by step, so that h2o and tova keep the same tokens).
+        PruningPolicy policy = PruningPolicy.parse(prune);
         SamplerConfig seeded = new SamplerConfig(0.8f, 40, 0.95f, 0.05f, 1f, 64, 99);
         KvCacheConfig kv = new KvCacheConfig(16, GgmlType.F16, new KvBudget.Tokens(208));
-        try (Scheduler scheduler = new Scheduler(model, new SchedulerConfig(2, 4, CONTEXT, kv, new PruningPolicy.None(), 2),
+        try (Scheduler scheduler = new Scheduler(model, new SchedulerConfig(2, 4, CONTEXT, kv, policy, 2),
                 System.err::println)) {
             GenerationParams params = new GenerationParams(seeded, 0, 0, Map.of(), 200, List.of(), true);
             SequenceHandle older = scheduler.submit(new GenerationRequest(encode(PROMPTS[0]), params, null));
@@ -135,7 +135,7 @@ class SchedulerTest {
             SequenceHandle newer = scheduler.submit(new GenerationRequest(encode(PROMPTS[1]), params, null));
             Outcome newerOutcome = Outcome.drain(newer, 30);
             assertEquals(FinishReason.TOKEN_LIMIT, newerOutcome.finished().reason());
-            assertEquals(soloIgnoringEos(PROMPTS[1], seeded, 200, CONTEXT), newerOutcome.text());
+            assertEquals(soloIgnoringEos(PROMPTS[1], seeded, 200, CONTEXT, policy), newerOutcome.text());
             Outcome olderOutcome = Outcome.drain(older, 30);
             assertEquals(200, olderOutcome.finished().completionTokens());
             String metrics = scheduler.metrics().prometheusText();
@@ -153,7 +153,8 @@ class SchedulerTest {
             assertEquals(FinishReason.KV_BUDGET_FULL, outcome.finished().reason());
             assertEquals("length", outcome.finished().reason().openAiName());
             assertEquals(64 - encode(PROMPTS[0]).length + 1, outcome.finished().completionTokens());
-            assertEquals(soloIgnoringEos(PROMPTS[0], SamplerConfig.greedy(), outcome.finished().completionTokens(), CONTEXT),
+            assertEquals(soloIgnoringEos(PROMPTS[0], SamplerConfig.greedy(), outcome.finished().completionTokens(), CONTEXT,
+                    new PruningPolicy.None()),
                     outcome.text());
             awaitTrue(() -> scheduler.metrics().pagesInUse() == 0, "every page back in the pool");
         }
@@ -254,24 +255,23 @@ class SchedulerTest {
     private record Solo(String text, int generated) {
     }
 
-    /** What one sequence generates alone, through a session and the generator. */
+    /** What one sequence generates alone, through an engine of its own and the generator. */
     private static Solo solo(String prompt, SamplerConfig sampling, int maxTokens, PruningPolicy policy) {
-        try (PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(CONTEXT), 0)) {
-            Session session = Session.paged(model, pages, CONTEXT, soloWorkers, policy, null);
+        try (Engine engine = new Engine(model, EngineConfig.single(1, CONTEXT, policy))) {
             StringBuilder text = new StringBuilder();
-            Generator.Result result = Generator.generate(session, encode(prompt), maxTokens, Sampler.create(sampling),
-                    model.tokenizer()::isEndOfGeneration, false, text::append);
+            Generator.Result result = Generator.generate(engine.newSequence(SequenceOptions.of(Sampler.create(sampling),
+                    model.tokenizer()::isEndOfGeneration)), encode(prompt), maxTokens, false, text::append);
             return new Solo(text.toString(), result.generatedTokens());
         }
     }
 
     /** Sampling through end-of-generation tokens, as a request with {@code ignore_eos} does. */
-    private static String soloIgnoringEos(String prompt, SamplerConfig sampling, int maxTokens, int context) {
-        try (PagePool pages = KvCacheConfig.defaults().newPool(model.config().kvGeometry(context), 0)) {
-            Session session = Session.paged(model, pages, context, soloWorkers, new PruningPolicy.None(), null);
+    private static String soloIgnoringEos(String prompt, SamplerConfig sampling, int maxTokens, int context,
+                                          PruningPolicy policy) {
+        try (Engine engine = new Engine(model, EngineConfig.single(1, context, policy))) {
             StringBuilder text = new StringBuilder();
-            Generator.generate(session, encode(prompt), maxTokens, Sampler.create(sampling), token -> false, false,
-                    text::append);
+            Generator.generate(engine.newSequence(SequenceOptions.of(Sampler.create(sampling), token -> false)),
+                    encode(prompt), maxTokens, false, text::append);
             return text.toString();
         }
     }

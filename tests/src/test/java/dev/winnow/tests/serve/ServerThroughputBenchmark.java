@@ -1,16 +1,12 @@
 package dev.winnow.tests.serve;
 
-import dev.winnow.engine.kv.KvBudget;
-import dev.winnow.engine.kv.KvCache;
 import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.PagePool;
-import dev.winnow.engine.kv.PagedKvCache;
-import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
-import dev.winnow.engine.model.Pruner;
-import dev.winnow.tensors.GgmlType;
-import dev.winnow.tensors.VectorMath;
-import dev.winnow.tensors.WorkerPool;
+import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.tests.SharedFiles;
 import org.junit.jupiter.api.Test;
 
@@ -87,35 +83,23 @@ class ServerThroughputBenchmark {
         }
     }
 
-    /** Tokens/s of the decode step alone: B sequences of the prompt, {@code steps} batched steps. */
+    /** Tokens/s of the decode step alone: B sequences of the prompt, {@code steps} batched steps, greedy. */
     private static double decodeSteps(Model model, int batch, int steps, int threads) {
-        LlamaModel llama = model.llama();
         int[] prompt = model.tokenizer().encode(PROMPT, model.vocabulary().addBos(), true);
         int context = prompt.length + steps + 1;
-        try (WorkerPool workers = new WorkerPool(threads);
-             PagePool pages = new KvCacheConfig(KvCacheConfig.DEFAULT_PAGE_SIZE, GgmlType.F16,
-                     new KvBudget.Tokens((long) batch * roundUp(context, KvCacheConfig.DEFAULT_PAGE_SIZE)))
-                     .newPool(model.config().kvGeometry(context), 0)) {
-            LlamaModel.State prefill = llama.newState(LlamaModel.DEFAULT_BLOCK);
-            LlamaModel.State state = llama.newState(batch);
-            KvCache[] caches = new KvCache[batch];
-            Pruner[] pruners = new Pruner[batch];
-            int[] tokens = new int[batch];
-            int[] positions = new int[batch];
+        try (Engine engine = new Engine(model, new EngineConfig(threads, context, KvCacheConfig.defaults(),
+                new PruningPolicy.None(), batch))) {
+            Sequence[] rows = new Sequence[batch];
             for (int i = 0; i < batch; i++) {
-                caches[i] = new PagedKvCache(pages, model.config().kvGeometry(context));
-                pruners[i] = Pruner.NONE;
-                float[] logits = llama.forward(prompt, 0, prompt.length, 0, prefill, caches[i], Pruner.NONE, workers, true);
-                tokens[i] = VectorMath.argmax(logits, 0, logits.length);
-                positions[i] = prompt.length;
+                rows[i] = engine.newSequence(SequenceOptions.forced(null));
+                rows[i].prefill(prompt);
+                rows[i].sampleNext();
             }
-            int vocabulary = model.config().vocabularySize();
             long start = System.nanoTime();
             for (int step = 0; step < steps; step++) {
-                float[] logits = llama.forwardBatch(tokens, positions, caches, pruners, batch, state, workers);
-                for (int i = 0; i < batch; i++) {
-                    tokens[i] = VectorMath.argmax(logits, i * vocabulary, vocabulary);
-                    positions[i]++;
+                engine.step(rows, batch);
+                for (Sequence row : rows) {
+                    row.sampleNext();
                 }
             }
             return (double) batch * steps / ((System.nanoTime() - start) / 1e9);
@@ -134,9 +118,6 @@ class ServerThroughputBenchmark {
                 Arrays.stream(values).max().orElseThrow());
     }
 
-    private static long roundUp(int tokens, int pageSize) {
-        return (long) (tokens + pageSize - 1) / pageSize * pageSize;
-    }
 
     private static double loadAverage() {
         return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();

@@ -2,11 +2,12 @@ package dev.winnow.tests.training;
 
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
 import dev.winnow.engine.training.ModelParameters;
 import dev.winnow.engine.training.PerplexityEvaluator;
 import dev.winnow.engine.training.TextCorpus;
 import dev.winnow.engine.training.TrainingPass;
-import dev.winnow.tensors.WorkerPool;
 import dev.winnow.tests.SharedFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,10 +30,10 @@ class PerplexityMatchesTrainerTest {
         Path file = SharedFiles.requireShared("models/stories260K.gguf");
         Path text = TrainingCliTest.heldOutText(dir, 1);
         int context = 64;
-        try (Model model = Model.load(file); WorkerPool pool = new WorkerPool(1)) {
+        try (Model model = Model.load(file);
+             Engine measuring = new Engine(model, EngineConfig.single(1, context, new PruningPolicy.None()))) {
             int[] stream = TextCorpus.tokenize(text, model.tokenizer(), true);
-            double engine = PerplexityEvaluator.measure(model, new PruningPolicy.None(), stream, context, pool, null,
-                    done -> { }).perplexity();
+            double engine = PerplexityEvaluator.measure(measuring, null, stream, done -> { }).perplexity();
 
             ModelParameters parameters = ModelParameters.fromModel(model, 4, 1);
             for (int l = 0; l < model.config().layers(); l++) {

@@ -1,6 +1,12 @@
 package dev.winnow.tests.training;
 
-import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.kv.KvCacheConfig;
+import dev.winnow.engine.pruning.PruningPolicy;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
+import dev.winnow.tensors.GgmlType;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.training.TextData;
 import dev.winnow.engine.training.TrainingData;
@@ -70,12 +76,16 @@ class TextDistillationTest {
     private static void assertTeacher(Model model, TrainingData.Row row, WorkerPool workers) {
         assertNull(row.targets(), "distilled rows are scored against the teacher only");
         int vocab = model.config().vocabularySize();
-        Session session = Session.dense(model, SEQ_LEN, workers);
-        for (int t = 0; t < SEQ_LEN; t++) {
-            float[] expected = session.next(row.inputs()[t]).clone();
-            VectorMath.softmax(expected, 0, vocab);
-            float[] actual = Arrays.copyOfRange(row.teacher(), t * vocab, (t + 1) * vocab);
-            assertArrayEquals(expected, actual, "position " + t);
+        EngineConfig dense = new EngineConfig(2, SEQ_LEN, new KvCacheConfig(KvCacheConfig.DEFAULT_PAGE_SIZE,
+                GgmlType.F32, null), new PruningPolicy.None(), 1);
+        try (Engine engine = new Engine(model, dense)) {
+            Sequence sequence = engine.newSequence(SequenceOptions.forced(null));
+            for (int t = 0; t < SEQ_LEN; t++) {
+                float[] expected = sequence.feed(row.inputs()[t]).clone();
+                VectorMath.softmax(expected, 0, vocab);
+                float[] actual = Arrays.copyOfRange(row.teacher(), t * vocab, (t + 1) * vocab);
+                assertArrayEquals(expected, actual, "position " + t);
+            }
         }
     }
 

@@ -1,6 +1,9 @@
 package dev.winnow.tests.training;
 
-import dev.winnow.engine.generate.Session;
+import dev.winnow.engine.runtime.Engine;
+import dev.winnow.engine.runtime.EngineConfig;
+import dev.winnow.engine.runtime.Sequence;
+import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
@@ -36,18 +39,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class TrainingMatchesEngineTest {
     private static final int CONTEXT = 40;
-    private static WorkerPool workers;
-
-    @BeforeContainer
-    static void start() {
-        workers = new WorkerPool(2);
-    }
-
-    @AfterContainer
-    static void stop() {
-        workers.close();
-    }
-
     @Property(tries = 20)
     void hardDecisionsGiveTheEnginesLogitsAndSparsity(@ForAll @IntRange(min = 1, max = 3) int layers,
                                                        @ForAll @IntRange(min = 2, max = 30) int length,
@@ -70,8 +61,8 @@ class TrainingMatchesEngineTest {
         try {
             tiny.write(file);
             try (Model model = Model.load(file);
-                 PagePool pages = new KvCacheConfig(4, GgmlType.F32, null)
-                         .newPool(model.config().kvGeometry(CONTEXT), rank)) {
+                 Engine engine = new Engine(model, new EngineConfig(2, CONTEXT, new KvCacheConfig(4, GgmlType.F32, null),
+                         new PruningPolicy.Dcp(), 1))) {
                 ModelParameters parameters = ModelParameters.fromModel(model, 1, 0);
                 assertEquals(rank, parameters.layout().rank(), "the module of the file is used");
                 TrainingPass pass = new TrainingPass(parameters.layout(), length);
@@ -79,10 +70,10 @@ class TrainingMatchesEngineTest {
                         Double.POSITIVE_INFINITY);
                 Assume.that(pass.closestDecision() > 1e-3);
                 float[] trained = pass.logits();
-                Session session = Session.paged(model, pages, CONTEXT, workers, new PruningPolicy.Dcp(), null);
+                Sequence session = engine.newSequence(SequenceOptions.forced(null));
                 int vocab = tiny.vocab();
                 for (int t = 0; t < length; t++) {
-                    float[] logits = session.next(tokens[t]);
+                    float[] logits = session.feed(tokens[t]);
                     for (int v = 0; v < vocab; v++) {
                         float expected = logits[v];
                         float actual = trained[t * vocab + v];
@@ -90,7 +81,7 @@ class TrainingMatchesEngineTest {
                                 "position %d, logit %d: engine %s, trainer %s".formatted(t, v, expected, actual));
                     }
                 }
-                PagedKvCache cache = (PagedKvCache) session.cache();
+                PagedKvCache cache = session.cache();
                 double sparsity = 0;
                 for (int l = 0; l < layers; l++) {
                     sparsity += cache.stats(l).sparsity() / layers;

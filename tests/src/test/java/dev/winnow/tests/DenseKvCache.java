@@ -1,5 +1,9 @@
-package dev.winnow.engine.kv;
+package dev.winnow.tests;
 
+import dev.winnow.engine.kv.AttentionWeights;
+import dev.winnow.engine.kv.KvCache;
+import dev.winnow.engine.kv.KvCacheFullException;
+import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.tensors.VectorMath;
 import dev.winnow.tensors.WorkerPool;
 

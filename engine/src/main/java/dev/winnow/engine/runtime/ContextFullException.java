@@ -1,4 +1,4 @@
-package dev.winnow.engine.generate;
+package dev.winnow.engine.runtime;
 
 /** The tokens of a session would go past its context length. */
 public final class ContextFullException extends RuntimeException {
