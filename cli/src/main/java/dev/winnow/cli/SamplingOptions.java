@@ -7,7 +7,7 @@ import picocli.CommandLine.Option;
 final class SamplingOptions {
     private static final SamplerConfig DEFAULTS = SamplerConfig.defaults();
 
-    @Option(names = "--temperature", paramLabel = "T",
+    @Option(names = {"--temperature", "--temp"}, paramLabel = "T",
             description = "Sampling temperature; 0 is greedy (default: ${DEFAULT-VALUE}).")
     float temperature = DEFAULTS.temperature();
 
@@ -29,7 +29,7 @@ final class SamplingOptions {
             description = "How many recent tokens the repeat penalty looks at (default: ${DEFAULT-VALUE}).")
     int repeatLastN = DEFAULTS.repeatLastN();
 
-    @Option(names = "--seed", paramLabel = "S", description = "Random seed, for repeatable sampling (default: random).")
+    @Option(names = {"-s", "--seed"}, paramLabel = "S", description = "Random seed, for repeatable sampling (default: random).")
     Long seed;
 
     SamplerConfig config() {

@@ -1,12 +1,13 @@
 package dev.winnow.engine.runtime;
 
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /** Drives a sequence: reads a prompt, then samples, streams and reads tokens until a stop condition. */
 public final class Generator {
 
     /** Why generation ended. */
-    public enum StopReason { END_OF_GENERATION, TOKEN_LIMIT, CONTEXT_FULL }
+    public enum StopReason { END_OF_GENERATION, TOKEN_LIMIT, CONTEXT_FULL, STOPPED }
 
     /** What a generation did and how fast. */
     public record Result(int promptTokens, int generatedTokens, long promptNanos, long generationNanos,
@@ -38,6 +39,15 @@ public final class Generator {
      */
     public static Result generate(Sequence sequence, int[] prompt, int maxTokens, boolean echoPrompt,
                                   Consumer<String> sink) {
+        return generate(sequence, prompt, maxTokens, echoPrompt, sink, () -> false);
+    }
+
+    /**
+     * As {@link #generate(Sequence, int[], int, boolean, Consumer)}, ending early (with {@link StopReason#STOPPED})
+     * once {@code stopRequested} says so, between two tokens, every token generated so far read into the sequence.
+     */
+    public static Result generate(Sequence sequence, int[] prompt, int maxTokens, boolean echoPrompt,
+                                  Consumer<String> sink, BooleanSupplier stopRequested) {
         if (maxTokens > 0 && (long) prompt.length + maxTokens > sequence.remaining()) {
             throw new ContextFullException(
                     "the prompt (%d tokens) and %d generated tokens need %d positions, but only %d of the context's %d are left; raise --ctx or lower -n"
@@ -63,6 +73,10 @@ public final class Generator {
         while (true) {
             if (maxTokens >= 0 && generated >= maxTokens) {
                 reason = StopReason.TOKEN_LIMIT;
+                break;
+            }
+            if (stopRequested.getAsBoolean()) {
+                reason = StopReason.STOPPED;
                 break;
             }
             String text = sequence.sampleNext();

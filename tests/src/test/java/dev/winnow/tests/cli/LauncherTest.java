@@ -137,6 +137,37 @@ class LauncherTest {
         }
     }
 
+    /** Ctrl-C while chat writes a reply stops the reply, not the chat: the conversation is still there to save. */
+    @Test
+    void ctrlCInAChatStopsTheReplyAndKeepsTheConversation() throws Exception {
+        Path model = SharedFiles.requireShared("models/stories260K.gguf");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/tmux")), "tmux is not installed; no terminal to press Ctrl-C in");
+        Path dir = Files.createTempDirectory("winnow-chat-ctrl-c");
+        Path saved = dir.resolve("talk.json");
+        String session = "winnow-chat-" + ProcessHandle.current().pid();
+        Path script = Files.writeString(dir.resolve("run.sh"), "export JAVA_HOME=" + System.getProperty("java.home")
+                + "\n" + root.resolve("bin/winnow") + " chat -m " + model + " -n -1 --temperature 0 -t 1 2>"
+                + dir.resolve("err.txt") + "\necho $? >" + dir.resolve("exit.txt") + "\nsleep 60\n");
+        tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "bash " + script);
+        try {
+            Path err = dir.resolve("err.txt");
+            awaitTrue(() -> Files.exists(err) && Files.readString(err).contains("/help lists the commands"),
+                    "chat never started", err);
+            tmux("send-keys", "-t", session, "Once upon a time", "Enter");
+            tmux("send-keys", "-t", session, "C-c");
+            // Whether the reply was still being written or had ended, Ctrl-C must leave the chat running.
+            tmux("send-keys", "-t", session, "/save " + saved, "Enter");
+            awaitTrue(() -> Files.exists(saved), "the chat did not answer /save after Ctrl-C", err);
+            tmux("send-keys", "-t", session, "/exit", "Enter");
+            Path exit = dir.resolve("exit.txt");
+            awaitTrue(() -> Files.exists(exit) && !Files.readString(exit).isBlank(), "chat did not leave on /exit", err);
+            assertEquals("0", Files.readString(exit).strip(), Files.readString(err));
+            assertTrue(Files.readString(saved).contains("\"content\" : \"Once upon a time\""), Files.readString(saved));
+        } finally {
+            tmux("kill-session", "-t", session);
+        }
+    }
+
     private interface Check {
         boolean holds() throws IOException;
     }
