@@ -64,6 +64,7 @@ class ChatInputTest {
                 }
             });
             // Ctrl-C is a signal: it must arrive while the editor is reading, as a person's keystroke does.
+            awaitPrompts(1);
             type("half a thought");
             awaitScreen("half a thought");
             type(CTRL_C);
