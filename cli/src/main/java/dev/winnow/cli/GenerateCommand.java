@@ -8,13 +8,16 @@ import dev.winnow.engine.runtime.Generator;
 import dev.winnow.engine.runtime.Sequence;
 import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.sampling.Sampler;
+import dev.winnow.engine.tokenizer.TextFile;
 import dev.winnow.engine.tokenizer.Tokenizer;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -42,10 +45,27 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     PruneOptions pruneOptions;
 
-    @Option(names = {"-p", "--prompt"}, required = true, paramLabel = "TEXT", description = "The prompt.")
-    String prompt;
+    @ArgGroup(multiplicity = "1")
+    PromptSource promptSource;
 
-    @Option(names = {"-n", "--tokens"}, paramLabel = "N",
+    /** The prompt, given on the command line or in a file (as llama.cpp's -p and -f). */
+    static final class PromptSource {
+        @Option(names = {"-p", "--prompt"}, required = true, paramLabel = "TEXT", description = "The prompt.")
+        String text;
+
+        @Option(names = {"-f", "--file"}, required = true, paramLabel = "FILE", description = "Read the prompt from a UTF-8 file.")
+        Path file;
+
+        String read() throws IOException {
+            return text != null ? text : TextFile.readUtf8(file);
+        }
+    }
+
+    @Option(names = "--stats", description = "After generating, print the KV cache per layer: live tokens, pages, "
+            + "free slots, bytes held against a dense cache.")
+    boolean stats;
+
+    @Option(names = {"-n", "--tokens", "--n-predict"}, paramLabel = "N",
             description = "Tokens to generate; -1 generates until the end of text or a full context (default: ${DEFAULT-VALUE}).")
     int tokens = 256;
 
@@ -70,7 +90,7 @@ final class GenerateCommand implements Callable<Integer> {
         try (Model model = modelFile.load(err, pruneOptions.adapter);
              Engine engine = modelOptions.engine(model, kvOptions.config(), policy, 1, err)) {
             Tokenizer tokenizer = model.tokenizer();
-            int[] promptTokens = tokenizer.encode(prompt, model.vocabulary().addBos(), true);
+            int[] promptTokens = tokenizer.encode(promptSource.read(), model.vocabulary().addBos(), true);
             if (promptTokens.length == 0) {
                 throw new UserInputException("the prompt is empty and the model adds no BOS token: nothing to start from");
             }
@@ -95,7 +115,7 @@ final class GenerateCommand implements Callable<Integer> {
                     result.promptTokens(), result.promptTokensPerSecond(), result.generatedTokens(),
                     result.generationTokensPerSecond(), result.stopReason().name().toLowerCase().replace('_', ' '));
             err.flush();
-            if (kvOptions.stats) {
+            if (stats) {
                 KvStatsTable.print(err, sequence.cache(), policy);
             }
         }

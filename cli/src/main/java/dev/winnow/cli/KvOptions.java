@@ -22,9 +22,6 @@ final class KvOptions {
             description = "Storage type of cached keys and values: f32, f16 or q8_0 (default: ${DEFAULT-VALUE}).")
     String type = "f16";
 
-    @Option(names = "--stats", description = "After generating, print the KV cache per layer: live tokens, pages, "
-            + "free slots, bytes held against a dense cache.")
-    boolean stats;
 
     KvCacheConfig config() {
         GgmlType storage = switch (type.toLowerCase(Locale.ROOT)) {

@@ -20,9 +20,16 @@ final class ModelOptions {
             description = "Worker threads for the matrix work (default: the number of cores, ${DEFAULT-VALUE}).")
     int threads = Runtime.getRuntime().availableProcessors();
 
-    @Option(names = {"-c", "--ctx"}, paramLabel = "N",
+    @Option(names = {"-c", "--ctx", "--ctx-size"}, paramLabel = "N",
             description = "Context length in tokens (default: the model's own).")
     Integer contextLength;
+
+    /** llama.cpp's GPU offload flag, accepted so that a command copied from it runs, with a word on what it does here. */
+    @Option(names = {"-ngl", "--n-gpu-layers", "--gpu-layers"}, paramLabel = "N", hidden = true)
+    void gpuLayers(int layers) {
+        spec.commandLine().getErr().println("winnow: note: Winnow runs on the CPU; -ngl " + layers
+                + " has no effect here");
+    }
 
     /** The context length of a sequence: --ctx, or the model's own. */
     int contextLength(Model model) {

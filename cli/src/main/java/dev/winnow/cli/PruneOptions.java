@@ -1,7 +1,9 @@
 package dev.winnow.cli;
 
 import dev.winnow.engine.pruning.PruningPolicy;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
 
@@ -17,11 +19,20 @@ final class PruneOptions {
             description = "A GGUF pruning module (from train-pruning or dcp-init) laid over the model, for --prune dcp.")
     Path adapter;
 
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec command;
+
     PruningPolicy policy() {
+        PruningPolicy policy;
         try {
-            return PruningPolicy.parse(spec);
+            policy = PruningPolicy.parse(spec);
         } catch (IllegalArgumentException e) {
             throw new UserInputException(e.getMessage());
         }
+        if (adapter != null && !(policy instanceof PruningPolicy.Dcp)) {
+            command.commandLine().getErr().printf("winnow: warning: --prune-adapter %s is not used: it only applies "
+                    + "with --prune dcp (the policy is %s)%n", adapter, spec);
+        }
+        return policy;
     }
 }

@@ -84,9 +84,6 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (kvOptions.stats) {
-            throw new UserInputException("--stats is for generate and chat; serve reports the KV cache at /metrics");
-        }
         if (shutdownGrace < 0) {
             throw new UserInputException("--shutdown-grace must be 0 or more seconds, got " + shutdownGrace);
         }
