@@ -39,7 +39,7 @@ class ServeCommandTest {
         assertFails("--parallel must be 1 to 256, got 0", "serve", "-m", model, "--parallel", "0", "--port", "0");
         assertFails("--queue must be at least 1", "serve", "-m", model, "--queue", "0", "--port", "0");
         assertFails("--port must be 0 to 65535", "serve", "-m", model, "--port", "70000");
-        assertFails("--stats is for generate and chat", "serve", "-m", model, "--stats", "--port", "0");
+        assertFails("Unknown option: '--stats'", "serve", "-m", model, "--stats", "--port", "0");
         assertFails("--header-timeout must be at least 1 second, got 0", "serve", "-m", model, "--header-timeout", "0", "--port", "0");
         assertFails("--body-timeout must be at least 2 seconds, got 1", "serve", "-m", model, "--body-timeout", "1", "--port", "0");
         assertFails("--max-connections must be at least 1, got 0", "serve", "-m", model, "--max-connections", "0", "--port", "0");

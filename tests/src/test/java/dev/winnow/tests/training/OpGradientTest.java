@@ -63,7 +63,12 @@ class OpGradientTest {
     void rmsNorm(@ForAll @IntRange(min = 1, max = 4) int rows, @ForAll @IntRange(min = 1, max = 12) int dim,
                  @ForAll long seed) {
         SplittableRandom random = new SplittableRandom(seed);
+        // Inputs of magnitude 0.5 to 1: near a row of zeros RMSNorm bends so sharply (x / |x| for one value) that a
+        // float finite difference of step 1e-3 no longer measures its slope (seen: -1.75 analytic, -1.68 measured).
         float[] x = uniform(random, rows * dim, 1);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = Math.copySign(0.5f + 0.5f * Math.abs(x[i]), x[i]);
+        }
         float[] w = uniform(random, 2 + dim, 1);
         float[] weights = uniform(random, rows * dim, 1);
         float[] y = new float[rows * dim];
