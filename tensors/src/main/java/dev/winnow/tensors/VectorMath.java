@@ -55,7 +55,7 @@ public final class VectorMath {
         return sum;
     }
 
-    /** LANES vectors of scratch per thread for {@link #swiglu}. */
+    /** LANES vectors of scratch per thread for {@link #swiglu} and {@link #expScaled}. */
     private static final ThreadLocal<float[]> LANE_VECTORS = ThreadLocal.withInitial(() -> new float[LANES * LANES]);
 
     /**
@@ -270,7 +270,16 @@ public final class VectorMath {
             exp(x, xOff + i, shift, scale, out, outOff + i);
             sumV = sumV.add(FloatVector.fromArray(FLOAT, out, outOff + i));
         }
-        float sum = Vectors.sum(sumV);
+        // Vectors.sum's additions, over the lanes stored: passing the vector to it boxes the vector on every call
+        // where the JIT does not inline it (attention's online softmax calls this once per query head and tile).
+        float[] lanes = LANE_VECTORS.get();
+        sumV.intoArray(lanes, 0);
+        for (int half = LANES / 2; half > 0; half /= 2) {
+            for (int lane = 0; lane < half; lane++) {
+                lanes[lane] += lanes[lane + half];
+            }
+        }
+        float sum = lanes[0];
         for (; i < n; i++) {
             float e = exp((x[xOff + i] - shift) * scale);
             out[outOff + i] = e;

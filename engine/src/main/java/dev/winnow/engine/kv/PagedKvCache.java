@@ -21,6 +21,8 @@ import java.util.Arrays;
 public final class PagedKvCache implements KvCache {
     /** Below this many multiply-adds, handing KV heads to other threads costs more than it saves. */
     private static final long PARALLEL_WORK_THRESHOLD = 1 << 15;
+    /** Slots attention scores at once (whole pages, at least one): enough that a query head's per-call costs fade. */
+    private static final int TILE_SLOTS = 64;
 
     private final PagePool pool;
     private final PageMemory memory;
@@ -39,8 +41,8 @@ public final class PagedKvCache implements KvCache {
     private int blockPieces;
     private final Layer[] layers;
     private final float scale;
-    /** Per attention task, the page it is reading. */
-    private PageScratch[] scratch = new PageScratch[0];
+    /** Per attention task, the pages it is reading. */
+    private Tile[] tiles = new Tile[0];
     /** Per (query row, head) of the block: the largest score so far and the sum of the weights so far. */
     private float[] runningMax = new float[0];
     private float[] runningSum = new float[0];
@@ -286,10 +288,10 @@ public final class PagedKvCache implements KvCache {
         // once more.
         blockPieces = Math.min(count, Math.ceilDiv(2 * workers.threads(), geometry.kvHeads()));
         int tasks = geometry.kvHeads() * blockPieces;
-        if (scratch.length < tasks) {
-            scratch = new PageScratch[tasks];
+        if (tiles.length < tasks) {
+            tiles = new Tile[tasks];
             for (int t = 0; t < tasks; t++) {
-                scratch[t] = new PageScratch(pool.pageSize(), geometry.headDim());
+                tiles[t] = new Tile(pool.pageSize(), geometry.headDim());
             }
         }
         if ((long) live * geometry.heads() * geometry.headDim() * count < PARALLEL_WORK_THRESHOLD) {
@@ -310,27 +312,25 @@ public final class PagedKvCache implements KvCache {
     private void attendPieces(int first, int end) {
         for (int task = first; task < end; task++) {
             int piece = task % blockPieces;
-            attendRows(scratch[task], task / blockPieces, piece * blockCount / blockPieces,
+            attendRows(tiles[task], task / blockPieces, piece * blockCount / blockPieces,
                     (piece + 1) * blockCount / blockPieces);
         }
     }
 
     /**
-     * The attention of the block's query rows [firstRow, endRow) for the query heads of one KV head, page by page:
-     * each page's keys and values are converted once for all those rows and heads, and every (row, head) keeps a
-     * running maximum score and sum of weights (online softmax), its output row holding the weighted values so
-     * far, rescaled whenever the maximum rises; the rows are divided by their sums at the end. A query's
-     * arithmetic depends only on its own row and the pages, never on the block or the split around it.
+     * The attention of the block's query rows [firstRow, endRow) for the query heads of one KV head, a tile of
+     * pages at a time: each tile's keys and values are converted once for all those rows and heads, and every
+     * (row, head) keeps a running maximum score and sum of weights (online softmax), its output row holding the
+     * weighted values so far, rescaled whenever the maximum rises; the rows are divided by their sums at the end.
+     * A query's arithmetic depends only on its own row and the pages, never on the block or the split around it.
      */
-    private void attendRows(PageScratch page, int kvHead, int firstRow, int endRow) {
-        Layer table = block;
+    private void attendRows(Tile tile, int kvHead, int firstRow, int endRow) {
         float[] q = blockQueries;
         float[] out = blockOutput;
         int heads = geometry.heads();
         int headDim = geometry.headDim();
         int group = geometry.groupSize();
         int firstHead = kvHead * group;
-        int pageSize = pool.pageSize();
         for (int i = firstRow; i < endRow; i++) {
             for (int head = firstHead; head < firstHead + group; head++) {
                 runningMax[i * heads + head] = Float.NEGATIVE_INFINITY;
@@ -341,30 +341,30 @@ public final class PagedKvCache implements KvCache {
                 visibleEarlier[i] = 0;
             }
         }
-        for (int p = 0, pages = table.pages.size(); p < pages; p++) {
-            page.load(table.pages.get(p), kvHead);
-            page.loadValues(kvHead);
+        for (int p = 0, pages = block.pages.size(); p < pages; p += tile.capacity) {
+            tile.load(p, kvHead);
+            tile.loadValues(kvHead);
             for (int i = firstRow; i < endRow; i++) {
-                float[] mask = page.maskFor(blockStart + i);
-                if (page.visible == 0) {
+                float[] mask = tile.maskFor(blockStart + i);
+                if (tile.visible == 0) {
                     continue;
                 }
                 if (kvHead == 0) {
-                    visibleEarlier[i] += page.earlier;
+                    visibleEarlier[i] += tile.earlier;
                 }
                 for (int head = firstHead; head < firstHead + group; head++) {
                     int row = i * heads + head;
                     int qOffset = row * headDim;
-                    float pageMax = VectorMath.maskedColumnDots(q, qOffset, headDim, page.keyColumns, pageSize, scale,
-                            mask, page.scores);
-                    if (pageMax > runningMax[row]) {
-                        float rescale = VectorMath.exp(runningMax[row] - pageMax);
+                    float tileMax = VectorMath.maskedColumnDots(q, qOffset, headDim, tile.keyColumns, tile.width, scale,
+                            mask, tile.scores);
+                    if (tileMax > runningMax[row]) {
+                        float rescale = VectorMath.exp(runningMax[row] - tileMax);
                         VectorMath.scale(out, qOffset, headDim, rescale);
                         runningSum[row] *= rescale;
-                        runningMax[row] = pageMax;
+                        runningMax[row] = tileMax;
                     }
-                    runningSum[row] += VectorMath.expShifted(page.scores, 0, pageSize, runningMax[row]);
-                    VectorMath.addWeightedRows(page.scores, 0, page.values, page.rowStarts, pageSize, headDim, out,
+                    runningSum[row] += VectorMath.expShifted(tile.scores, 0, tile.width, runningMax[row]);
+                    VectorMath.addWeightedRows(tile.scores, 0, tile.values, tile.rowStarts, tile.width, headDim, out,
                             qOffset);
                 }
             }
@@ -375,7 +375,7 @@ public final class PagedKvCache implements KvCache {
             }
         }
         if (blockWeights != null) {
-            recordWeights(page, kvHead, firstRow, endRow);
+            recordWeights(tile, kvHead, firstRow, endRow);
         }
     }
 
@@ -383,7 +383,7 @@ public final class PagedKvCache implements KvCache {
      * Adds each recorded query's final weights (its scores again, with its final maximum and sum) to the
      * weight sums of its heads, by page index and slot.
      */
-    private void recordWeights(PageScratch page, int kvHead, int firstRow, int endRow) {
+    private void recordWeights(Tile tile, int kvHead, int firstRow, int endRow) {
         int recordFrom = blockWeights.lastQueryOnly() ? Math.max(firstRow, blockCount - 1) : firstRow;
         if (recordFrom >= endRow) {
             return;
@@ -391,44 +391,51 @@ public final class PagedKvCache implements KvCache {
         int heads = geometry.heads();
         int headDim = geometry.headDim();
         int group = geometry.groupSize();
-        int pageSize = pool.pageSize();
-        for (int p = 0, pages = block.pages.size(); p < pages; p++) {
-            page.load(block.pages.get(p), kvHead);
+        for (int p = 0, pages = block.pages.size(); p < pages; p += tile.capacity) {
+            tile.load(p, kvHead);
             for (int i = recordFrom; i < endRow; i++) {
-                float[] mask = page.maskFor(blockStart + i);
-                if (page.visible == 0) {
+                float[] mask = tile.maskFor(blockStart + i);
+                if (tile.visible == 0) {
                     continue;
                 }
                 for (int head = kvHead * group; head < (kvHead + 1) * group; head++) {
                     int row = i * heads + head;
-                    VectorMath.maskedColumnDots(blockQueries, row * headDim, headDim, page.keyColumns, pageSize, scale,
-                            mask, page.scores);
-                    VectorMath.expShifted(page.scores, 0, pageSize, runningMax[row]);
-                    VectorMath.axpy(1f / runningSum[row], page.scores, 0, weightSums[head], p * pageSize, pageSize);
+                    VectorMath.maskedColumnDots(blockQueries, row * headDim, headDim, tile.keyColumns, tile.width, scale,
+                            mask, tile.scores);
+                    VectorMath.expShifted(tile.scores, 0, tile.width, runningMax[row]);
+                    VectorMath.axpy(1f / runningSum[row], tile.scores, 0, weightSums[head], p * pool.pageSize(),
+                            tile.width);
                 }
             }
         }
     }
 
     /**
-     * One attention task's view of a page: its keys for one KV head as columns (so that a query scores the
-     * page's keys a vector at a time), its values, each slot's position and visibility, and one query head's
-     * scores, then weights.
+     * One attention task's view of a run of consecutive pages of the layer's table (up to {@link #TILE_SLOTS}
+     * slots, so that the reductions and calls of each query head are shared by that many keys): their keys for
+     * one KV head as columns (so that a query scores the keys a vector at a time), their values, each slot's
+     * position and visibility, and one query head's scores, then weights. Tile slot {@code k * pageSize + slot}
+     * is slot {@code slot} of the tile's k-th page.
      */
-    private final class PageScratch {
+    private final class Tile {
+        /** Pages a tile holds. */
+        final int capacity;
         final float[] keys;
         final float[] keyColumns;
         final float[] values;
         final float[] scores;
-        /** Where each slot's value row starts in {@link #values}. */
+        /** Where each tile slot's value row starts in {@link #values}. */
         final int[] rowStarts;
         final int[] positions;
         final int[] visibleUntil;
-        /** 0 for a live slot, -infinity for a free one: the mask of a query that sees the whole page. */
+        /** 0 for a live slot, -infinity for a free one: the mask of a query that sees every live slot. */
         final float[] liveMask;
-        /** The mask of a query that sees part of the page. */
+        /** The mask of a query that sees part of the tile. */
         final float[] queryMask;
-        int page;
+        /** The tile's first page (its index in the layer's table), its pages, and its slots. */
+        int firstPage;
+        int pages;
+        int width;
         int liveCount;
         int lastPosition;
         int firstHiding;
@@ -436,58 +443,79 @@ public final class PagedKvCache implements KvCache {
         int visible;
         int earlier;
 
-        PageScratch(int pageSize, int headDim) {
-            keys = new float[pageSize * headDim];
-            keyColumns = new float[pageSize * headDim];
-            values = new float[pageSize * headDim];
-            scores = new float[pageSize];
-            rowStarts = new int[pageSize];
-            for (int slot = 0; slot < pageSize; slot++) {
+        Tile(int pageSize, int headDim) {
+            capacity = Math.max(1, TILE_SLOTS / pageSize);
+            int slots = capacity * pageSize;
+            keys = new float[slots * headDim];
+            keyColumns = new float[slots * headDim];
+            values = new float[slots * headDim];
+            scores = new float[slots];
+            rowStarts = new int[slots];
+            for (int slot = 0; slot < slots; slot++) {
                 rowStarts[slot] = slot * headDim;
             }
-            positions = new int[pageSize];
-            visibleUntil = new int[pageSize];
-            liveMask = new float[pageSize];
-            queryMask = new float[pageSize];
+            positions = new int[slots];
+            visibleUntil = new int[slots];
+            liveMask = new float[slots];
+            queryMask = new float[slots];
         }
 
-        /** Converts a page's keys of one KV head into columns and reads its slots' positions and visibility. */
-        void load(int page, int kvHead) {
-            this.page = page;
+        private long liveSlots(int k) {
+            return pool.liveSlots(block.pages.get(firstPage + k));
+        }
+
+        /**
+         * Takes the pages from index {@code firstPage} of the block's layer table: converts their keys of one KV
+         * head into columns and reads their slots' positions and visibility.
+         */
+        void load(int firstPage, int kvHead) {
+            this.firstPage = firstPage;
             int pageSize = pool.pageSize();
             int headDim = geometry.headDim();
-            memory.readKeys(page, kvHead, keys);
-            for (int slot = 0; slot < pageSize; slot++) {
+            pages = Math.min(capacity, block.pages.size() - firstPage);
+            width = pages * pageSize;
+            for (int k = 0; k < pages; k++) {
+                memory.readKeys(block.pages.get(firstPage + k), kvHead, keys, k * pageSize * headDim);
+            }
+            for (int slot = 0; slot < width; slot++) {
                 for (int d = 0; d < headDim; d++) {
-                    keyColumns[d * pageSize + slot] = keys[slot * headDim + d];
+                    keyColumns[d * width + slot] = keys[slot * headDim + d];
                 }
             }
-            Arrays.fill(liveMask, Float.NEGATIVE_INFINITY);
+            Arrays.fill(liveMask, 0, width, Float.NEGATIVE_INFINITY);
             lastPosition = Integer.MIN_VALUE;
             firstHiding = Integer.MAX_VALUE;
-            long bits = pool.liveSlots(page);
-            liveCount = Long.bitCount(bits);
-            for (; bits != 0; bits &= bits - 1) {
-                int slot = Long.numberOfTrailingZeros(bits);
-                int handle = page * pageSize + slot;
-                positions[slot] = pool.position(handle);
-                visibleUntil[slot] = pool.visibleUntil(handle);
-                liveMask[slot] = 0;
-                lastPosition = Math.max(lastPosition, positions[slot]);
-                firstHiding = Math.min(firstHiding, visibleUntil[slot]);
+            liveCount = 0;
+            for (int k = 0; k < pages; k++) {
+                int page = block.pages.get(firstPage + k);
+                long bits = pool.liveSlots(page);
+                liveCount += Long.bitCount(bits);
+                for (; bits != 0; bits &= bits - 1) {
+                    int slot = Long.numberOfTrailingZeros(bits);
+                    int handle = page * pageSize + slot;
+                    int at = k * pageSize + slot;
+                    positions[at] = pool.position(handle);
+                    visibleUntil[at] = pool.visibleUntil(handle);
+                    liveMask[at] = 0;
+                    lastPosition = Math.max(lastPosition, positions[at]);
+                    firstHiding = Math.min(firstHiding, visibleUntil[at]);
+                }
             }
         }
 
         /**
-         * Converts the page's values of one KV head. A free slot's row is zeroed: it gets weight 0, and what a
+         * Converts the tile's values of one KV head. A free slot's row is zeroed: it gets weight 0, and what a
          * freed token left there (an F16 infinity, say) must not turn 0 into NaN.
          */
         void loadValues(int kvHead) {
-            memory.readValues(page, kvHead, values);
+            int pageSize = pool.pageSize();
             int headDim = geometry.headDim();
-            for (long free = ~pool.liveSlots(page) & (-1L >>> (64 - pool.pageSize())); free != 0; free &= free - 1) {
-                int slot = Long.numberOfTrailingZeros(free);
-                Arrays.fill(values, slot * headDim, (slot + 1) * headDim, 0f);
+            for (int k = 0; k < pages; k++) {
+                memory.readValues(block.pages.get(firstPage + k), kvHead, values, k * pageSize * headDim);
+                for (long free = ~liveSlots(k) & (-1L >>> (64 - pageSize)); free != 0; free &= free - 1) {
+                    int at = k * pageSize + Long.numberOfTrailingZeros(free);
+                    Arrays.fill(values, at * headDim, (at + 1) * headDim, 0f);
+                }
             }
         }
 
@@ -501,16 +529,18 @@ public final class PagedKvCache implements KvCache {
                 earlier = liveCount;
                 return liveMask;
             }
-            Arrays.fill(queryMask, Float.NEGATIVE_INFINITY);
+            Arrays.fill(queryMask, 0, width, Float.NEGATIVE_INFINITY);
             visible = 0;
             earlier = 0;
-            for (long bits = pool.liveSlots(page); bits != 0; bits &= bits - 1) {
-                int slot = Long.numberOfTrailingZeros(bits);
-                if (positions[slot] <= queryPosition && queryPosition < visibleUntil[slot]) {
-                    queryMask[slot] = 0;
-                    visible++;
-                    if (positions[slot] < queryPosition) {
-                        earlier++;
+            for (int k = 0; k < pages; k++) {
+                for (long bits = liveSlots(k); bits != 0; bits &= bits - 1) {
+                    int at = k * pool.pageSize() + Long.numberOfTrailingZeros(bits);
+                    if (positions[at] <= queryPosition && queryPosition < visibleUntil[at]) {
+                        queryMask[at] = 0;
+                        visible++;
+                        if (positions[at] < queryPosition) {
+                            earlier++;
+                        }
                     }
                 }
             }
