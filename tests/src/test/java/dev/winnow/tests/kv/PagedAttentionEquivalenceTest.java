@@ -49,11 +49,8 @@ class PagedAttentionEquivalenceTest {
                                             @ForAll @IntRange(min = 0, max = 90) int dropPercent,
                                             @ForAll @IntRange(min = 0, max = 2) int storageChoice,
                                             @ForAll long seed) {
-        int headDim = new int[] {4, 8, 12, 32}[headDimChoice];
-        GgmlType storage = new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.Q8_0}[storageChoice];
-        if (headDim % storage.blockSize() != 0) {
-            storage = GgmlType.F16;
-        }
+        int headDim = HEAD_DIMS[headDimChoice];
+        GgmlType storage = storage(storageChoice, headDim);
         int heads = kvHeads * group;
         int kvDim = kvHeads * headDim;
         int count = Math.min(queries, length);
@@ -104,16 +101,13 @@ class PagedAttentionEquivalenceTest {
     void aBlockGivesEachQueryWhatItGetsAlone(@ForAll @IntRange(min = 1, max = 3) int kvHeads,
                                             @ForAll @IntRange(min = 1, max = 3) int group,
                                             @ForAll @IntRange(min = 0, max = 3) int headDimChoice,
+                                            @ForAll @IntRange(min = 0, max = 2) int storageChoice,
                                             @ForAll @IntRange(min = 1, max = 64) int pageSize,
                                             @ForAll @IntRange(min = 1, max = 130) int count,
                                             @ForAll @IntRange(min = 0, max = 200) int before,
-                                            @ForAll @IntRange(min = 0, max = 2) int storageChoice,
                                             @ForAll long seed) {
-        int headDim = new int[] {4, 8, 12, 32}[headDimChoice];
-        GgmlType storage = new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.Q8_0}[storageChoice];
-        if (headDim % storage.blockSize() != 0) {
-            storage = GgmlType.F16;
-        }
+        int headDim = HEAD_DIMS[headDimChoice];
+        GgmlType storage = storage(storageChoice, headDim);
         int heads = kvHeads * group;
         int length = before + count;
         SplittableRandom random = new SplittableRandom(seed);
@@ -145,6 +139,14 @@ class PagedAttentionEquivalenceTest {
                 }
             }
         }
+    }
+
+    private static final int[] HEAD_DIMS = {4, 8, 12, 32};
+
+    /** F32, F16 or Q8_0 by choice, F16 where Q8_0's blocks do not fit the head width. */
+    private static GgmlType storage(int choice, int headDim) {
+        GgmlType storage = new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.Q8_0}[choice];
+        return headDim % storage.blockSize() == 0 ? storage : GgmlType.F16;
     }
 
     /** softmax(q . k_t / sqrt(d)) v_t over the kept tokens t <= position, in double precision. */
