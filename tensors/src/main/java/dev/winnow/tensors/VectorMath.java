@@ -9,6 +9,7 @@ import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -19,16 +20,15 @@ import jdk.incubator.vector.VectorSpecies;
 public final class VectorMath {
     /** Doubles in a vector as wide as {@link Vectors#FLOAT}: each float vector widens into two. */
     private static final VectorSpecies<Double> DOUBLE = FLOAT.withLanes(double.class);
+    /** Floats in half a {@link Vectors#FLOAT} vector. */
+    private static final VectorSpecies<Float> HALF = VectorSpecies.of(float.class, VectorShape.forBitSize(FLOAT.vectorBitSize() / 2));
 
     private VectorMath() {
     }
 
     /**
      * sum of a[aOff + i] * b[bOff + i] for i in [0, n), accumulated in float: two running vectors, interleaved, then
-     * their sum's lanes ({@link Vectors#sum}), then the values that fill no vector. The loop is {@code dotVector}'s,
-     * kept here rather than called, because going through its array costs a thread-local lookup per call, as much
-     * as a short dot itself (attention heads, the pruning module's scores); {@link #dots}' property test keeps the
-     * two bit for bit equal.
+     * their sum's lanes ({@link Vectors#sum}), then the values that fill no vector.
      */
     public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         checkRange("a", a, aOff, n);
@@ -47,50 +47,6 @@ public final class VectorMath {
         return dotTail(a, aOff, b, bOff, n, Vectors.sum(acc0.add(acc1)));
     }
 
-    /**
-     * out[outOff + j] = {@link #dot}(q, qOff, rows, rowStarts[j], n) for j in [0, count), each to the bit: a block
-     * of attention scores, one query against many keys. Each row's running vector is formed as dot forms it; the
-     * lanes of LANES rows are then added at once ({@link Vectors#sums}: the same additions as a row's own lane sum,
-     * in a fraction of the instructions), which for short rows such as attention heads is most of the work.
-     */
-    public static void dots(float[] q, int qOff, float[] rows, int[] rowStarts, int count, int n, float[] out, int outOff) {
-        checkRange("q", q, qOff, n);
-        checkRange("out", out, outOff, count);
-        float[] vectors = LANE_VECTORS.get();
-        for (int first = 0; first < count; first += LANES) {
-            int block = Math.min(LANES, count - first);
-            for (int j = 0; j < block; j++) {
-                checkRange("rows", rows, rowStarts[first + j], n);
-                dotVector(q, qOff, rows, rowStarts[first + j], n, vectors, j * LANES);
-            }
-            Arrays.fill(vectors, block * LANES, LANES * LANES, 0f);
-            Vectors.sums(vectors).intoArray(vectors, 0);
-            for (int j = 0; j < block; j++) {
-                out[outOff + first + j] = dotTail(q, qOff, rows, rowStarts[first + j], n, vectors[j]);
-            }
-        }
-    }
-
-    /**
-     * dot's running vectors over the values that fill whole vectors, two interleaved, then added, into
-     * {@code into[at ..]}: stored rather than returned, so that no vector crosses a method boundary (see
-     * {@link #exp(float[], int, float, float, float[], int)}).
-     */
-    private static void dotVector(float[] a, int aOff, float[] b, int bOff, int n, float[] into, int at) {
-        FloatVector acc0 = FloatVector.zero(FLOAT);
-        FloatVector acc1 = FloatVector.zero(FLOAT);
-        int i = 0;
-        for (int unrolledEnd = n - 2 * LANES; i <= unrolledEnd; i += 2 * LANES) {
-            acc0 = FloatVector.fromArray(FLOAT, a, aOff + i).fma(FloatVector.fromArray(FLOAT, b, bOff + i), acc0);
-            acc1 = FloatVector.fromArray(FLOAT, a, aOff + i + LANES)
-                    .fma(FloatVector.fromArray(FLOAT, b, bOff + i + LANES), acc1);
-        }
-        for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
-            acc0 = FloatVector.fromArray(FLOAT, a, aOff + i).fma(FloatVector.fromArray(FLOAT, b, bOff + i), acc0);
-        }
-        acc0.add(acc1).intoArray(into, at);
-    }
-
     /** sum plus the products of the values past the last whole vector, one by one. */
     private static float dotTail(float[] a, int aOff, float[] b, int bOff, int n, float sum) {
         for (int i = n - n % LANES; i < n; i++) {
@@ -99,8 +55,44 @@ public final class VectorMath {
         return sum;
     }
 
-    /** LANES vectors of scratch per thread for {@link #dots} and {@link #swiglu}. */
+    /** LANES vectors of scratch per thread for {@link #swiglu} and {@link #expScaled}. */
     private static final ThreadLocal<float[]> LANE_VECTORS = ThreadLocal.withInitial(() -> new float[LANES * LANES]);
+
+    /**
+     * out[j] = (sum over d in [0, n) of q[qOff + d] * columns[d * width + j]) * scale + mask[j] for j in [0, width),
+     * each sum a fused multiply-add per d in ascending order; returns the largest out[j]. One query's attention
+     * scores against a page of keys stored column by column (key j's value d at {@code d * width + j}), so that
+     * LANES keys are scored at once however short a head is; mask[j] is 0 for a key the query sees, -infinity
+     * for one it does not.
+     */
+    public static float maskedColumnDots(float[] q, int qOff, int n, float[] columns, int width, float scale,
+                                         float[] mask, float[] out) {
+        checkRange("q", q, qOff, n);
+        checkRange("columns", columns, 0, n * width);
+        checkRange("mask", mask, 0, width);
+        checkRange("out", out, 0, width);
+        FloatVector maxV = FloatVector.broadcast(FLOAT, Float.NEGATIVE_INFINITY);
+        int j = 0;
+        for (int vectorEnd = width - LANES; j <= vectorEnd; j += LANES) {
+            FloatVector sum = FloatVector.zero(FLOAT);
+            for (int d = 0; d < n; d++) {
+                sum = FloatVector.fromArray(FLOAT, columns, d * width + j).fma(FloatVector.broadcast(FLOAT, q[qOff + d]), sum);
+            }
+            FloatVector scores = sum.mul(scale).add(FloatVector.fromArray(FLOAT, mask, j));
+            scores.intoArray(out, j);
+            maxV = maxV.max(scores);
+        }
+        float max = maxV.reduceLanes(VectorOperators.MAX);
+        for (; j < width; j++) {
+            float sum = 0;
+            for (int d = 0; d < n; d++) {
+                sum = Math.fma(columns[d * width + j], q[qOff + d], sum);
+            }
+            out[j] = sum * scale + mask[j];
+            max = Math.max(max, out[j]);
+        }
+        return max;
+    }
 
     /**
      * out[outOff .. outOff + n) += weights[wOff + j] * rows[rowStarts[j] ..] for j in [0, count), in that order,
@@ -122,6 +114,15 @@ public final class VectorMath {
                 sum = FloatVector.fromArray(FLOAT, rows, rowStarts[j] + i).fma(FloatVector.broadcast(FLOAT, weights[wOff + j]), sum);
             }
             sum.intoArray(out, outOff + i);
+        }
+        // Half a vector more if it fits: a head of 8 values with 16 lanes (stories260K) would otherwise be all tail.
+        if (n - i >= HALF.length()) {
+            FloatVector sum = FloatVector.fromArray(HALF, out, outOff + i);
+            for (int j = 0; j < count; j++) {
+                sum = FloatVector.fromArray(HALF, rows, rowStarts[j] + i).fma(FloatVector.broadcast(HALF, weights[wOff + j]), sum);
+            }
+            sum.intoArray(out, outOff + i);
+            i += HALF.length();
         }
         for (; i < n; i++) {
             float sum = out[outOff + i];
@@ -269,7 +270,16 @@ public final class VectorMath {
             exp(x, xOff + i, shift, scale, out, outOff + i);
             sumV = sumV.add(FloatVector.fromArray(FLOAT, out, outOff + i));
         }
-        float sum = Vectors.sum(sumV);
+        // Vectors.sum's additions, over the lanes stored: passing the vector to it boxes the vector on every call
+        // where the JIT does not inline it (attention's online softmax calls this once per query head and tile).
+        float[] lanes = LANE_VECTORS.get();
+        sumV.intoArray(lanes, 0);
+        for (int half = LANES / 2; half > 0; half /= 2) {
+            for (int lane = 0; lane < half; lane++) {
+                lanes[lane] += lanes[lane + half];
+            }
+        }
+        float sum = lanes[0];
         for (; i < n; i++) {
             float e = exp((x[xOff + i] - shift) * scale);
             out[outOff + i] = e;

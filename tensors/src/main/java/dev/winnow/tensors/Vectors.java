@@ -79,55 +79,6 @@ final class Vectors {
         return v.lane(0);
     }
 
-    /**
-     * For the LANES vectors stored one after the other in {@code vectors}: a vector whose lane j is
-     * {@link #sum(FloatVector)} of vector j, to the bit. The same pairwise tree, taken for all of them at once: each
-     * level pairs two vectors into one holding the half-width partial sums of both (lane i of a part gets lane i plus
-     * lane i + half, as sum's step does), so LANES - 1 adds and twice as many two-vector permutes replace LANES times
-     * log2(LANES) shuffle-and-add steps. Overwrites {@code vectors}.
-     */
-    static FloatVector sums(float[] vectors) {
-        int count = LANES;
-        for (int level = 0; level < PAIR_LOW.length; level++) {
-            count /= 2;
-            for (int m = 0; m < count; m++) {
-                FloatVector a = FloatVector.fromArray(FLOAT, vectors, 2 * m * LANES);
-                FloatVector b = FloatVector.fromArray(FLOAT, vectors, (2 * m + 1) * LANES);
-                FloatVector low = FloatVector.fromArray(FLOAT, PAIR_LOW[level], 0);
-                FloatVector high = FloatVector.fromArray(FLOAT, PAIR_HIGH[level], 0);
-                low.selectFrom(a, b).add(high.selectFrom(a, b)).intoArray(vectors, m * LANES);
-            }
-        }
-        return FloatVector.fromArray(FLOAT, vectors, 0);
-    }
-
-    /**
-     * For each level of {@link #sums} (half = LANES/2, LANES/4, ..., 1): which lanes of the pair (a, b), numbered
-     * 0 .. 2 LANES - 1, make the lower and the upper halves of each part. Part g of the result, half lanes wide,
-     * comes from part g of a (parts twice as wide) or, past a's parts, from b's. Kept as floats and loaded where
-     * used: a vector read from an array would reach the JIT as the abstract FloatVector, whose selectFrom it does
-     * not compile into one instruction.
-     */
-    private static final float[][] PAIR_LOW = pairIndexes(0);
-    private static final float[][] PAIR_HIGH = pairIndexes(1);
-
-    private static float[][] pairIndexes(int upper) {
-        int levels = Integer.numberOfTrailingZeros(LANES);
-        float[][] indexes = new float[levels][];
-        for (int level = 0; level < levels; level++) {
-            int half = LANES >> (level + 1);
-            int partsPerSource = LANES / (2 * half);
-            float[] lanes = new float[LANES];
-            for (int lane = 0; lane < LANES; lane++) {
-                int part = lane / half;
-                int source = part < partsPerSource ? 0 : LANES;
-                lanes[lane] = source + (part % partsPerSource) * 2 * half + upper * half + lane % half;
-            }
-            indexes[level] = lanes;
-        }
-        return indexes;
-    }
-
     /** The sum of the lanes of a double vector, in a fixed order (see {@link #sum(FloatVector)}). */
     static double sum(DoubleVector v) {
         double total = 0;

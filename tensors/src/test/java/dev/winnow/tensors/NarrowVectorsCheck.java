@@ -39,8 +39,8 @@ final class NarrowVectorsCheck {
         math.softmaxMatchesTheDoubleReference(seed);
         math.expScaledGivesTheScalarExpInEveryLane(seed);
         math.maxIsTheScalarMaximum(seed);
-        math.dotsAreDotRowAfterRow(seed);
         math.addWeightedRowsIsAxpyRowAfterRow(seed);
+        math.maskedColumnDotsAreFusedColumnSums(seed);
         math.swigluIsSiluOfGateTimesUp(seed);
         System.out.println("ok");
     }

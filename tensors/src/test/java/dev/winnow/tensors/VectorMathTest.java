@@ -171,36 +171,39 @@ class VectorMathTest {
     }
 
     /**
-     * dots is dot row after row, to the bit: rows of every length around the vector width, at scattered (and
-     * repeated) starts, blocks of fewer and more rows than a vector has lanes.
+     * maskedColumnDots gives, in every lane and in the tail alike, the scalar fused multiply-adds over d in
+     * ascending order, scaled, plus the mask, and returns their maximum.
      */
     @Property(tries = 8)
-    void dotsAreDotRowAfterRow(@ForAll long seed) {
+    void maskedColumnDotsAreFusedColumnSums(@ForAll long seed) {
         Random r = new Random(seed);
-        for (int n = 0; n <= MAX_LENGTH; n++) {
-            int count = r.nextInt(40);
-            Range q = Range.random(n, r, 3);
-            float[] rows = new float[n * 8 + 5];
-            for (int i = 0; i < rows.length; i++) {
-                rows[i] = (float) r.nextGaussian();
+        for (int width = 0; width <= 70; width++) {
+            int n = 1 + r.nextInt(40);
+            Range q = Range.random(n, r, 1);
+            float[] columns = new float[n * width];
+            float[] mask = new float[width];
+            for (int i = 0; i < columns.length; i++) {
+                columns[i] = (float) r.nextGaussian();
             }
-            int[] starts = new int[count];
-            for (int j = 0; j < count; j++) {
-                starts[j] = r.nextInt(rows.length - n + 1);
+            for (int j = 0; j < width; j++) {
+                mask[j] = r.nextInt(4) == 0 ? Float.NEGATIVE_INFINITY : 0f;
             }
-            int outOff = r.nextInt(3);
-            float[] out = new float[outOff + count + 2];
-            Arrays.fill(out, GUARD);
-            VectorMath.dots(q.array(), q.off(), rows, starts, count, n, out, outOff);
-            for (int j = 0; j < count; j++) {
-                float expected = VectorMath.dot(q.array(), q.off(), rows, starts[j], n);
-                assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(out[outOff + j]),
-                        "row " + j + " of " + count + ", length " + n);
+            float scale = (float) (1 / Math.sqrt(n));
+            float[] out = new float[width + 1];
+            out[width] = GUARD;
+            float max = VectorMath.maskedColumnDots(q.array(), q.off(), n, columns, width, scale, mask, out);
+            float expectedMax = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < width; j++) {
+                float sum = 0;
+                for (int d = 0; d < n; d++) {
+                    sum = Math.fma(columns[d * width + j], q.at(d), sum);
+                }
+                float expected = sum * scale + mask[j];
+                expectedMax = Math.max(expectedMax, expected);
+                assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(out[j]), "key " + j + " of " + width);
             }
-            assertEquals(GUARD, out[outOff + count]);
-            if (outOff > 0) {
-                assertEquals(GUARD, out[outOff - 1]);
-            }
+            assertEquals(Float.floatToIntBits(expectedMax), Float.floatToIntBits(max), "maximum of " + width);
+            assertEquals(GUARD, out[width]);
         }
     }
 

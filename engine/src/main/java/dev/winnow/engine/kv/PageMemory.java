@@ -90,14 +90,14 @@ final class PageMemory implements AutoCloseable {
         }
     }
 
-    /** The keys of one KV head for every slot of a page, slot after slot: pageSize x headDim floats. */
-    void readKeys(int page, int kvHead, float[] out) {
-        Quantize.dequantize(storage, pages[page], keyOffset(0, kvHead), out, 0, pageSize * headDim);
+    /** The keys of one KV head for every slot of a page, slot after slot: pageSize x headDim floats from out[at]. */
+    void readKeys(int page, int kvHead, float[] out, int at) {
+        Quantize.dequantize(storage, pages[page], keyOffset(0, kvHead), out, at, pageSize * headDim);
     }
 
     /** The values of one KV head for every slot of a page, laid out like {@link #readKeys}. */
-    void readValues(int page, int kvHead, float[] out) {
-        Quantize.dequantize(storage, pages[page], keyRegionBytes + keyOffset(0, kvHead), out, 0, pageSize * headDim);
+    void readValues(int page, int kvHead, float[] out, int at) {
+        Quantize.dequantize(storage, pages[page], keyRegionBytes + keyOffset(0, kvHead), out, at, pageSize * headDim);
     }
 
     void writeInteractionKey(int page, int slot, float[] key, int from) {

@@ -21,37 +21,33 @@ import java.util.Arrays;
 public final class PagedKvCache implements KvCache {
     /** Below this many multiply-adds, handing KV heads to other threads costs more than it saves. */
     private static final long PARALLEL_WORK_THRESHOLD = 1 << 15;
+    /** Slots attention scores at once (whole pages, at least one): enough that a query head's per-call costs fade. */
+    private static final int TILE_SLOTS = 64;
 
     private final PagePool pool;
     private final PageMemory memory;
     private final KvGeometry geometry;
     private final LiveTokens cursor = new LiveTokens();
-    /** {@link #attendHeads} as a task, made once: a call to {@link #attend} allocates nothing. */
-    private final WorkerPool.RangeTask headAttention = this::attendHeads;
-    /** The arguments of the {@link #attend} call in progress, read by {@link #attendHeads}. */
+    /** {@link #attendPieces} as a task, made once: a call to {@link #attend} allocates nothing. */
+    private final WorkerPool.RangeTask pieceAttention = this::attendPieces;
+    /** The arguments of the {@link #attend} call in progress, read by its tasks. */
     private Layer block;
     private float[] blockQueries;
     private float[] blockOutput;
     private int blockStart;
     private int blockCount;
     private AttentionWeights blockWeights;
+    /** Pieces the block's query rows are cut into: one task per KV head and piece. */
+    private int blockPieces;
     private final Layer[] layers;
     private final float scale;
-    /** Per query head: attention scores of the visited slots, then their weights. */
-    private float[][] scores;
-    /** Per query head: summed weights of the visited slots, when attention weights were asked for. */
+    /** Per attention task, the pages it is reading. */
+    private Tile[] tiles = new Tile[0];
+    /** Per (query row, head) of the block: the largest score so far and the sum of the weights so far. */
+    private float[] runningMax = new float[0];
+    private float[] runningSum = new float[0];
+    /** Per query head: summed weights per page slot (page index * pageSize + slot), when weights were asked for. */
     private float[][] weightSums;
-    /** Per KV head: one page's keys and values converted to floats, and the maxima of its query heads' scores. */
-    private final float[][] keyBlocks;
-    private final float[][] valueBlocks;
-    private final float[][] maxima;
-    /**
-     * Per KV head, for the slots of one page that a query uses: where each one's key or value starts in the
-     * page's block, its index among the layer's scores, and its score or weight for one query head.
-     */
-    private final int[][] slotStarts;
-    private final int[][] slotIndexes;
-    private final float[][] slotValues;
     /** Visible earlier tokens of each query of the current block (for the sparsity count). */
     private int[] visibleEarlier = new int[1];
     /** One past the highest position ever stored: the length of the sequence as a dense cache would see it. */
@@ -108,14 +104,7 @@ public final class PagedKvCache implements KvCache {
         for (int l = 0; l < layers.length; l++) {
             layers[l] = new Layer();
         }
-        this.scores = new float[geometry.heads()][16];
-        this.weightSums = new float[geometry.heads()][16];
-        this.keyBlocks = new float[geometry.kvHeads()][pool.pageSize() * geometry.headDim()];
-        this.valueBlocks = new float[geometry.kvHeads()][pool.pageSize() * geometry.headDim()];
-        this.maxima = new float[geometry.kvHeads()][geometry.groupSize()];
-        this.slotStarts = new int[geometry.kvHeads()][pool.pageSize()];
-        this.slotIndexes = new int[geometry.kvHeads()][pool.pageSize()];
-        this.slotValues = new float[geometry.kvHeads()][pool.pageSize()];
+        this.weightSums = new float[geometry.heads()][pool.pageSize()];
         this.scale = (float) (1.0 / Math.sqrt(geometry.headDim()));
     }
 
@@ -288,17 +277,27 @@ public final class PagedKvCache implements KvCache {
                        AttentionWeights weights) {
         Layer table = layers[layer];
         int live = table.tokens;
-        prepareBuffers(live, count, weights != null);
+        prepareBuffers(table.pages.size(), count, weights != null);
         block = table;
         blockQueries = q;
         blockOutput = out;
         blockStart = firstPosition;
         blockCount = count;
         blockWeights = weights;
+        // Query rows are split only as far as it takes to give every thread work: each piece converts the pages
+        // once more.
+        blockPieces = Math.min(count, Math.ceilDiv(2 * workers.threads(), geometry.kvHeads()));
+        int tasks = geometry.kvHeads() * blockPieces;
+        if (tiles.length < tasks) {
+            tiles = new Tile[tasks];
+            for (int t = 0; t < tasks; t++) {
+                tiles[t] = new Tile(pool.pageSize(), geometry.headDim());
+            }
+        }
         if ((long) live * geometry.heads() * geometry.headDim() * count < PARALLEL_WORK_THRESHOLD) {
-            attendHeads(0, geometry.kvHeads());
+            attendPieces(0, tasks);
         } else {
-            workers.parallelFor(geometry.kvHeads(), headAttention);
+            workers.parallelForPieces(tasks, 1, pieceAttention);
         }
         for (int i = 0; i < count; i++) {
             table.earlierPairs += firstPosition + i;
@@ -309,135 +308,259 @@ public final class PagedKvCache implements KvCache {
         }
     }
 
+    /** Tasks [first, end) of the {@link #attend} call in progress: task t is KV head t / pieces, rows piece t % pieces. */
+    private void attendPieces(int first, int end) {
+        for (int task = first; task < end; task++) {
+            int piece = task % blockPieces;
+            attendRows(tiles[task], task / blockPieces, piece * blockCount / blockPieces,
+                    (piece + 1) * blockCount / blockPieces);
+        }
+    }
+
     /**
-     * The attention of the block of {@link #attend} for KV heads [firstKvHead, endKvHead): each key and value row
-     * is read (and converted) once for all the query heads of its group.
+     * The attention of the block's query rows [firstRow, endRow) for the query heads of one KV head, a tile of
+     * pages at a time: each tile's keys and values are converted once for all those rows and heads, and every
+     * (row, head) keeps a running maximum score and sum of weights (online softmax), its output row holding the
+     * weighted values so far, rescaled whenever the maximum rises; the rows are divided by their sums at the end.
+     * A query's arithmetic depends only on its own row and the pages, never on the block or the split around it.
      */
-    private void attendHeads(int firstKvHead, int endKvHead) {
-        Layer table = block;
+    private void attendRows(Tile tile, int kvHead, int firstRow, int endRow) {
         float[] q = blockQueries;
         float[] out = blockOutput;
-        int firstPosition = blockStart;
-        int count = blockCount;
-        AttentionWeights weights = blockWeights;
-        float[][] scoreRows = scores;
-        float[][] weightRows = weightSums;
-        int[] visible = visibleEarlier;
+        int heads = geometry.heads();
         int headDim = geometry.headDim();
-        int queryDim = geometry.heads() * headDim;
         int group = geometry.groupSize();
-        int pageSize = pool.pageSize();
-        for (int kvHead = firstKvHead; kvHead < endKvHead; kvHead++) {
-            float[] keyBlock = keyBlocks[kvHead];
-            float[] valueBlock = valueBlocks[kvHead];
-            int[] starts = slotStarts[kvHead];
-            int[] indexes = slotIndexes[kvHead];
-            float[] values = slotValues[kvHead];
-            int firstHead = kvHead * group;
-            for (int i = 0; i < count; i++) {
-                int queryPosition = firstPosition + i;
-                int qBase = i * queryDim;
-                // Pass 1: scores of the visible slots (in page order; invisible ones score -inf), and their max.
-                // A page's visible keys are scored together (VectorMath.dots: each score as dot gives it).
-                Arrays.fill(maxima[kvHead], Float.NEGATIVE_INFINITY);
-                float[] max = maxima[kvHead];
-                int n = 0;
-                int earlier = 0;
-                for (int p = 0, pages = table.pages.size(); p < pages; p++) {
-                    int page = table.pages.get(p);
-                    memory.readKeys(page, kvHead, keyBlock);
-                    int seen = 0;
-                    for (long bits = pool.liveSlots(page); bits != 0; bits &= bits - 1, n++) {
-                        int slot = Long.numberOfTrailingZeros(bits);
-                        int handle = page * pageSize + slot;
-                        int position = pool.position(handle);
-                        if (position > queryPosition || queryPosition >= pool.visibleUntil(handle)) {
-                            for (int h = 0; h < group; h++) {
-                                scoreRows[firstHead + h][n] = Float.NEGATIVE_INFINITY;
-                            }
-                            continue;
-                        }
-                        if (position < queryPosition) {
-                            earlier++;
-                        }
-                        starts[seen] = slot * headDim;
-                        indexes[seen++] = n;
-                    }
-                    for (int h = 0; h < group; h++) {
-                        VectorMath.dots(q, qBase + (firstHead + h) * headDim, keyBlock, starts, seen, headDim, values, 0);
-                        float[] row = scoreRows[firstHead + h];
-                        float headMax = max[h];
-                        for (int j = 0; j < seen; j++) {
-                            float score = values[j] * scale;
-                            row[indexes[j]] = score;
-                            headMax = Math.max(headMax, score);
-                        }
-                        max[h] = headMax;
-                    }
+        int firstHead = kvHead * group;
+        for (int i = firstRow; i < endRow; i++) {
+            for (int head = firstHead; head < firstHead + group; head++) {
+                runningMax[i * heads + head] = Float.NEGATIVE_INFINITY;
+                runningSum[i * heads + head] = 0;
+                Arrays.fill(out, (i * heads + head) * headDim, (i * heads + head + 1) * headDim, 0f);
+            }
+            if (kvHead == 0) {
+                visibleEarlier[i] = 0;
+            }
+        }
+        for (int p = 0, pages = block.pages.size(); p < pages; p += tile.capacity) {
+            tile.load(p, kvHead);
+            tile.loadValues(kvHead);
+            for (int i = firstRow; i < endRow; i++) {
+                float[] mask = tile.maskFor(blockStart + i);
+                if (tile.visible == 0) {
+                    continue;
                 }
                 if (kvHead == 0) {
-                    visible[i] = earlier;
+                    visibleEarlier[i] += tile.earlier;
                 }
-                // Pass 2: weights, max-subtracted so that no exponent overflows.
-                for (int h = 0; h < group; h++) {
-                    float[] s = scoreRows[firstHead + h];
-                    float sum = VectorMath.expShifted(s, 0, n, max[h]);
-                    VectorMath.scale(s, 0, n, 1f / sum);
-                    int outOffset = qBase + (firstHead + h) * headDim;
-                    Arrays.fill(out, outOffset, outOffset + headDim, 0f);
+                for (int head = firstHead; head < firstHead + group; head++) {
+                    int row = i * heads + head;
+                    int qOffset = row * headDim;
+                    float tileMax = VectorMath.maskedColumnDots(q, qOffset, headDim, tile.keyColumns, tile.width, scale,
+                            mask, tile.scores);
+                    if (tileMax > runningMax[row]) {
+                        float rescale = VectorMath.exp(runningMax[row] - tileMax);
+                        VectorMath.scale(out, qOffset, headDim, rescale);
+                        runningSum[row] *= rescale;
+                        runningMax[row] = tileMax;
+                    }
+                    runningSum[row] += VectorMath.expShifted(tile.scores, 0, tile.width, runningMax[row]);
+                    VectorMath.addWeightedRows(tile.scores, 0, tile.values, tile.rowStarts, tile.width, headDim, out,
+                            qOffset);
                 }
-                // Pass 3: the weighted sum of the visible values, a page's at once for each query head
-                // (VectorMath.addWeightedRows: the sums axpy slot after slot would give). A slot whose weight
-                // is 0 for every head of the group is skipped.
-                boolean record = weights != null && (!weights.lastQueryOnly() || i == count - 1);
-                int t = 0;
-                for (int p = 0, pages = table.pages.size(); p < pages; p++) {
-                    int page = table.pages.get(p);
-                    memory.readValues(page, kvHead, valueBlock);
-                    int used = 0;
-                    for (long bits = pool.liveSlots(page); bits != 0; bits &= bits - 1, t++) {
-                        if (scoreRows[firstHead][t] == 0 && allZero(scoreRows, firstHead, group, t)) {
-                            continue;
-                        }
-                        starts[used] = Long.numberOfTrailingZeros(bits) * headDim;
-                        indexes[used++] = t;
-                    }
-                    for (int h = 0; h < group; h++) {
-                        float[] w = scoreRows[firstHead + h];
-                        for (int j = 0; j < used; j++) {
-                            values[j] = w[indexes[j]];
-                        }
-                        VectorMath.addWeightedRows(values, 0, valueBlock, starts, used, headDim, out,
-                                qBase + (firstHead + h) * headDim);
-                        if (record) {
-                            for (int j = 0; j < used; j++) {
-                                weightRows[firstHead + h][indexes[j]] += values[j];
-                            }
-                        }
-                    }
+            }
+        }
+        for (int i = firstRow; i < endRow; i++) {
+            for (int head = firstHead; head < firstHead + group; head++) {
+                VectorMath.scale(out, (i * heads + head) * headDim, headDim, 1f / runningSum[i * heads + head]);
+            }
+        }
+        if (blockWeights != null) {
+            recordWeights(tile, kvHead, firstRow, endRow);
+        }
+    }
+
+    /**
+     * Adds each recorded query's final weights (its scores again, with its final maximum and sum) to the
+     * weight sums of its heads, by page index and slot.
+     */
+    private void recordWeights(Tile tile, int kvHead, int firstRow, int endRow) {
+        int recordFrom = blockWeights.lastQueryOnly() ? Math.max(firstRow, blockCount - 1) : firstRow;
+        if (recordFrom >= endRow) {
+            return;
+        }
+        int heads = geometry.heads();
+        int headDim = geometry.headDim();
+        int group = geometry.groupSize();
+        for (int p = 0, pages = block.pages.size(); p < pages; p += tile.capacity) {
+            tile.load(p, kvHead);
+            for (int i = recordFrom; i < endRow; i++) {
+                float[] mask = tile.maskFor(blockStart + i);
+                if (tile.visible == 0) {
+                    continue;
+                }
+                for (int head = kvHead * group; head < (kvHead + 1) * group; head++) {
+                    int row = i * heads + head;
+                    VectorMath.maskedColumnDots(blockQueries, row * headDim, headDim, tile.keyColumns, tile.width, scale,
+                            mask, tile.scores);
+                    VectorMath.expShifted(tile.scores, 0, tile.width, runningMax[row]);
+                    VectorMath.axpy(1f / runningSum[row], tile.scores, 0, weightSums[head], p * pool.pageSize(),
+                            tile.width);
                 }
             }
         }
     }
 
-    private static boolean allZero(float[][] rows, int first, int count, int t) {
-        for (int h = 0; h < count; h++) {
-            if (rows[first + h][t] != 0) {
-                return false;
+    /**
+     * One attention task's view of a run of consecutive pages of the layer's table (up to {@link #TILE_SLOTS}
+     * slots, so that the reductions and calls of each query head are shared by that many keys): their keys for
+     * one KV head as columns (so that a query scores the keys a vector at a time), their values, each slot's
+     * position and visibility, and one query head's scores, then weights. Tile slot {@code k * pageSize + slot}
+     * is slot {@code slot} of the tile's k-th page.
+     */
+    private final class Tile {
+        /** Pages a tile holds. */
+        final int capacity;
+        final float[] keys;
+        final float[] keyColumns;
+        final float[] values;
+        final float[] scores;
+        /** Where each tile slot's value row starts in {@link #values}. */
+        final int[] rowStarts;
+        final int[] positions;
+        final int[] visibleUntil;
+        /** 0 for a live slot, -infinity for a free one: the mask of a query that sees every live slot. */
+        final float[] liveMask;
+        /** The mask of a query that sees part of the tile. */
+        final float[] queryMask;
+        /** The tile's first page (its index in the layer's table), its pages, and its slots. */
+        int firstPage;
+        int pages;
+        int width;
+        int liveCount;
+        int lastPosition;
+        int firstHiding;
+        /** Set by {@link #maskFor}: slots the query sees, and how many of them are before it. */
+        int visible;
+        int earlier;
+
+        Tile(int pageSize, int headDim) {
+            capacity = Math.max(1, TILE_SLOTS / pageSize);
+            int slots = capacity * pageSize;
+            keys = new float[slots * headDim];
+            keyColumns = new float[slots * headDim];
+            values = new float[slots * headDim];
+            scores = new float[slots];
+            rowStarts = new int[slots];
+            for (int slot = 0; slot < slots; slot++) {
+                rowStarts[slot] = slot * headDim;
+            }
+            positions = new int[slots];
+            visibleUntil = new int[slots];
+            liveMask = new float[slots];
+            queryMask = new float[slots];
+        }
+
+        private long liveSlots(int k) {
+            return pool.liveSlots(block.pages.get(firstPage + k));
+        }
+
+        /**
+         * Takes the pages from index {@code firstPage} of the block's layer table: converts their keys of one KV
+         * head into columns and reads their slots' positions and visibility.
+         */
+        void load(int firstPage, int kvHead) {
+            this.firstPage = firstPage;
+            int pageSize = pool.pageSize();
+            int headDim = geometry.headDim();
+            pages = Math.min(capacity, block.pages.size() - firstPage);
+            width = pages * pageSize;
+            for (int k = 0; k < pages; k++) {
+                memory.readKeys(block.pages.get(firstPage + k), kvHead, keys, k * pageSize * headDim);
+            }
+            for (int slot = 0; slot < width; slot++) {
+                for (int d = 0; d < headDim; d++) {
+                    keyColumns[d * width + slot] = keys[slot * headDim + d];
+                }
+            }
+            Arrays.fill(liveMask, 0, width, Float.NEGATIVE_INFINITY);
+            lastPosition = Integer.MIN_VALUE;
+            firstHiding = Integer.MAX_VALUE;
+            liveCount = 0;
+            for (int k = 0; k < pages; k++) {
+                int page = block.pages.get(firstPage + k);
+                long bits = pool.liveSlots(page);
+                liveCount += Long.bitCount(bits);
+                for (; bits != 0; bits &= bits - 1) {
+                    int slot = Long.numberOfTrailingZeros(bits);
+                    int handle = page * pageSize + slot;
+                    int at = k * pageSize + slot;
+                    positions[at] = pool.position(handle);
+                    visibleUntil[at] = pool.visibleUntil(handle);
+                    liveMask[at] = 0;
+                    lastPosition = Math.max(lastPosition, positions[at]);
+                    firstHiding = Math.min(firstHiding, visibleUntil[at]);
+                }
             }
         }
-        return true;
+
+        /**
+         * Converts the tile's values of one KV head. A free slot's row is zeroed: it gets weight 0, and what a
+         * freed token left there (an F16 infinity, say) must not turn 0 into NaN.
+         */
+        void loadValues(int kvHead) {
+            int pageSize = pool.pageSize();
+            int headDim = geometry.headDim();
+            for (int k = 0; k < pages; k++) {
+                memory.readValues(block.pages.get(firstPage + k), kvHead, values, k * pageSize * headDim);
+                for (long free = ~liveSlots(k) & (-1L >>> (64 - pageSize)); free != 0; free &= free - 1) {
+                    int at = k * pageSize + Long.numberOfTrailingZeros(free);
+                    Arrays.fill(values, at * headDim, (at + 1) * headDim, 0f);
+                }
+            }
+        }
+
+        /**
+         * The mask of the query at {@code queryPosition}: it sees a token at or before its position that is not
+         * yet hidden from it. Sets {@link #visible} and {@link #earlier}.
+         */
+        float[] maskFor(int queryPosition) {
+            if (lastPosition < queryPosition && queryPosition < firstHiding) {
+                visible = liveCount;
+                earlier = liveCount;
+                return liveMask;
+            }
+            Arrays.fill(queryMask, 0, width, Float.NEGATIVE_INFINITY);
+            visible = 0;
+            earlier = 0;
+            for (int k = 0; k < pages; k++) {
+                for (long bits = liveSlots(k); bits != 0; bits &= bits - 1) {
+                    int at = k * pool.pageSize() + Long.numberOfTrailingZeros(bits);
+                    if (positions[at] <= queryPosition && queryPosition < visibleUntil[at]) {
+                        queryMask[at] = 0;
+                        visible++;
+                        if (positions[at] < queryPosition) {
+                            earlier++;
+                        }
+                    }
+                }
+            }
+            return queryMask;
+        }
     }
 
-    private void prepareBuffers(int live, int count, boolean weights) {
-        if (scores[0].length < live) {
-            int grown = Math.max(live, 2 * scores[0].length);
-            scores = new float[geometry.heads()][grown];
-            weightSums = new float[geometry.heads()][grown];
+    private void prepareBuffers(int pages, int count, boolean weights) {
+        int rows = count * geometry.heads();
+        if (runningMax.length < rows) {
+            runningMax = new float[rows];
+            runningSum = new float[rows];
         }
+        int slots = pages * pool.pageSize();
         if (weights) {
+            if (weightSums[0].length < slots) {
+                weightSums = new float[geometry.heads()][Math.max(slots, 2 * weightSums[0].length)];
+            }
             for (float[] row : weightSums) {
-                Arrays.fill(row, 0, live, 0f);
+                Arrays.fill(row, 0, slots, 0f);
             }
         }
         if (visibleEarlier.length < count) {
@@ -445,19 +568,19 @@ public final class PagedKvCache implements KvCache {
         }
     }
 
-    /** Adds the head-averaged weights recorded per visited slot to the positions they belong to. */
+    /** Adds the head-averaged weights recorded per page slot to the positions they belong to. */
     private void addWeights(Layer table, AttentionWeights weights) {
         float perHead = 1f / geometry.heads();
-        int t = 0;
+        int pageSize = pool.pageSize();
         for (int p = 0; p < table.pages.size(); p++) {
             int page = table.pages.get(p);
-            for (long bits = pool.liveSlots(page); bits != 0; bits &= bits - 1, t++) {
+            for (long bits = pool.liveSlots(page); bits != 0; bits &= bits - 1) {
+                int slot = Long.numberOfTrailingZeros(bits);
                 float sum = 0;
                 for (float[] row : weightSums) {
-                    sum += row[t];
+                    sum += row[p * pageSize + slot];
                 }
-                int position = pool.position(page * pool.pageSize() + Long.numberOfTrailingZeros(bits));
-                weights.byPosition()[position] += sum * perHead;
+                weights.byPosition()[pool.position(page * pageSize + slot)] += sum * perHead;
             }
         }
     }

@@ -14,6 +14,7 @@ import net.jqwik.api.lifecycle.BeforeContainer;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -48,11 +49,8 @@ class PagedAttentionEquivalenceTest {
                                             @ForAll @IntRange(min = 0, max = 90) int dropPercent,
                                             @ForAll @IntRange(min = 0, max = 2) int storageChoice,
                                             @ForAll long seed) {
-        int headDim = new int[] {4, 8, 12, 32}[headDimChoice];
-        GgmlType storage = new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.Q8_0}[storageChoice];
-        if (headDim % storage.blockSize() != 0) {
-            storage = GgmlType.F16;
-        }
+        int headDim = HEAD_DIMS[headDimChoice];
+        GgmlType storage = storage(storageChoice, headDim);
         int heads = kvHeads * group;
         int kvDim = kvHeads * headDim;
         int count = Math.min(queries, length);
@@ -92,6 +90,63 @@ class PagedAttentionEquivalenceTest {
                 }
             }
         }
+    }
+
+    /**
+     * A block of queries (up to 130, so the block is cut into pieces across threads) gives each query, to the bit,
+     * what that query gets attending alone: a prompt block and decode steps agree. Tokens are dropped and others
+     * hidden from a position inside the block, so queries of one block see different tokens.
+     */
+    @Property(tries = 200)
+    void aBlockGivesEachQueryWhatItGetsAlone(@ForAll @IntRange(min = 1, max = 3) int kvHeads,
+                                            @ForAll @IntRange(min = 1, max = 3) int group,
+                                            @ForAll @IntRange(min = 0, max = 3) int headDimChoice,
+                                            @ForAll @IntRange(min = 0, max = 2) int storageChoice,
+                                            @ForAll @IntRange(min = 1, max = 64) int pageSize,
+                                            @ForAll @IntRange(min = 1, max = 130) int count,
+                                            @ForAll @IntRange(min = 0, max = 200) int before,
+                                            @ForAll long seed) {
+        int headDim = HEAD_DIMS[headDimChoice];
+        GgmlType storage = storage(storageChoice, headDim);
+        int heads = kvHeads * group;
+        int length = before + count;
+        SplittableRandom random = new SplittableRandom(seed);
+        KvGeometry geometry = new KvGeometry(1, heads, kvHeads, headDim, length);
+        try (PagePool pool = new PagePool(kvHeads, headDim, 0, pageSize, storage, 1 + length)) {
+            PagedKvCache cache = new PagedKvCache(pool, geometry);
+            cache.store(0, 0, length, gaussian(random, length * kvHeads * headDim), gaussian(random, length * kvHeads * headDim));
+            for (int t = 0; t < before; t++) {
+                if (random.nextInt(4) == 0) {
+                    cache.drop(0, t);
+                }
+            }
+            for (var tokens = cache.liveTokens(0); tokens.next(); ) {
+                if (random.nextInt(5) == 0) {
+                    cache.hideFrom(tokens.slot(), before + random.nextInt(count));
+                }
+            }
+            float[] q = gaussian(random, count * heads * headDim);
+            float[] block = new float[q.length];
+            cache.attend(0, q, block, before, count, workers, null);
+            int row = heads * headDim;
+            for (int i = 0; i < count; i++) {
+                float[] alone = new float[row];
+                cache.attend(0, Arrays.copyOfRange(q, i * row, (i + 1) * row), alone, before + i, 1, workers, null);
+                for (int x = 0; x < row; x++) {
+                    assertTrue(Float.floatToIntBits(alone[x]) == Float.floatToIntBits(block[i * row + x]),
+                            "query %d of %d, value %d (%s, page size %d): alone %s, in the block %s".formatted(
+                                    i, count, x, storage, pageSize, alone[x], block[i * row + x]));
+                }
+            }
+        }
+    }
+
+    private static final int[] HEAD_DIMS = {4, 8, 12, 32};
+
+    /** F32, F16 or Q8_0 by choice, F16 where Q8_0's blocks do not fit the head width. */
+    private static GgmlType storage(int choice, int headDim) {
+        GgmlType storage = new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.Q8_0}[choice];
+        return headDim % storage.blockSize() == 0 ? storage : GgmlType.F16;
     }
 
     /** softmax(q . k_t / sqrt(d)) v_t over the kept tokens t <= position, in double precision. */
