@@ -33,7 +33,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class OpenAiServerTest {
     private static final String PROMPT = "Once upon a time";
-    private static final int CONTEXT = 2048;
+    /** Room for a long answer: the heartbeat test needs one that cannot end before the heartbeat is due. */
+    private static final int CONTEXT = 32768;
     private static Path modelPath;
     private static Model model;
     private static ServerHarness harness;
@@ -263,7 +264,9 @@ class OpenAiServerTest {
     void aNonStreamingClientThatLeavesIsNoticedByTheHeartbeat() throws Exception {
         double cancelledBefore = harness.metric("winnow_sequences_finished_total{reason=\"cancelled\"}");
         try (Socket socket = new Socket("127.0.0.1", harness.server.port())) {
-            sendRaw(socket, json("prompt", PROMPT, "max_tokens", 2000, "ignore_eos", true));
+            // 30,000 tokens take stories260K several seconds at any speed this machine reaches, far more than the
+            // one second after which the heartbeat finds the client gone.
+            sendRaw(socket, json("prompt", PROMPT, "max_tokens", 30_000, "ignore_eos", true));
             harness.awaitMetric("winnow_active_sequences", active -> active > 0);
         }
         harness.awaitMetric("winnow_sequences_finished_total{reason=\"cancelled\"}", n -> n == cancelledBefore + 1);
