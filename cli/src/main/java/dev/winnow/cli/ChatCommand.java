@@ -171,13 +171,9 @@ final class ChatCommand implements Callable<Integer> {
             this.err = err;
         }
 
+        /** The whole conversation, system prompt first, as /save writes it. */
         List<ChatMessage> messages() {
-            List<ChatMessage> all = new ArrayList<>();
-            if (system != null) {
-                all.add(ChatMessage.system(system));
-            }
-            all.addAll(messages);
-            return all;
+            return messages(system, messages);
         }
 
         void reset(String newSystem) {
