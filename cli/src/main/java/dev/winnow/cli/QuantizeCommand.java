@@ -19,7 +19,11 @@ import java.io.PrintWriter;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -74,27 +78,46 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         PrintWriter err = spec.commandLine().getErr();
         long start = System.nanoTime();
+        List<String> fallbacks = new ArrayList<>();
+        Set<Long> fallbackWidths = new TreeSet<>();
+        int matrices = 0;
         try (GgufFile in = GgufFile.open(input); WorkerPool pool = new WorkerPool(threads)) {
             GgufWriter writer = new GgufWriter().putAll(in.metadata())
                     .put(FILE_TYPE_KEY, GgufValue.ofUInt32(FILE_TYPES.get(type)))
                     .put(QUANTIZATION_VERSION_KEY, GgufValue.ofUInt32(QUANTIZATION_VERSION));
             List<GgufTensorInfo> tensors = in.tensors();
+            Progress progress = Progress.start(err, "quantize", tensors.size(), "tensors");
             for (int i = 0; i < tensors.size(); i++) {
                 GgufTensorInfo tensor = tensors.get(i);
                 GgmlType target = targetType(tensor, type);
-                String progress = "[%d/%d] %s %s -> %s".formatted(i + 1, tensors.size(), tensor.name(), tensor.type(), target);
+                if (tensor.dimensions() >= 2) {
+                    matrices++;
+                    if (target != type) {
+                        fallbacks.add(tensor.name());
+                        fallbackWidths.add(tensor.shape()[0]);
+                    }
+                }
+                int done = i + 1;
                 writer.addTensor(tensor.name(), target, tensor.shape(), destination -> {
-                    err.println("winnow: quantize " + progress);
-                    err.flush();
                     encode(in, tensor, target, destination, pool);
+                    progress.update(done, tensor.name() + " " + tensor.type() + " -> " + target);
                 });
             }
             writer.write(output);
+            progress.finish("winnow: wrote %s (%,d bytes, from %,d) in %.1f s".formatted(output, Files.size(output),
+                    Files.size(input), (System.nanoTime() - start) / 1e9));
         }
-        err.printf("winnow: wrote %s (%,d bytes, from %,d) in %.1f s%n", output, Files.size(output), Files.size(input),
-                (System.nanoTime() - start) / 1e9);
+        if (!fallbacks.isEmpty()) {
+            err.printf("winnow: warning: %d of %d matrices are written as F16, not %s: their rows (%s values) are not "
+                            + "whole %s blocks of %d values (%s)%n", fallbacks.size(), matrices, type, joined(fallbackWidths),
+                    type, type.blockSize(), TerminalText.line(String.join(", ", fallbacks)));
+        }
         err.flush();
         return 0;
+    }
+
+    private static String joined(Set<Long> widths) {
+        return widths.stream().map(String::valueOf).collect(Collectors.joining(", "));
     }
 
     /** F32 for vectors, F16 for matrices whose rows are not whole blocks of {@code type}, else {@code type}. */
