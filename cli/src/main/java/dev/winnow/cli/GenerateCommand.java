@@ -19,6 +19,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -87,6 +88,8 @@ final class GenerateCommand implements Callable<Integer> {
         Sampler sampler = Sampler.create(samplingOptions.config());
         PruningPolicy policy = pruneOptions.policy();
         modelOptions.validate();
+        requireWritable(explainHtml, "--explain");
+        requireWritable(explainJson, "--explain-json");
         try (Model model = modelFile.load(err, pruneOptions.adapter);
              Engine engine = modelOptions.engine(model, kvOptions.config(), policy, 1, err)) {
             Tokenizer tokenizer = model.tokenizer();
@@ -131,6 +134,20 @@ final class GenerateCommand implements Callable<Integer> {
         if (explainHtml != null) {
             explanation.writeHtml(explainHtml);
             err.println("winnow: pruning page written to " + explainHtml);
+        }
+    }
+
+    /** An output named on the command line is checked before any work, not after a whole generation. */
+    private static void requireWritable(Path file, String option) {
+        if (file == null) {
+            return;
+        }
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent == null || !Files.isDirectory(parent)) {
+            throw new UserInputException("%s %s: the folder %s does not exist".formatted(option, file, parent));
+        }
+        if (!Files.isWritable(parent) || Files.isDirectory(file) || Files.exists(file) && !Files.isWritable(file)) {
+            throw new UserInputException("%s %s: cannot write there".formatted(option, file));
         }
     }
 }

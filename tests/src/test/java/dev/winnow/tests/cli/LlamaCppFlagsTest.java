@@ -63,6 +63,15 @@ class LlamaCppFlagsTest {
     }
 
     @Test
+    void anExplainPathThatCannotBeWrittenIsRefusedBeforeAnyWork() {
+        CliRunner.Run run = generate("-p", "Once", "-n", "2", "--explain", "/nonexistent/dir/x.html");
+        assertEquals(1, run.exitCode(), run.err());
+        assertTrue(run.err().contains("--explain /nonexistent/dir/x.html: the folder /nonexistent/dir does not exist"),
+                run.err());
+        assertFalse(run.err().contains("loaded"), "refused before the model is loaded: " + run.err());
+    }
+
+    @Test
     void serveListsNoFlagThatDoesNothingThere() {
         CliRunner.Run help = CliRunner.run("serve", "--help");
         assertEquals(0, help.exitCode(), help.err());
