@@ -1,14 +1,19 @@
 package dev.winnow.cli;
 
+import jdk.incubator.vector.FloatVector;
+
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.FileDescriptor;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.FileOutputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.Properties;
 
 /** The {@code winnow} command: one subcommand per job. */
 @Command(name = "winnow",
@@ -64,12 +69,24 @@ public final class Main implements Runnable {
         return cli;
     }
 
+    /** What a bug report needs: the build, the JDK, the vector width the kernels use and the cores they share. */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
-        public String[] getVersion() {
+        public String[] getVersion() throws IOException {
             String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"winnow " + (v == null ? "(development build)" : v),
-                    "JVM " + Runtime.version() + ", " + System.getProperty("os.arch")};
+            Properties git = new Properties();
+            try (InputStream in = Main.class.getResourceAsStream("git.properties")) {
+                if (in != null) {
+                    git.load(in);
+                }
+            }
+            String commit = git.getProperty("git.commit.id.abbrev", "unknown")
+                    + (Boolean.parseBoolean(git.getProperty("git.dirty")) ? " (with uncommitted changes)" : "");
+            return new String[] {"winnow " + (v == null ? "(development build)" : v) + ", commit " + commit,
+                    "JDK " + Runtime.version() + " (" + System.getProperty("java.vendor") + "), " + System.getProperty("os.arch"),
+                    "Vector API: " + FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit vectors ("
+                            + FloatVector.SPECIES_PREFERRED.length() + " floats)",
+                    "threads: " + Runtime.getRuntime().availableProcessors() + " cores (the default of --threads)"};
         }
     }
 }

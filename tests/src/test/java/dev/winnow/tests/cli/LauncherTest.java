@@ -196,5 +196,9 @@ class LauncherTest {
         Result r = launch("", Map.of(), "--version");
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().startsWith("winnow"), r.out());
+        assertTrue(r.out().contains(", commit "), "the build's commit: " + r.out());
+        assertTrue(r.out().contains("JDK " + Runtime.version().feature()), r.out());
+        assertTrue(r.out().matches("(?s).*Vector API: \\d+-bit vectors.*"), r.out());
+        assertTrue(r.out().contains("threads: " + Runtime.getRuntime().availableProcessors() + " cores"), r.out());
     }
 }
