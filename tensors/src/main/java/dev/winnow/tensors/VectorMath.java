@@ -3,7 +3,6 @@ package dev.winnow.tensors;
 import static dev.winnow.tensors.Vectors.FLOAT;
 import static dev.winnow.tensors.Vectors.LANES;
 
-import java.util.Arrays;
 
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;

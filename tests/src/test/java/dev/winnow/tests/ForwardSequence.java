@@ -1,7 +1,6 @@
 package dev.winnow.tests;
 
 import dev.winnow.engine.kv.KvCache;
-import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.model.SequenceState;

@@ -1,6 +1,9 @@
 package dev.winnow.cli.server;
 
+import com.fasterxml.jackson.core.JsonFactoryBuilder;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.SerializableString;
+import com.fasterxml.jackson.core.io.CharacterEscapes;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -11,10 +14,36 @@ import java.nio.charset.StandardCharsets;
 
 /** Writing JSON and text answers, and OpenAI-format errors, to an exchange. */
 final class Replies {
-    static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    /**
+     * Every answer's JSON. Text a client sent can come back in it (an error names the method or path it refused):
+     * '<', '>' and '&' are written as unicode escapes, so no answer carries markup, whatever a browser makes of it.
+     */
+    static final ObjectMapper JSON = new ObjectMapper(new JsonFactoryBuilder().characterEscapes(new NoMarkup()).build())
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     static final String JSON_TYPE = "application/json; charset=utf-8";
 
     private Replies() {
+    }
+
+    /** JSON's standard escapes, plus the three characters that start markup or an entity. */
+    private static final class NoMarkup extends CharacterEscapes {
+        private static final int[] ESCAPES = CharacterEscapes.standardAsciiEscapesForJSON();
+
+        static {
+            ESCAPES['<'] = CharacterEscapes.ESCAPE_STANDARD;
+            ESCAPES['>'] = CharacterEscapes.ESCAPE_STANDARD;
+            ESCAPES['&'] = CharacterEscapes.ESCAPE_STANDARD;
+        }
+
+        @Override
+        public int[] getEscapeCodesForAscii() {
+            return ESCAPES;
+        }
+
+        @Override
+        public SerializableString getEscapeSequence(int ch) {
+            return null; // only the standard escapes above
+        }
     }
 
     /** Sends a complete JSON answer; returns the status. */

@@ -4,12 +4,9 @@ import dev.winnow.engine.runtime.Engine;
 import dev.winnow.engine.runtime.EngineConfig;
 import dev.winnow.engine.runtime.Sequence;
 import dev.winnow.engine.runtime.SequenceOptions;
-import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.tensors.VectorMath;
-import dev.winnow.tensors.WorkerPool;
 import dev.winnow.tests.SharedFiles;
 import org.junit.jupiter.api.Test;
 

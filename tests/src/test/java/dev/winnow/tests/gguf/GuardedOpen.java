@@ -4,8 +4,6 @@ import dev.winnow.engine.runtime.Engine;
 import dev.winnow.engine.runtime.EngineConfig;
 import dev.winnow.engine.runtime.Sequence;
 import dev.winnow.engine.runtime.SequenceOptions;
-import dev.winnow.engine.kv.KvCacheConfig;
-import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.model.ModelLoadException;
 import dev.winnow.engine.pruning.PruningPolicy;

@@ -10,6 +10,7 @@ import dev.winnow.tests.SharedFiles;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -73,6 +74,12 @@ class MalformedRequestProperties {
                 assertTrue(json.isObject(), reply.body());
             }
         }
+    }
+
+    /** A refused method is named in the error, and no character of it reaches the answer as markup. */
+    @Example
+    void aMethodMadeOfMarkupComesBackEscaped() throws IOException {
+        everyHeadIsAnsweredInJson("<b> /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     }
 
     @Provide
