@@ -1,6 +1,7 @@
 package dev.winnow.cli;
 
 import dev.winnow.engine.pruning.PruningPolicy;
+import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -10,7 +11,9 @@ import java.nio.file.Path;
 /** Which tokens leave the KV cache, and where to show what happened. */
 final class PruneOptions {
     @Option(names = "--prune", paramLabel = "SPEC",
-            description = "Pruning policy: none, dcp (the learned module), window:S:W (first S and last W tokens), "
+            description = "Pruning policy: none, dcp (the learned module), dcp:keep=F (the module steered to keep about "
+                    + "a fraction F of the context), dcp:budget=N (the module steered to hold at most N tokens per "
+                    + "layer), window:S:W (first S and last W tokens), "
                     + "h2o:B:W (B heavy hitters and the last W), tova:B (at most B, least attended-to goes) "
                     + "(default: ${DEFAULT-VALUE}).")
     String spec = "none";
@@ -27,7 +30,8 @@ final class PruneOptions {
         try {
             policy = PruningPolicy.parse(spec);
         } catch (IllegalArgumentException e) {
-            throw new UserInputException(e.getMessage());
+            // A wrong spec is a wrong command line: exit 2 with the usage hint.
+            throw new CommandLine.ParameterException(command.commandLine(), e.getMessage());
         }
         if (adapter != null && !(policy instanceof PruningPolicy.Dcp)) {
             command.commandLine().getErr().printf("winnow: warning: --prune-adapter %s is not used: it only applies "

@@ -38,27 +38,35 @@ abstract class CachePruner implements Pruner {
      * positions up to {@code lastCandidate} (ties: the older goes first), then frees them.
      */
     protected final void evictLowest(int layer, float[] scoreByPosition, int lastCandidate, int excess, int step) {
+        hideLowest(layer, scoreByPosition, lastCandidate, excess, step);
+        commit(layer, step);
+    }
+
+    /**
+     * Hides, from {@code step} on, the {@code excess} tokens of a layer still visible at {@code step} with the
+     * lowest scores among those at positions up to {@code lastCandidate} (ties: the older goes first); their
+     * slots are freed by the next {@link #commit} that reaches {@code step}.
+     */
+    protected final void hideLowest(int layer, float[] scoreByPosition, int lastCandidate, int excess, int step) {
         if (excess <= 0) {
             return;
         }
         int candidates = 0;
         PagedKvCache.LiveTokens tokens = cache.liveTokens(layer);
         while (tokens.next()) {
-            int position = tokens.position();
-            if (position <= lastCandidate) {
+            if (candidate(tokens, lastCandidate, step)) {
                 if (candidates == evictionKeys.length) {
                     evictionKeys = Arrays.copyOf(evictionKeys, 2 * candidates);
                 }
-                evictionKeys[candidates++] = evictionKey(scoreByPosition, position);
+                evictionKeys[candidates++] = evictionKey(scoreByPosition, tokens.position());
             }
         }
-        int evicted = Math.min(excess, candidates);
-        if (evicted > 0) {
-            long highestEvicted = smallest(evictionKeys, candidates, evicted);
+        if (Math.min(excess, candidates) > 0) {
+            long highestEvicted = smallest(evictionKeys, candidates, Math.min(excess, candidates));
             tokens = cache.liveTokens(layer);
             while (tokens.next()) {
                 int position = tokens.position();
-                if (position <= lastCandidate && evictionKey(scoreByPosition, position) <= highestEvicted) {
+                if (candidate(tokens, lastCandidate, step) && evictionKey(scoreByPosition, position) <= highestEvicted) {
                     cache.hideFrom(tokens.slot(), step);
                     if (trace != null) {
                         trace.score(layer, position, scoreByPosition[position]);
@@ -66,12 +74,16 @@ abstract class CachePruner implements Pruner {
                 }
             }
         }
-        commit(layer, step);
     }
 
-    /** Orders tokens for eviction: scores are non-negative, so their float bits order like them; the position breaks ties. */
+    private boolean candidate(PagedKvCache.LiveTokens token, int lastCandidate, int step) {
+        return token.position() <= lastCandidate && cache.visibleUntil(token.slot()) > step;
+    }
+
+    /** Orders tokens for eviction by score (float bits made to order like the floats, sign included), then position. */
     private static long evictionKey(float[] scoreByPosition, int position) {
-        return (long) Float.floatToIntBits(Math.max(0f, scoreByPosition[position])) << 32 | position;
+        int bits = Float.floatToIntBits(scoreByPosition[position]);
+        return (long) (bits ^ (bits >> 31 & Integer.MAX_VALUE)) << 32 | position;
     }
 
     /**

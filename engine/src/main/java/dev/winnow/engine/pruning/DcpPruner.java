@@ -5,25 +5,44 @@ import dev.winnow.engine.model.PruningModule;
 import dev.winnow.tensors.VectorMath;
 import dev.winnow.tensors.WorkerPool;
 
+import java.util.Arrays;
+
 /**
  * Dynamic Context Pruning at inference (dcp.md sections 2 and 5), with the step function: at query position m,
- * an earlier token k of a layer stays only while dot(qi[m], ki[k]) / sqrt(r) + beta > 0; the first "no" hides it
- * from m on, for good (the running product of the votes). The current token always sees itself. Inside a block
- * of prompt tokens each query votes in order, so the block sees exactly the running-product mask; after the
- * block, the hidden tokens' slots are freed.
+ * an earlier token k of a layer stays only while dot(qi[m], ki[k]) / sqrt(r) + beta + offset > 0; the first "no"
+ * hides it from m on, for good (the running product of the votes). The current token always sees itself. Inside
+ * a block of prompt tokens each query votes in order, so the block sees exactly the running-product mask; after
+ * the block, the hidden tokens' slots are freed.
+ * <p>
+ * A {@link DcpTarget} other than the module's own steers each layer: when the votes leave a query more earlier
+ * tokens than the target's limit, the lowest-scoring go and the layer's offset falls by {@link #OFFSET_STEP}; when
+ * the votes dropped tokens the limit had room for, the offset rises by as much. The offsets start at 0 with every
+ * sequence, so the decisions depend only on the sequence's tokens.
  */
 final class DcpPruner extends CachePruner {
+    /** How far one step moves a layer's offset: small against the scores' spread, large enough to cross it in a story. */
+    static final float OFFSET_STEP = 0.05f;
+
     private final PruningModule module;
+    private final DcpTarget target;
+    private final boolean steered;
     private final float inverseSqrtR;
+    private final float[] offsets;
+    /** The current query's score of each earlier token it still sees, by position. */
+    private final float[] scoreByPosition;
     private float[] queries = new float[0];
     private float[] keys = new float[0];
     /** The interaction key of the token being voted on. */
     private final float[] tokenKey;
 
-    DcpPruner(PruningModule module, PagedKvCache cache, PruningTrace trace) {
+    DcpPruner(PruningModule module, DcpTarget target, PagedKvCache cache, PruningTrace trace) {
         super(cache, trace);
         this.module = module;
+        this.target = target;
+        this.steered = !(target instanceof DcpTarget.Own);
         this.inverseSqrtR = (float) (1 / Math.sqrt(module.interactionDim()));
+        this.offsets = new float[module.layers().length];
+        this.scoreByPosition = new float[steered ? cache.geometry().capacity() : 0];
         this.tokenKey = new float[module.interactionDim()];
     }
 
@@ -38,31 +57,51 @@ final class DcpPruner extends CachePruner {
         m.queryProjection().matMul(normalized, queries, count, pool);
         m.keyProjection().matMul(normalized, keys, count, pool);
         cache.storeInteractionKeys(layer, firstPosition, count, keys);
-        float bias = m.bias();
-        PagedKvCache.LiveTokens tokens = cache.liveTokens(layer);
-        while (tokens.next()) {
-            int position = tokens.position();
-            int slot = tokens.slot();
-            boolean keyRead = false;
-            // Queries of this block later than the token vote on it, in order, until one says no.
-            for (int i = Math.max(0, position + 1 - firstPosition); i < count; i++) {
-                int step = firstPosition + i;
-                if (cache.visibleUntil(slot) <= step) {
-                    break;
+        // Each query of the block, in order, votes on the earlier tokens it still sees.
+        for (int i = 0; i < count; i++) {
+            int step = firstPosition + i;
+            float bias = m.bias() + offsets[layer];
+            int seen = 0;
+            int dropped = 0;
+            PagedKvCache.LiveTokens tokens = cache.liveTokens(layer);
+            while (tokens.next()) {
+                int position = tokens.position();
+                int slot = tokens.slot();
+                if (position >= step || cache.visibleUntil(slot) <= step) {
+                    continue;
                 }
-                if (!keyRead) {
-                    cache.readInteractionKey(slot, tokenKey);
-                    keyRead = true;
-                }
+                cache.readInteractionKey(slot, tokenKey);
                 float score = VectorMath.dot(tokenKey, 0, queries, i * r, r) * inverseSqrtR + bias;
                 if (trace != null) {
                     trace.score(layer, position, score);
                 }
                 if (score <= 0) {
                     cache.hideFrom(slot, step);
-                    break;
+                    dropped++;
+                } else if (steered) {
+                    scoreByPosition[position] = score;
+                    seen++;
                 }
             }
+            if (steered) {
+                steer(layer, step, seen, dropped);
+            }
         }
+    }
+
+    /** Holds the query at {@code step} to the target's limit and moves the layer's offset toward it. */
+    private void steer(int layer, int step, int seen, int dropped) {
+        int limit = target.earlierLimit(step);
+        if (seen > limit) {
+            hideLowest(layer, scoreByPosition, step - 1, seen - limit, step);
+            offsets[layer] -= OFFSET_STEP;
+        } else if (seen < limit && dropped > 0) {
+            offsets[layer] += OFFSET_STEP;
+        }
+    }
+
+    @Override
+    public void reset() {
+        Arrays.fill(offsets, 0f);
     }
 }

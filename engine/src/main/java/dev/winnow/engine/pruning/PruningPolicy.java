@@ -1,13 +1,15 @@
 package dev.winnow.engine.pruning;
 
 import dev.winnow.engine.kv.PagedKvCache;
+import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.model.Pruner;
 import dev.winnow.engine.model.PruningModule;
 
 /**
  * Which tokens leave the KV cache, chosen with {@code --prune SPEC}: {@code none}; {@code dcp} (the learned
- * module); {@code window:S:W} (StreamingLLM: the first S tokens and the last W); {@code h2o:B:W} (the B heavy
+ * module), {@code dcp:keep=F} (the module steered to keep about a fraction F of the (query, earlier token) pairs) or
+ * {@code dcp:budget=N} (the module steered to hold at most N tokens per layer); {@code window:S:W} (StreamingLLM: the first S tokens and the last W); {@code h2o:B:W} (the B heavy
  * hitters by accumulated attention plus the last W); {@code tova:B} (drop the least attended-to token of the
  * current query while over B). Every policy frees slots physically, per layer.
  */
@@ -19,6 +21,14 @@ public sealed interface PruningPolicy {
     /** Floats per token the cache must keep for this policy (the interaction keys of DCP), else 0. */
     default int interactionDim(Model model) {
         return 0;
+    }
+
+    /**
+     * The most tokens one layer of a sequence of {@code tokens} tokens holds at once under this policy (its prompt
+     * read in blocks of {@link LlamaModel#DEFAULT_BLOCK}): what the page pool must have room for.
+     */
+    default long peakTokensPerLayer(long tokens) {
+        return tokens;
     }
 
     /** Keeps everything. */
@@ -34,16 +44,28 @@ public sealed interface PruningPolicy {
         }
     }
 
-    /** The learned DCP module of the model or its adapter. */
-    record Dcp() implements PruningPolicy {
+    /** The learned DCP module of the model or its adapter, deciding alone or steered toward a {@code target}. */
+    record Dcp(DcpTarget target) implements PruningPolicy {
+        /** The module's own decisions. */
+        public Dcp() {
+            this(new DcpTarget.Own());
+        }
+
         @Override
         public Pruner create(Model model, PagedKvCache cache, PruningTrace trace) {
-            return new DcpPruner(module(model), cache, trace);
+            return new DcpPruner(module(model), target, cache, trace);
         }
 
         @Override
         public int interactionDim(Model model) {
             return module(model).interactionDim();
+        }
+
+        @Override
+        public long peakTokensPerLayer(long tokens) {
+            // A block's keys are stored before its queries vote, so the budget is exceeded by at most one block.
+            return target instanceof DcpTarget.Budget(int budget)
+                    ? Math.min(tokens, (long) budget + LlamaModel.DEFAULT_BLOCK) : tokens;
         }
 
         private static PruningModule module(Model model) {
@@ -54,7 +76,7 @@ public sealed interface PruningPolicy {
 
         @Override
         public String toString() {
-            return "dcp";
+            return target.spec();
         }
     }
 
@@ -121,14 +143,14 @@ public sealed interface PruningPolicy {
         try {
             return switch (parts[0]) {
                 case "none" -> arity(parts, 1, new None());
-                case "dcp" -> arity(parts, 1, new Dcp());
+                case "dcp" -> parts.length == 2 ? new Dcp(target(parts[1])) : arity(parts, 1, new Dcp());
                 case "window" -> arity(parts, 3, parts.length == 3 ? new Window(number(parts[1]), number(parts[2])) : null);
                 case "h2o" -> arity(parts, 3, parts.length == 3 ? new HeavyHitters(number(parts[1]), number(parts[2])) : null);
                 case "tova" -> arity(parts, 2, parts.length == 2 ? new Tova(number(parts[1])) : null);
                 default -> throw new IllegalArgumentException("unknown pruning policy '%s'".formatted(parts[0]));
             };
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--prune %s: %s (use none, dcp, window:S:W, h2o:B:W or tova:B)"
+            throw new IllegalArgumentException("--prune %s: %s (use none, dcp, dcp:keep=F, dcp:budget=N, window:S:W, h2o:B:W or tova:B)"
                     .formatted(spec, e.getMessage()));
         }
     }
@@ -138,6 +160,25 @@ public sealed interface PruningPolicy {
             throw new IllegalArgumentException("'%s' takes %d number%s".formatted(parts[0], expected - 1, expected == 2 ? "" : "s"));
         }
         return policy;
+    }
+
+    /** Reads the part after {@code dcp:}: {@code keep=F} or {@code budget=N}. */
+    private static DcpTarget target(String text) {
+        int equals = text.indexOf('=');
+        String value = text.substring(equals + 1);
+        return switch (equals < 0 ? text : text.substring(0, equals)) {
+            case "keep" -> new DcpTarget.Keep(fraction(value));
+            case "budget" -> new DcpTarget.Budget(number(value));
+            default -> throw new IllegalArgumentException("'dcp:%s' is neither keep=F nor budget=N".formatted(text));
+        };
+    }
+
+    private static double fraction(String text) {
+        try {
+            return Double.parseDouble(text);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'%s' is not a fraction".formatted(text));
+        }
     }
 
     private static int number(String text) {

@@ -39,7 +39,8 @@ public final class Engine implements AutoCloseable {
         this.geometry = model.config().kvGeometry(config.contextLength());
         KvCacheConfig kv = config.kv();
         KvBudget budget = kv.budget() != null ? kv.budget()
-                : new KvBudget.Tokens((long) config.batchSize() * roundUp(config.contextLength(), kv.pageSize()));
+                : new KvBudget.Tokens((long) config.batchSize() * roundUp(
+                        config.pruning().peakTokensPerLayer(config.contextLength()), kv.pageSize()));
         this.pages = new KvCacheConfig(kv.pageSize(), kv.storage(), budget)
                 .newPool(geometry, config.pruning().interactionDim(model));
         this.workers = new WorkerPool(config.threads());
@@ -102,7 +103,7 @@ public final class Engine implements AutoCloseable {
         pages.close();
     }
 
-    private static long roundUp(int tokens, int pageSize) {
-        return (long) (tokens + pageSize - 1) / pageSize * pageSize;
+    private static long roundUp(long tokens, int pageSize) {
+        return (tokens + pageSize - 1) / pageSize * pageSize;
     }
 }

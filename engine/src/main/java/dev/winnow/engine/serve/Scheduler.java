@@ -90,10 +90,14 @@ public final class Scheduler implements AutoCloseable {
         return metrics;
     }
 
-    /** The pages a sequence of {@code tokens} tokens holds without pruning: one page per layer per page of tokens. */
+    /**
+     * The most pages a sequence of {@code tokens} tokens holds: one page per layer per page of the tokens a layer
+     * may hold at once under the pruning policy (all of them, unless the policy bounds them).
+     */
     private long pagesFor(int tokens) {
         int pageSize = engine.pages().pageSize();
-        return (long) layers * ((tokens + pageSize - 1) / pageSize);
+        long held = config.engine().pruning().peakTokensPerLayer(tokens);
+        return layers * ((held + pageSize - 1) / pageSize);
     }
 
     /**

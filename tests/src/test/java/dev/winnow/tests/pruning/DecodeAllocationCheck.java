@@ -48,7 +48,7 @@ final class DecodeAllocationCheck {
         try {
             tiny.write(file);
             try (Model model = Model.load(file)) {
-                for (String spec : new String[] {"none", "dcp", "window:4:16", "h2o:8:8", "tova:16"}) {
+                for (String spec : new String[] {"none", "dcp", "dcp:budget=16", "dcp:keep=0.3", "window:4:16", "h2o:8:8", "tova:16"}) {
                     PruningPolicy policy = PruningPolicy.parse(spec);
                     try (Engine engine = new Engine(model, EngineConfig.single(1, LENGTH, policy))) {
                         Sequence session = engine.newSequence(SequenceOptions.forced(null));

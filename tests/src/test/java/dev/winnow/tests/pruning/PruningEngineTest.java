@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -119,8 +120,22 @@ class PruningEngineTest {
     @Test
     void badPruningInputIsAClearError(@TempDir Path dir) throws IOException {
         Path model = SharedFiles.requireShared("models/stories260K.gguf");
-        assertError(CliRunner.run("generate", "-m", model.toString(), "-p", "x", "--prune", "window:4"), "window:S:W");
-        assertError(CliRunner.run("generate", "-m", model.toString(), "-p", "x", "--prune", "magic"), "unknown pruning policy");
+        // A wrong spec is a wrong command line (exit 2), named in the message, for every command that takes one.
+        String[][] badSpecs = {{"window:4", "'window' takes 2 numbers"}, {"magic", "unknown pruning policy"},
+                {"dcp:keep=1.5", "0 < F <= 1"}, {"dcp:keep=0", "0 < F <= 1"}, {"dcp:keep=most", "not a fraction"},
+                {"dcp:budget=0", "N >= 1"}, {"dcp:budget=12.5", "not a whole number"}, {"dcp:window=3", "neither keep=F nor budget=N"},
+                {"dcp:budget=4:2", "'dcp' takes"}};
+        for (String[] bad : badSpecs) {
+            for (String[] command : new String[][] {{"generate", "-p", "x"}, {"perplexity", "-f", model.toString()},
+                    {"bench", "-p", "4", "-n", "4"}, {"chat"}, {"serve", "--port", "0"}}) {
+                String[] args = Stream.concat(Stream.of(command), Stream.of("-m", model.toString(), "--prune", bad[0]))
+                        .toArray(String[]::new);
+                CliRunner.Run run = CliRunner.run(args);
+                assertEquals(2, run.exitCode(), String.join(" ", args) + ": " + run.err());
+                assertTrue(run.err().contains("--prune " + bad[0] + ": ") && run.err().contains(bad[1]),
+                        String.join(" ", args) + ": " + run.err());
+            }
+        }
         assertError(CliRunner.run("generate", "-m", model.toString(), "-p", "x", "--prune", "dcp"), "--prune-adapter");
         // An adapter made for another model: the tiny vocabulary-only shape differs.
         Path other = dir.resolve("other.gguf");

@@ -64,10 +64,11 @@ class PreemptionEquivalenceProperties {
     @Provide
     Arbitrary<PruningPolicy> policies() {
         return Arbitraries.of(new PruningPolicy.None(), new PruningPolicy.Window(4, 16),
-                new PruningPolicy.HeavyHitters(8, 8), new PruningPolicy.Tova(24), new PruningPolicy.Dcp());
+                new PruningPolicy.HeavyHitters(8, 8), new PruningPolicy.Tova(24), new PruningPolicy.Dcp(),
+                PruningPolicy.parse("dcp:budget=24"), PruningPolicy.parse("dcp:keep=0.4"));
     }
 
-    @Property(tries = 25)
+    @Property(tries = 35)
     void aPreemptedSequenceResumesWithTheCacheOfOneThatRanThrough(@ForAll("policies") PruningPolicy policy,
                                                                   @ForAll @IntRange(min = 1, max = 300) int promptLength,
                                                                   @ForAll @IntRange(min = 1, max = 40) int generated,
