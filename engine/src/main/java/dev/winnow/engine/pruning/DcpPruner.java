@@ -14,10 +14,12 @@ import java.util.Arrays;
  * a block of prompt tokens each query votes in order, so the block sees exactly the running-product mask; after
  * the block, the hidden tokens' slots are freed.
  * <p>
- * A {@link DcpTarget} other than the module's own steers each layer: when the votes leave a query more earlier
- * tokens than the target's limit, the lowest-scoring go and the layer's offset falls by {@link #OFFSET_STEP}; when
- * the votes dropped tokens the limit had room for, the offset rises by as much. The offsets start at 0 with every
- * sequence, so the decisions depend only on the sequence's tokens.
+ * A {@link DcpTarget} other than the module's own steers each layer. {@code keep=F}: the module's scores only rank
+ * the tokens, and each query sees the round(F * position) highest-scoring earlier tokens still live (as if the
+ * layer's offset were set, query by query, to pass exactly that many). {@code budget=N}: the module votes; when
+ * the votes leave a query more than N - 1 earlier tokens, the lowest-scoring go and the layer's offset falls by
+ * {@link #OFFSET_STEP}; when the votes dropped tokens the budget had room for, the offset rises by as much. The
+ * offsets start at 0 with every sequence, so the decisions depend only on the sequence's tokens.
  */
 final class DcpPruner extends CachePruner {
     /** How far one step moves a layer's offset: small against the scores' spread, large enough to cross it in a story. */
@@ -26,6 +28,8 @@ final class DcpPruner extends CachePruner {
     private final PruningModule module;
     private final DcpTarget target;
     private final boolean steered;
+    /** Whether the module's votes drop tokens (all but keep=F, where its scores only rank them). */
+    private final boolean votes;
     private final float inverseSqrtR;
     private final float[] offsets;
     /** The current query's score of each earlier token it still sees, by position. */
@@ -40,6 +44,7 @@ final class DcpPruner extends CachePruner {
         this.module = module;
         this.target = target;
         this.steered = !(target instanceof DcpTarget.Own);
+        this.votes = !(target instanceof DcpTarget.Keep);
         this.inverseSqrtR = (float) (1 / Math.sqrt(module.interactionDim()));
         this.offsets = new float[module.layers().length];
         this.scoreByPosition = new float[steered ? cache.geometry().capacity() : 0];
@@ -57,7 +62,7 @@ final class DcpPruner extends CachePruner {
         m.queryProjection().matMul(normalized, queries, count, pool);
         m.keyProjection().matMul(normalized, keys, count, pool);
         cache.storeInteractionKeys(layer, firstPosition, count, keys);
-        // Each query of the block, in order, votes on the earlier tokens it still sees.
+        // Each query of the block, in order, scores (and votes on) the earlier tokens it still sees.
         for (int i = 0; i < count; i++) {
             int step = firstPosition + i;
             float bias = m.bias() + offsets[layer];
@@ -75,7 +80,7 @@ final class DcpPruner extends CachePruner {
                 if (trace != null) {
                     trace.score(layer, position, score);
                 }
-                if (score <= 0) {
+                if (votes && score <= 0) {
                     cache.hideFrom(slot, step);
                     dropped++;
                 } else if (steered) {
@@ -89,12 +94,14 @@ final class DcpPruner extends CachePruner {
         }
     }
 
-    /** Holds the query at {@code step} to the target's limit and moves the layer's offset toward it. */
+    /** Holds the query at {@code step} to the target's limit and, where the module votes, moves the layer's offset toward it. */
     private void steer(int layer, int step, int seen, int dropped) {
         int limit = target.earlierLimit(step);
         if (seen > limit) {
             hideLowest(layer, scoreByPosition, step - 1, seen - limit, step);
-            offsets[layer] -= OFFSET_STEP;
+            if (votes) {
+                offsets[layer] -= OFFSET_STEP;
+            }
         } else if (seen < limit && dropped > 0) {
             offsets[layer] += OFFSET_STEP;
         }

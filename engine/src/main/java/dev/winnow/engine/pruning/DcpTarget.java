@@ -2,9 +2,8 @@ package dev.winnow.engine.pruning;
 
 /**
  * What a DCP module is steered toward at inference: nothing (its own decisions), a kept fraction of the (query,
- * earlier token) pairs, or a number of live tokens per layer. A steered module votes against its bias plus a
- * per-layer offset that {@link DcpPruner} adjusts step by step, and the target's limit is enforced by dropping the
- * lowest-scoring tokens when the votes leave too many.
+ * earlier token) pairs, or a number of live tokens per layer. {@link DcpPruner} holds every query to
+ * {@link #earlierLimit}, dropping the lowest-scoring tokens when there are more (see there for how).
  */
 public sealed interface DcpTarget {
 
@@ -28,8 +27,8 @@ public sealed interface DcpTarget {
     }
 
     /**
-     * Each query sees at most {@code fraction} of its earlier tokens (rounded), so the kept fraction of the pairs
-     * comes to {@code fraction} when the offsets let the module keep that much.
+     * Each query sees {@code fraction} of its earlier tokens (rounded), the module's highest-scoring, so the kept
+     * fraction of the pairs comes to {@code fraction}.
      */
     record Keep(double fraction) implements DcpTarget {
         public Keep {
