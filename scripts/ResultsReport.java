@@ -26,10 +26,11 @@ public class ResultsReport {
 
     static final Map<String, String> NAMES = Map.of("dense-base", "stories260K, dense (original)",
             "dcp-textdistill", "DCP, distilled on the text",
+            "dcp-sweep", "DCP, the headline module steered (--prune dcp:keep=F)",
             "window", "StreamingLLM window", "h2o", "H2O", "tova", "TOVA");
-    static final Map<String, String> COLORS = Map.of("dcp-textdistill", "#9467bd", "window", "#1f77b4",
+    static final Map<String, String> COLORS = Map.of("dcp-textdistill", "#9467bd", "dcp-sweep", "#d62728", "window", "#1f77b4",
             "h2o", "#2ca02c", "tova", "#17becf", "dense-base", "#7f7f7f");
-    static final List<String> KINDS = List.of("dense-base", "dcp-textdistill", "window", "h2o", "tova");
+    static final List<String> KINDS = List.of("dense-base", "dcp-textdistill", "dcp-sweep", "window", "h2o", "tova");
     static final List<String> HEURISTICS = List.of("window", "h2o", "tova");
     /** The goal's operating point: at most this fraction of (query, earlier token) pairs kept. */
     static final double GOAL_PAIRS_KEPT = 0.2;
@@ -94,7 +95,7 @@ public class ResultsReport {
                 List.of(new double[] {xMin, original}, new double[] {1, original}), true, false, true));
         chart.add(new SvgChart.Series("1.05x the original (goal)", "#e377c2",
                 List.of(new double[] {xMin, GOAL_RATIO * original}, new double[] {1, GOAL_RATIO * original}), true, false, true));
-        for (String kind : List.of("window", "h2o", "tova", "dcp-textdistill")) {
+        for (String kind : List.of("window", "h2o", "tova", "dcp-textdistill", "dcp-sweep")) {
             List<double[]> points = all.stream().filter(m -> m.kind().equals(kind))
                     .sorted(Comparator.comparingDouble(Measurement::pairsKept))
                     .map(m -> new double[] {m.pairsKept(), m.perplexity()}).toList();
@@ -107,11 +108,11 @@ public class ResultsReport {
     }
 
     /**
-     * The headline DCP model: the lowest perplexity among those keeping at most {@link #GOAL_PAIRS_KEPT} of the pairs,
-     * or, when none does, the one keeping the fewest.
+     * The headline DCP model: the lowest perplexity among the trained models keeping at most {@link #GOAL_PAIRS_KEPT}
+     * of the pairs with their own decisions, or, when none does, the one keeping the fewest.
      */
     static Measurement best(List<Measurement> all) {
-        List<Measurement> dcp = all.stream().filter(m -> m.kind().startsWith("dcp")).toList();
+        List<Measurement> dcp = all.stream().filter(m -> m.kind().equals("dcp-textdistill")).toList();
         return dcp.stream().filter(m -> m.pairsKept() <= GOAL_PAIRS_KEPT).min(Comparator.comparingDouble(Measurement::perplexity))
                 .or(() -> dcp.stream().min(Comparator.comparingDouble(Measurement::pairsKept)))
                 .orElseThrow(() -> new IllegalStateException("no DCP model was measured"));

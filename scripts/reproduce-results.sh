@@ -6,7 +6,10 @@
 #   STEPS=10 scripts/reproduce-results.sh        (a quick run through every stage, a few minutes; poor models)
 # Settings can be changed through the environment: STEPS (training steps, default 150), JOBS (processes run
 # side by side, default 2; each training and evaluation uses one thread), BEST_GAMMA (the headline recipe's
-# gamma, default 0.2), GAMMAS (the other gammas of the same recipe, for the curve, default "0.1 0.04").
+# gamma, default 0.2), GAMMAS (the other gammas of the same recipe, for the curve, default "0.1 0.04"), SWEEP (the
+# kept fractions the headline module is steered to with --prune dcp:keep=F, default "0.1 ... 0.9"). A late step
+# renders the headline model's --explain page on a held-out story and screenshots it with headless Chromium into
+# docs/results-explain.png (skipped, saying so, without Chromium; scripts/explain-screenshot.sh redoes it alone).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +18,7 @@ steps="${STEPS:-150}"
 jobs_max="${JOBS:-2}"
 best_gamma="${BEST_GAMMA:-0.2}"
 gammas="${GAMMAS:-0.1 0.04}"
+sweep="${SWEEP:-0.1 0.15 0.2 0.3 0.4 0.45 0.5 0.6 0.75 0.9}"
 out=build/results
 base=../shared/models/stories260K.gguf
 corpus=../shared/data/tinystories-dev.txt
@@ -79,6 +83,10 @@ measure dense-base none "$base"
 for gamma in $best_gamma $gammas; do
   measure dcp-textdistill "gamma$gamma" "$out/stories260K-dcp-textdistill-gamma$gamma.gguf" --prune dcp --kl-base "$base"
 done
+# One module, every operating point: the headline module steered to each kept fraction, no retraining.
+for keep in $sweep; do
+  measure dcp-sweep "keep=$keep" "$out/stories260K-dcp-best.gguf" --prune "dcp:keep=$keep" --kl-base "$base"
+done
 for w in 16 32 64 96 128 192; do
   measure window "window:4:$w" "$base" --prune "window:4:$w"
   measure h2o "h2o:$((w / 2)):$((w / 2))" "$base" --prune "h2o:$((w / 2)):$((w / 2))"
@@ -90,7 +98,15 @@ finish
 bin/winnow generate -m "$out/stories260K-dcp-best.gguf" -p "Once upon a time" -n 200 --temperature 0 \
   --prune dcp --stats > "$out/sample-dcp-best.txt" 2>&1
 
-# 4. Tables and figure.
+# 4. The explain page of the headline model reading the first held-out story, as a picture for docs/results.md.
+awk 'BEGIN { RS = "\n<\\|endoftext\\|>\n" } NR == 1 { print; exit }' "$out/test.txt" > "$out/explain-story.txt"
+if [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  scripts/explain-screenshot.sh "$out/stories260K-dcp-best.gguf" "$out/explain-story.txt" docs/results-explain.png
+else
+  echo "reproduce-results: no Chromium (apt-get install chromium, or set CHROMIUM): the explain screenshot is not redone" >&2
+fi
+
+# 5. Tables and figure.
 "${JAVA_HOME:+$JAVA_HOME/bin/}java" --add-modules jdk.incubator.vector -cp "$WINNOW_JAR" scripts/ResultsReport.java "$out" \
   > /dev/null
 echo "reproduce-results: done; see $out/results.md, $out/perplexity-vs-kept.svg and $out/stories260K-dcp-best.gguf" >&2
