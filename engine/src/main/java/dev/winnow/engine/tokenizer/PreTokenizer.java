@@ -1,6 +1,7 @@
 package dev.winnow.engine.tokenizer;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
@@ -62,10 +63,8 @@ enum PreTokenizer {
     PreTokenizer(boolean ignoreMerges, boolean addsBos, String... expressions) {
         this.ignoreMerges = ignoreMerges;
         this.addsBos = addsBos;
-        this.expressions = new Pattern[expressions.length];
-        for (int i = 0; i < expressions.length; i++) {
-            this.expressions[i] = Pattern.compile(expressions[i], Pattern.UNICODE_CHARACTER_CLASS);
-        }
+        this.expressions = Arrays.stream(expressions)
+                .map(expression -> Pattern.compile(expression, Pattern.UNICODE_CHARACTER_CLASS)).toArray(Pattern[]::new);
     }
 
     /**
@@ -120,11 +119,7 @@ enum PreTokenizer {
             }
             pieces = next;
         }
-        List<String> words = new ArrayList<>(pieces.size());
-        for (int[] piece : pieces) {
-            words.add(text.substring(piece[0], piece[1]));
-        }
-        return words;
+        return pieces.stream().map(piece -> text.substring(piece[0], piece[1])).toList();
     }
 
     private static void addPiece(List<int[]> pieces, int start, int end) {

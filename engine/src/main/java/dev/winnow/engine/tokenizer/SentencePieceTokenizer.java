@@ -173,18 +173,8 @@ public final class SentencePieceTokenizer implements Tokenizer {
     }
 
     @Override
-    public int vocabularySize() {
-        return vocabulary.size();
-    }
-
-    @Override
-    public int bos() {
-        return vocabulary.bos();
-    }
-
-    @Override
-    public int eos() {
-        return vocabulary.eos();
+    public Vocabulary vocabulary() {
+        return vocabulary;
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.winnow.engine.tokenizer;
 
+import java.util.HexFormat;
 import java.util.Optional;
 
 import dev.winnow.gguf.GgufArray;
@@ -239,22 +240,9 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
 
     /** The byte a {@code <0xNN>} text stands for (0..255), or -1 for any other text. */
     static int byteValue(String text) {
-        if (text.length() != 6 || !text.startsWith("<0x") || text.charAt(5) != '>') {
-            return -1;
-        }
-        int high = hexDigit(text.charAt(3));
-        int low = hexDigit(text.charAt(4));
-        return high < 0 || low < 0 ? -1 : high << 4 | low;
-    }
-
-    private static int hexDigit(char c) {
-        if (c >= '0' && c <= '9') {
-            return c - '0';
-        }
-        if (c >= 'A' && c <= 'F') {
-            return c - 'A' + 10;
-        }
-        return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        boolean byteText = text.length() == 6 && text.startsWith("<0x") && text.charAt(5) == '>'
+                && HexFormat.isHexDigit(text.charAt(3)) && HexFormat.isHexDigit(text.charAt(4));
+        return byteText ? HexFormat.fromHexDigits(text, 3, 5) : -1;
     }
 
     private static void requireParallel(String what, int length, int tokenCount) {
