@@ -16,22 +16,13 @@ final class TerminalText {
 
     /** {@code text} with every control character written as an escape ({@code \n}, {@code \r}, {@code \t}, {@code \u001B}). */
     static String escape(String text) {
-        StringBuilder out = null;
+        StringBuilder out = new StringBuilder(text.length());
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
             String escaped = escapeOf(c);
-            if (escaped != null && out == null) {
-                out = new StringBuilder(text.length() + 16).append(text, 0, i);
-            }
-            if (out != null) {
-                if (escaped != null) {
-                    out.append(escaped);
-                } else {
-                    out.append(c);
-                }
-            }
+            out.append(escaped != null ? escaped : String.valueOf(c));
         }
-        return out == null ? text : out.toString();
+        return out.toString();
     }
 
     private static String escapeOf(char c) {

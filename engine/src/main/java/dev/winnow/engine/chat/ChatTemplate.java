@@ -33,7 +33,9 @@ public interface ChatTemplate {
     String afterAssistantTurn();
 
     /** Texts of tokens that end an assistant turn besides EOS, e.g. {@code <|eot_id|>}. */
-    List<String> stopTokens();
+    default List<String> stopTokens() {
+        return List.of();
+    }
 
     /**
      * The whole conversation as the format's own (Jinja) template writes it.

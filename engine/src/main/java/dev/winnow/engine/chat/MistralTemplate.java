@@ -40,11 +40,6 @@ final class MistralTemplate implements ChatTemplate {
     }
 
     @Override
-    public List<String> stopTokens() {
-        return List.of();
-    }
-
-    @Override
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
         List<ChatMessage> turns = TemplateText.alternatingTurns(messages, "Mistral");
         String system = TemplateText.leadingSystem(messages);

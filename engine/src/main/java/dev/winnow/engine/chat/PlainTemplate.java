@@ -34,11 +34,6 @@ public final class PlainTemplate implements ChatTemplate {
     }
 
     @Override
-    public List<String> stopTokens() {
-        return List.of();
-    }
-
-    @Override
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
         StringBuilder text = new StringBuilder();
         for (ChatMessage message : TemplateText.requireMessages(messages)) {

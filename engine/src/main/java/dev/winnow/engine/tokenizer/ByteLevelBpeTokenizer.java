@@ -4,7 +4,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.OptionalInt;
 
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
 import org.eclipse.collections.impl.map.mutable.primitive.LongIntHashMap;
@@ -22,7 +21,7 @@ import org.eclipse.collections.impl.map.mutable.primitive.ObjectIntHashMap;
  * text and control tokens to nothing. Every byte has a stand-in, so any text round-trips when the vocabulary has
  * a token for every byte the text's UTF-8 uses.
  */
-public final class ByteLevelBpeTokenizer implements Tokenizer {
+public final class ByteLevelBpeTokenizer extends VocabularyTokenizer {
     static final String MODEL = "gpt2";
 
     /**
@@ -43,7 +42,6 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         }
     }
 
-    private final Vocabulary vocabulary;
     private final PreTokenizer preTokenizer;
     /**
      * Every token text and every intermediate merge result that is not a token (ids from the vocabulary size
@@ -55,31 +53,19 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
     /** The piece each merge rank produces. */
     private final int[] mergedPiece;
     private final int[] byteTokens = new int[256];
-    private final byte[][] decodedBytes;
-    private final SpecialTokens specialTokens;
 
     /**
      * @throws TokenizerException if the vocabulary has no merges, names an unknown pre-tokenizer or has a malformed
      *                            merge
      */
     public ByteLevelBpeTokenizer(Vocabulary vocabulary) {
-        this.vocabulary = vocabulary;
+        super(vocabulary, ByteLevelBpeTokenizer::standInsToBytes, false);
         this.preTokenizer = PreTokenizer.forName(vocabulary.preTokenizer());
         String[] merges = vocabulary.merges();
         if (merges == null) {
             throw new TokenizerException("the byte-level BPE vocabulary has no merges (" + Vocabulary.MERGES_KEY + ")");
         }
         int size = vocabulary.size();
-        decodedBytes = new byte[size][];
-        for (int id = 0; id < size; id++) {
-            String text = vocabulary.tokens()[id];
-            decodedBytes[id] = switch (vocabulary.type(id)) {
-                case NORMAL -> standInsToBytes(text);
-                case BYTE -> new byte[] {(byte) Vocabulary.byteValue(text)};
-                case USER_DEFINED -> text.getBytes(StandardCharsets.UTF_8);
-                case CONTROL, UNKNOWN, UNUSED -> new byte[0];
-            };
-        }
         // Piece ids: the tokens, then merge texts that are not tokens. A text held twice gets the later id, as in
         // llama.cpp (and as PieceTable does).
         List<String> pieceTexts = new ArrayList<>(Arrays.asList(vocabulary.tokens()));
@@ -113,7 +99,6 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
             int id = pieceIds.getIfAbsent(String.valueOf(BYTE_CHARS[b]), -1);
             byteTokens[b] = id < size ? id : -1;
         }
-        specialTokens = new SpecialTokens(vocabulary);
     }
 
     /** The piece id of a text, adding it after the others when it is new. */
@@ -149,13 +134,7 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
 
     @Override
     public int[] encode(String text, boolean addBos, boolean parseSpecial) {
-        IntArrayList ids = new IntArrayList(text.length() / 3 + 2);
-        if (addBos) {
-            if (vocabulary.bos() < 0) {
-                throw new TokenizerException("cannot add BOS: the vocabulary has no BOS token");
-            }
-            ids.add(vocabulary.bos());
-        }
+        IntArrayList ids = startEncoding(text, addBos);
         for (SpecialTokens.Fragment fragment : specialTokens.split(text, parseSpecial)) {
             if (fragment.isText()) {
                 for (String word : preTokenizer.split(text.substring(fragment.start(), fragment.end()))) {
@@ -259,37 +238,5 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
                 ids.add(id);
             }
         }
-    }
-
-    @Override
-    public TokenDecoder decoder() {
-        return new TokenDecoder(decodedBytes, vocabulary.bos(), false);
-    }
-
-    @Override
-    public Vocabulary vocabulary() {
-        return vocabulary;
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int id) {
-        return specialTokens.isEndOfGeneration(id);
-    }
-
-    @Override
-    public String piece(int id) {
-        if (id < 0 || id >= vocabulary.size()) {
-            throw new IllegalArgumentException(
-                    "token id " + id + " is outside the vocabulary of " + vocabulary.size() + " tokens");
-        }
-        TokenType type = vocabulary.type(id);
-        return type == TokenType.NORMAL
-                ? new String(decodedBytes[id], StandardCharsets.UTF_8)
-                : vocabulary.tokens()[id];
-    }
-
-    @Override
-    public OptionalInt specialTokenId(String text) {
-        return specialTokens.idOf(text);
     }
 }

@@ -2,7 +2,6 @@ package dev.winnow.engine.tokenizer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.OptionalInt;
 
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
 
@@ -17,51 +16,35 @@ import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
  * <p>Merges only ever form normal and user-defined tokens, as in SentencePiece (llama.cpp would also form control
  * or byte tokens whose text happens to occur in the input, which then decode to something else).
  */
-public final class SentencePieceTokenizer implements Tokenizer {
+public final class SentencePieceTokenizer extends VocabularyTokenizer {
     static final String MODEL = "llama";
     private static final char SPACE_MARK = '\u2581';
 
-    private final Vocabulary vocabulary;
     private final PieceTable mergeable;
     private final int[] byteTokens = new int[256];
-    private final byte[][] decodedBytes;
-    private final SpecialTokens specialTokens;
 
     public SentencePieceTokenizer(Vocabulary vocabulary) {
-        this.vocabulary = vocabulary;
+        super(vocabulary, text -> text.replace(SPACE_MARK, ' ').getBytes(StandardCharsets.UTF_8),
+                vocabulary.addSpacePrefix());
         int size = vocabulary.size();
         byte[][] textBytes = new byte[size][];
         boolean[] canMerge = new boolean[size];
-        decodedBytes = new byte[size][];
         Arrays.fill(byteTokens, -1);
         for (int id = 0; id < size; id++) {
             String text = vocabulary.tokens()[id];
             TokenType type = vocabulary.type(id);
             textBytes[id] = text.getBytes(StandardCharsets.UTF_8);
             canMerge[id] = type == TokenType.NORMAL || type == TokenType.USER_DEFINED;
-            decodedBytes[id] = switch (type) {
-                case NORMAL -> text.replace(SPACE_MARK, ' ').getBytes(StandardCharsets.UTF_8);
-                case USER_DEFINED -> textBytes[id];
-                case BYTE -> new byte[] {(byte) Vocabulary.byteValue(text)};
-                case CONTROL, UNKNOWN, UNUSED -> new byte[0];
-            };
             if (type == TokenType.BYTE && byteTokens[Vocabulary.byteValue(text)] < 0) {
                 byteTokens[Vocabulary.byteValue(text)] = id;
             }
         }
         mergeable = new PieceTable(textBytes, canMerge);
-        specialTokens = new SpecialTokens(vocabulary);
     }
 
     @Override
     public int[] encode(String text, boolean addBos, boolean parseSpecial) {
-        IntArrayList ids = new IntArrayList(text.length() / 2 + 2);
-        if (addBos) {
-            if (vocabulary.bos() < 0) {
-                throw new TokenizerException("cannot add BOS: the vocabulary has no BOS token");
-            }
-            ids.add(vocabulary.bos());
-        }
+        IntArrayList ids = startEncoding(text, addBos);
         boolean afterSpecial = true;
         for (SpecialTokens.Fragment fragment : specialTokens.split(text, parseSpecial)) {
             if (fragment.isText()) {
@@ -165,35 +148,5 @@ public final class SentencePieceTokenizer implements Tokenizer {
             case 0xF -> 4;
             default -> 1;
         };
-    }
-
-    @Override
-    public TokenDecoder decoder() {
-        return new TokenDecoder(decodedBytes, vocabulary.bos(), vocabulary.addSpacePrefix());
-    }
-
-    @Override
-    public Vocabulary vocabulary() {
-        return vocabulary;
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int id) {
-        return specialTokens.isEndOfGeneration(id);
-    }
-
-    @Override
-    public String piece(int id) {
-        if (id < 0 || id >= vocabulary.size()) {
-            throw new IllegalArgumentException(
-                    "token id " + id + " is outside the vocabulary of " + vocabulary.size() + " tokens");
-        }
-        String text = vocabulary.tokens()[id];
-        return vocabulary.type(id) == TokenType.NORMAL ? text.replace(SPACE_MARK, ' ') : text;
-    }
-
-    @Override
-    public OptionalInt specialTokenId(String text) {
-        return specialTokens.idOf(text);
     }
 }
