@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.PriorityQueue;
 
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
 import org.eclipse.collections.impl.map.mutable.primitive.LongIntHashMap;
@@ -183,15 +184,15 @@ public final class ByteLevelBpeTokenizer extends VocabularyTokenizer {
             offset += characterLength;
             next[count] = offset == bytes.length ? -1 : count + 1;
         }
-        BigramQueue queue = new BigramQueue(count);
+        PriorityQueue<Bigram> queue = new PriorityQueue<>();
         for (int right = 1; right < count; right++) {
             offerMerge(piece, length, right - 1, right, queue);
         }
         while (!queue.isEmpty()) {
-            queue.poll();
-            int left = queue.left();
-            int right = queue.right();
-            if (length[left] == 0 || length[right] == 0 || length[left] + length[right] != queue.size()) {
+            Bigram best = queue.poll();
+            int left = best.left();
+            int right = best.right();
+            if (length[left] == 0 || length[right] == 0 || length[left] + length[right] != best.size()) {
                 continue; // one side was merged into something else since this pair was offered
             }
             piece[left] = mergedPiece[rankOfPair.get((long) piece[left] << 32 | piece[right])];
@@ -214,14 +215,14 @@ public final class ByteLevelBpeTokenizer extends VocabularyTokenizer {
     }
 
     /** Queues the merge of two adjacent symbols if the merges have it; the lowest rank comes out first. */
-    private void offerMerge(int[] piece, int[] length, int left, int right, BigramQueue queue) {
+    private void offerMerge(int[] piece, int[] length, int left, int right, PriorityQueue<Bigram> queue) {
         if (left < 0 || right < 0 || piece[left] < 0 || piece[right] < 0) {
             return;
         }
         long pair = (long) piece[left] << 32 | piece[right];
         if (rankOfPair.containsKey(pair)) {
             // Ranks below 2^24 are exact as float scores.
-            queue.add(-rankOfPair.get(pair), left, right, length[left] + length[right]);
+            queue.add(new Bigram(-rankOfPair.get(pair), left, right, length[left] + length[right]));
         }
     }
 

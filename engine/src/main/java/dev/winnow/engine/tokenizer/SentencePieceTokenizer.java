@@ -2,6 +2,7 @@ package dev.winnow.engine.tokenizer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.PriorityQueue;
 
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
 
@@ -79,15 +80,15 @@ public final class SentencePieceTokenizer extends VocabularyTokenizer {
         if (count == 0) {
             return;
         }
-        BigramQueue queue = new BigramQueue(count);
+        PriorityQueue<Bigram> queue = new PriorityQueue<>();
         for (int right = 1; right < count; right++) {
             offerMerge(bytes, start, length, right - 1, right, queue);
         }
         while (!queue.isEmpty()) {
-            queue.poll();
-            int left = queue.left();
-            int right = queue.right();
-            if (length[left] == 0 || length[right] == 0 || length[left] + length[right] != queue.size()) {
+            Bigram best = queue.poll();
+            int left = best.left();
+            int right = best.right();
+            if (length[left] == 0 || length[right] == 0 || length[left] + length[right] != best.size()) {
                 continue; // one side was merged into something else since this pair was offered
             }
             length[left] += length[right];
@@ -109,14 +110,14 @@ public final class SentencePieceTokenizer extends VocabularyTokenizer {
         }
     }
 
-    private void offerMerge(byte[] bytes, int[] start, int[] length, int left, int right, BigramQueue queue) {
+    private void offerMerge(byte[] bytes, int[] start, int[] length, int left, int right, PriorityQueue<Bigram> queue) {
         if (left < 0 || right < 0) {
             return;
         }
         int size = length[left] + length[right];
         int id = mergeable.find(bytes, start[left], size);
         if (id >= 0) {
-            queue.add(vocabulary.score(id), left, right, size);
+            queue.add(new Bigram(vocabulary.score(id), left, right, size));
         }
     }
 
