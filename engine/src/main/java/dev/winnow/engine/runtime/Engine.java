@@ -1,7 +1,5 @@
 package dev.winnow.engine.runtime;
 
-import dev.winnow.engine.kv.KvBudget;
-import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.LlamaModel;
@@ -37,11 +35,7 @@ public final class Engine implements AutoCloseable {
         this.model = model;
         this.config = config;
         this.geometry = model.config().kvGeometry(config.contextLength());
-        KvCacheConfig kv = config.kv();
-        KvBudget budget = kv.budget() != null ? kv.budget()
-                : new KvBudget.Tokens((long) config.batchSize() * roundUp(config.contextLength(), kv.pageSize()));
-        this.pages = new KvCacheConfig(kv.pageSize(), kv.storage(), budget)
-                .newPool(geometry, config.pruning().interactionDim(model));
+        this.pages = config.kv().newPool(geometry, config.pruning().interactionDim(model), config.batchSize());
         this.workers = new WorkerPool(config.threads());
         this.state = model.llama().newState(Math.max(LlamaModel.DEFAULT_BLOCK, config.batchSize()), workers);
         this.logitsRow = new float[model.config().vocabularySize()];
@@ -100,9 +94,5 @@ public final class Engine implements AutoCloseable {
     public void close() {
         workers.close();
         pages.close();
-    }
-
-    private static long roundUp(int tokens, int pageSize) {
-        return (long) (tokens + pageSize - 1) / pageSize * pageSize;
     }
 }

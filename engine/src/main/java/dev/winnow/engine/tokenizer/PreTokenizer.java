@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -76,12 +77,9 @@ enum PreTokenizer {
         if (nameOrNull == null || nameOrNull.isEmpty()) {
             return DEFAULT;
         }
-        PreTokenizer found = BY_NAME.get(nameOrNull);
-        if (found == null) {
-            throw new TokenizerException("the pre-tokenizer '" + nameOrNull + "' (" + Vocabulary.PRE_KEY
-                    + ") is not supported; supported: " + String.join(", ", new TreeSet<>(BY_NAME.keySet())));
-        }
-        return found;
+        return Optional.ofNullable(BY_NAME.get(nameOrNull)).orElseThrow(() -> new TokenizerException("the pre-tokenizer '"
+                + nameOrNull + "' (" + Vocabulary.PRE_KEY + ") is not supported; supported: "
+                + String.join(", ", new TreeSet<>(BY_NAME.keySet()))));
     }
 
     /** Whether a vocabulary with this pre-tokenizer name wants BOS when its file does not say (Llama 3 does). */
