@@ -77,13 +77,7 @@ public sealed interface KvBudget {
             }
         }
         double base = unit.contains("I") ? 1024 : 1000;
-        int power = switch (unit.charAt(0)) {
-            case 'K' -> 1;
-            case 'M' -> 2;
-            case 'G' -> 3;
-            case 'T' -> 4;
-            default -> 0;
-        };
+        int power = "KMGT".indexOf(unit.charAt(0)) + 1; // 0 for plain bytes
         if (unit.equals("IB")) {
             throw new IllegalArgumentException("KV budget '%s': unknown unit".formatted(text));
         }

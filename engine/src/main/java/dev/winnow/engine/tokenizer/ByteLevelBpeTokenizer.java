@@ -4,7 +4,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.PriorityQueue;
 
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
 import org.eclipse.collections.impl.map.mutable.primitive.LongIntHashMap;
@@ -51,8 +50,6 @@ public final class ByteLevelBpeTokenizer extends VocabularyTokenizer {
     private final PieceTable pieces;
     /** (left piece << 32 | right piece) → merge rank. */
     private final LongIntHashMap rankOfPair = new LongIntHashMap();
-    /** The piece each merge rank produces. */
-    private final int[] mergedPiece;
     private final int[] byteTokens = new int[256];
 
     /**
@@ -74,7 +71,6 @@ public final class ByteLevelBpeTokenizer extends VocabularyTokenizer {
         for (int id = 0; id < size; id++) {
             pieceIds.put(pieceTexts.get(id), id);
         }
-        mergedPiece = new int[merges.length];
         for (int rank = 0; rank < merges.length; rank++) {
             String merge = merges[rank];
             int space = merge.indexOf(' ', 1);
@@ -87,12 +83,9 @@ public final class ByteLevelBpeTokenizer extends VocabularyTokenizer {
             if (!rankOfPair.containsKey(pair)) {
                 rankOfPair.put(pair, rank);
             }
-            mergedPiece[rank] = pieceId(left + right, pieceTexts, pieceIds);
+            pieceId(left + right, pieceTexts, pieceIds); // what the merge makes is a piece, for the merges after it
         }
-        byte[][] pieceBytes = new byte[pieceTexts.size()][];
-        for (int id = 0; id < pieceBytes.length; id++) {
-            pieceBytes[id] = pieceTexts.get(id).getBytes(StandardCharsets.UTF_8);
-        }
+        byte[][] pieceBytes = pieceTexts.stream().map(text -> text.getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
         boolean[] all = new boolean[pieceBytes.length];
         Arrays.fill(all, true);
         pieces = new PieceTable(pieceBytes, all);
@@ -167,62 +160,20 @@ public final class ByteLevelBpeTokenizer extends VocabularyTokenizer {
                 return;
             }
         }
-        // Symbols: byte ranges of the stand-in text in a doubly linked list, each with its piece id (-1 if none);
-        // a merged-away symbol has length 0. Stand-ins are one or two UTF-8 bytes.
-        int[] start = new int[bytes.length];
-        int[] length = new int[bytes.length];
-        int[] piece = new int[bytes.length];
-        int[] previous = new int[bytes.length];
-        int[] next = new int[bytes.length];
-        int count = 0;
-        for (int offset = 0; offset < bytes.length; count++) {
-            int characterLength = (bytes[offset] & 0x80) == 0 ? 1 : 2;
-            start[count] = offset;
-            length[count] = characterLength;
-            piece[count] = pieces.find(bytes, offset, characterLength);
-            previous[count] = count - 1;
-            offset += characterLength;
-            next[count] = offset == bytes.length ? -1 : count + 1;
-        }
-        PriorityQueue<Bigram> queue = new PriorityQueue<>();
-        for (int right = 1; right < count; right++) {
-            offerMerge(piece, length, right - 1, right, queue);
-        }
-        while (!queue.isEmpty()) {
-            Bigram best = queue.poll();
-            int left = best.left();
-            int right = best.right();
-            if (length[left] == 0 || length[right] == 0 || length[left] + length[right] != best.size()) {
-                continue; // one side was merged into something else since this pair was offered
-            }
-            piece[left] = mergedPiece[rankOfPair.get((long) piece[left] << 32 | piece[right])];
-            length[left] += length[right];
-            length[right] = 0;
-            next[left] = next[right];
-            if (next[right] >= 0) {
-                previous[next[right]] = left;
-            }
-            offerMerge(piece, length, previous[left], left, queue);
-            offerMerge(piece, length, left, next[left], queue);
-        }
-        for (int symbol = 0; symbol >= 0; symbol = next[symbol]) {
-            if (piece[symbol] >= 0 && piece[symbol] < vocabulary.size()) {
-                ids.add(piece[symbol]);
+        int[] symbols = SymbolMerge.merge(bytes, (start, leftLength, rightLength) -> {
+            int left = pieces.find(bytes, start, leftLength);
+            long pair = (long) left << 32 | pieces.find(bytes, start + leftLength, rightLength);
+            // A text that is no piece finds -1, which makes the key negative: no pair has it. Ranks below 2^24 are
+            // exact as float scores.
+            return rankOfPair.containsKey(pair) ? -rankOfPair.get(pair) : Float.NaN;
+        });
+        for (int i = 0; i < symbols.length; i += 2) {
+            int piece = pieces.find(bytes, symbols[i], symbols[i + 1]);
+            if (piece >= 0 && piece < vocabulary.size()) {
+                ids.add(piece);
             } else {
-                addBytes(bytes, start[symbol], length[symbol], ids);
+                addBytes(bytes, symbols[i], symbols[i + 1], ids);
             }
-        }
-    }
-
-    /** Queues the merge of two adjacent symbols if the merges have it; the lowest rank comes out first. */
-    private void offerMerge(int[] piece, int[] length, int left, int right, PriorityQueue<Bigram> queue) {
-        if (left < 0 || right < 0 || piece[left] < 0 || piece[right] < 0) {
-            return;
-        }
-        long pair = (long) piece[left] << 32 | piece[right];
-        if (rankOfPair.containsKey(pair)) {
-            // Ranks below 2^24 are exact as float scores.
-            queue.add(new Bigram(-rankOfPair.get(pair), left, right, length[left] + length[right]));
         }
     }
 

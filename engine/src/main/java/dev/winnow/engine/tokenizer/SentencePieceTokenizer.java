@@ -2,7 +2,6 @@ package dev.winnow.engine.tokenizer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.PriorityQueue;
 
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
 
@@ -63,61 +62,17 @@ public final class SentencePieceTokenizer extends VocabularyTokenizer {
 
     /** Merges the UTF-8 characters of {@code bytes} into tokens and appends their ids. */
     private void encodeText(byte[] bytes, IntArrayList ids) {
-        // Symbols: byte ranges [start, start + length) in a doubly linked list; a merged-away symbol has length 0.
-        int[] start = new int[bytes.length];
-        int[] length = new int[bytes.length];
-        int[] previous = new int[bytes.length];
-        int[] next = new int[bytes.length];
-        int count = 0;
-        for (int offset = 0; offset < bytes.length; count++) {
-            int characterLength = Math.min(utf8Length(bytes[offset]), bytes.length - offset);
-            start[count] = offset;
-            length[count] = characterLength;
-            previous[count] = count - 1;
-            offset += characterLength;
-            next[count] = offset == bytes.length ? -1 : count + 1;
-        }
-        if (count == 0) {
-            return;
-        }
-        PriorityQueue<Bigram> queue = new PriorityQueue<>();
-        for (int right = 1; right < count; right++) {
-            offerMerge(bytes, start, length, right - 1, right, queue);
-        }
-        while (!queue.isEmpty()) {
-            Bigram best = queue.poll();
-            int left = best.left();
-            int right = best.right();
-            if (length[left] == 0 || length[right] == 0 || length[left] + length[right] != best.size()) {
-                continue; // one side was merged into something else since this pair was offered
-            }
-            length[left] += length[right];
-            length[right] = 0;
-            next[left] = next[right];
-            if (next[right] >= 0) {
-                previous[next[right]] = left;
-            }
-            offerMerge(bytes, start, length, previous[left], left, queue);
-            offerMerge(bytes, start, length, left, next[left], queue);
-        }
-        for (int symbol = 0; symbol >= 0; symbol = next[symbol]) {
-            int id = mergeable.find(bytes, start[symbol], length[symbol]);
+        int[] symbols = SymbolMerge.merge(bytes, (start, leftLength, rightLength) -> {
+            int id = mergeable.find(bytes, start, leftLength + rightLength);
+            return id < 0 ? Float.NaN : vocabulary.score(id);
+        });
+        for (int i = 0; i < symbols.length; i += 2) {
+            int id = mergeable.find(bytes, symbols[i], symbols[i + 1]);
             if (id >= 0) {
                 ids.add(id);
             } else {
-                addBytesOrUnknown(bytes, start[symbol], length[symbol], ids);
+                addBytesOrUnknown(bytes, symbols[i], symbols[i + 1], ids);
             }
-        }
-    }
-
-    private void offerMerge(byte[] bytes, int[] start, int[] length, int left, int right, PriorityQueue<Bigram> queue) {
-        if (left < 0 || right < 0) {
-            return;
-        }
-        int size = length[left] + length[right];
-        int id = mergeable.find(bytes, start[left], size);
-        if (id >= 0) {
-            queue.add(new Bigram(vocabulary.score(id), left, right, size));
         }
     }
 
@@ -138,16 +93,5 @@ public final class SentencePieceTokenizer extends VocabularyTokenizer {
                     character.codePointAt(0)).toUpperCase() + "): the vocabulary has no token for it, no byte "
                     + "tokens <0xNN> for all its bytes and no unknown token");
         }
-    }
-
-    /** The length of the UTF-8 sequence that starts with this byte; 1 for a byte that cannot start one. */
-    private static int utf8Length(byte lead) {
-        int high = (lead & 0xFF) >>> 4;
-        return switch (high) {
-            case 0xC, 0xD -> 2;
-            case 0xE -> 3;
-            case 0xF -> 4;
-            default -> 1;
-        };
     }
 }
