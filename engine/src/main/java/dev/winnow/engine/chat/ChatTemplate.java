@@ -27,7 +27,9 @@ public interface ChatTemplate {
     String userTurn(String userText, boolean firstTurn);
 
     /** How the format writes an assistant message: the text a model trained on it generates before it stops. */
-    String assistantReply(String content);
+    default String assistantReply(String content) {
+        return TemplateText.require(content, "assistant message");
+    }
 
     /** What follows the assistant's reply once the model stopped: the end-of-turn marker it did not feed. */
     String afterAssistantTurn();

@@ -30,11 +30,6 @@ final class MistralTemplate implements ChatTemplate {
     }
 
     @Override
-    public String assistantReply(String content) {
-        return TemplateText.require(content, "assistant message");
-    }
-
-    @Override
     public String afterAssistantTurn() {
         return EOS;
     }

@@ -24,11 +24,6 @@ public final class PlainTemplate implements ChatTemplate {
     }
 
     @Override
-    public String assistantReply(String content) {
-        return TemplateText.require(content, "assistant message");
-    }
-
-    @Override
     public String afterAssistantTurn() {
         return "";
     }

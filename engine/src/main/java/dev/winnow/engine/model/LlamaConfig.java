@@ -58,13 +58,6 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
         require(normEps > 0, "attention.layer_norm_rms_epsilon must be positive, got " + normEps);
     }
 
-    /** A plain Llama configuration: adjacent-pair RoPE, no scaling. */
-    public LlamaConfig(int contextLength, int dim, int layers, int ffnDim, int heads, int kvHeads, int headDim,
-                       int ropeDim, float ropeBase, float normEps, int vocabularySize) {
-        this(contextLength, dim, layers, ffnDim, heads, kvHeads, headDim, ropeDim, ropeBase, normEps, vocabularySize,
-                Architecture.LLAMA, 1f, null);
-    }
-
     /** What a KV cache of this model keeps per token, for sequences of up to {@code capacity} tokens. */
     public KvGeometry kvGeometry(int capacity) {
         return new KvGeometry(layers, heads, kvHeads, headDim, capacity);

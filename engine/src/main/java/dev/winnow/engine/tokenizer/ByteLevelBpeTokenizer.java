@@ -1,5 +1,6 @@
 package dev.winnow.engine.tokenizer;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -86,9 +87,7 @@ public final class ByteLevelBpeTokenizer extends VocabularyTokenizer {
             pieceId(left + right, pieceTexts, pieceIds); // what the merge makes is a piece, for the merges after it
         }
         byte[][] pieceBytes = pieceTexts.stream().map(text -> text.getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
-        boolean[] all = new boolean[pieceBytes.length];
-        Arrays.fill(all, true);
-        pieces = new PieceTable(pieceBytes, all);
+        pieces = new PieceTable(pieceBytes);
         for (int b = 0; b < 256; b++) {
             int id = pieceIds.getIfAbsent(String.valueOf(BYTE_CHARS[b]), -1);
             byteTokens[b] = id < size ? id : -1;
@@ -107,23 +106,16 @@ public final class ByteLevelBpeTokenizer extends VocabularyTokenizer {
     }
 
     private static byte[] standInsToBytes(String text) {
-        byte[] bytes = new byte[text.length() * 3];
-        int length = 0;
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            int b = c < CHAR_BYTES.length ? CHAR_BYTES[c] : -1;
-            if (b >= 0) {
-                bytes[length++] = (byte) b;
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(text.length());
+        text.codePoints().forEach(c -> {
+            if (c < CHAR_BYTES.length && CHAR_BYTES[c] >= 0) {
+                bytes.write(CHAR_BYTES[c]);
             } else {
                 // Not a stand-in (a vocabulary may hold raw text): its own UTF-8 bytes.
-                int end = Character.isHighSurrogate(c) && i + 1 < text.length() ? i + 2 : i + 1;
-                byte[] raw = text.substring(i, end).getBytes(StandardCharsets.UTF_8);
-                System.arraycopy(raw, 0, bytes, length, raw.length);
-                length += raw.length;
-                i = end - 1;
+                bytes.writeBytes(Character.toString(c).getBytes(StandardCharsets.UTF_8));
             }
-        }
-        return Arrays.copyOf(bytes, length);
+        });
+        return bytes.toByteArray();
     }
 
     @Override

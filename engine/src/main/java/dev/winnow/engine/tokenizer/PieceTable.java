@@ -12,13 +12,12 @@ final class PieceTable {
     private final Map<ByteBuffer, Integer> ids = new HashMap<>();
 
     /**
-     * @param pieces   UTF-8 bytes of every token, indexed by id
-     * @param included which ids may be found; when two included tokens have the same bytes the later id wins,
-     *                 as in llama.cpp
+     * @param pieces UTF-8 bytes of every token, indexed by id; null for a token that must not be found. When two
+     *               tokens have the same bytes the later id wins, as in llama.cpp.
      */
-    PieceTable(byte[][] pieces, boolean[] included) {
+    PieceTable(byte[][] pieces) {
         for (int id = 0; id < pieces.length; id++) {
-            if (included[id]) {
+            if (pieces[id] != null) {
                 ids.put(ByteBuffer.wrap(pieces[id]), id);
             }
         }

@@ -2,6 +2,7 @@ package dev.winnow.engine.tokenizer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.stream.IntStream;
 
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
 
@@ -27,19 +28,19 @@ public final class SentencePieceTokenizer extends VocabularyTokenizer {
         super(vocabulary, text -> text.replace(SPACE_MARK, ' ').getBytes(StandardCharsets.UTF_8),
                 vocabulary.addSpacePrefix());
         int size = vocabulary.size();
-        byte[][] textBytes = new byte[size][];
-        boolean[] canMerge = new boolean[size];
+        byte[][] mergeableBytes = new byte[size][];
         Arrays.fill(byteTokens, -1);
         for (int id = 0; id < size; id++) {
             String text = vocabulary.tokens()[id];
             TokenType type = vocabulary.type(id);
-            textBytes[id] = text.getBytes(StandardCharsets.UTF_8);
-            canMerge[id] = type == TokenType.NORMAL || type == TokenType.USER_DEFINED;
+            if (type == TokenType.NORMAL || type == TokenType.USER_DEFINED) {
+                mergeableBytes[id] = text.getBytes(StandardCharsets.UTF_8);
+            }
             if (type == TokenType.BYTE && byteTokens[Vocabulary.byteValue(text)] < 0) {
                 byteTokens[Vocabulary.byteValue(text)] = id;
             }
         }
-        mergeable = new PieceTable(textBytes, canMerge);
+        mergeable = new PieceTable(mergeableBytes);
     }
 
     @Override
@@ -77,11 +78,7 @@ public final class SentencePieceTokenizer extends VocabularyTokenizer {
     }
 
     private void addBytesOrUnknown(byte[] bytes, int start, int length, IntArrayList ids) {
-        boolean spellable = true;
-        for (int i = start; i < start + length; i++) {
-            spellable &= byteTokens[bytes[i] & 0xFF] >= 0;
-        }
-        if (spellable) {
+        if (IntStream.range(start, start + length).allMatch(i -> byteTokens[bytes[i] & 0xFF] >= 0)) {
             for (int i = start; i < start + length; i++) {
                 ids.add(byteTokens[bytes[i] & 0xFF]);
             }

@@ -92,12 +92,6 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
         }
     }
 
-    /** A vocabulary without BPE merges or pre-tokenizer (SentencePiece). */
-    public Vocabulary(String model, String[] tokens, float[] scores, int[] tokenTypes, int bos, int eos, int unk,
-                      boolean addBos, boolean addEos, boolean addSpacePrefix, String chatTemplate) {
-        this(model, tokens, scores, tokenTypes, bos, eos, unk, addBos, addEos, addSpacePrefix, chatTemplate, null, null);
-    }
-
     /**
      * The vocabulary stored in a GGUF file's metadata. Absent keys take llama.cpp's defaults: for SentencePiece
      * ("llama") BOS 1, EOS 2, unknown 0, BOS added, space prefix on; otherwise no special tokens and neither, except
