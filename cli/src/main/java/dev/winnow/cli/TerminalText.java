@@ -18,19 +18,18 @@ final class TerminalText {
     static String escape(String text) {
         StringBuilder out = new StringBuilder(text.length());
         for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            String escaped = escapeOf(c);
-            out.append(escaped != null ? escaped : String.valueOf(c));
+            out.append(escaped(text.charAt(i)));
         }
         return out.toString();
     }
 
-    private static String escapeOf(char c) {
+    /** The character as it is printed: itself, or its escape. */
+    private static String escaped(char c) {
         return switch (c) {
             case '\n' -> "\\n";
             case '\r' -> "\\r";
             case '\t' -> "\\t";
-            default -> Character.isISOControl(c) || isBidiControl(c) ? "\\u%04X".formatted((int) c) : null;
+            default -> Character.isISOControl(c) || isBidiControl(c) ? "\\u%04X".formatted((int) c) : String.valueOf(c);
         };
     }
 

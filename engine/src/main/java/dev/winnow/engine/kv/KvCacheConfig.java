@@ -26,7 +26,7 @@ public record KvCacheConfig(int pageSize, GgmlType storage, KvBudget budget) {
     public PagePool newPool(KvGeometry geometry, int interactionDim, int sequences) {
         long pageBytes = PagePool.pageBytes(geometry.kvHeads(), geometry.headDim(), interactionDim, pageSize, storage);
         KvBudget limit = budget != null ? budget
-                : new KvBudget.Tokens((long) sequences * Math.ceilDiv(geometry.capacity(), pageSize) * pageSize);
+                : KvBudget.tokens((long) sequences * Math.ceilDiv(geometry.capacity(), pageSize) * pageSize);
         long pages = limit.maxPages(geometry.layers(), pageSize, pageBytes);
         if (pages < geometry.layers()) {
             throw new IllegalArgumentException(
