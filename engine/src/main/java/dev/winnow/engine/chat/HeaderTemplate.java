@@ -85,13 +85,10 @@ final class HeaderTemplate implements ChatTemplate {
 
     @Override
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
-        StringBuilder text = new StringBuilder();
+        StringBuilder text = new StringBuilder(TemplateText.requireMessages(messages).isEmpty() ? "" : format.beginOfText());
         String heldSystem = null;
-        for (int i = 0; i < TemplateText.requireMessages(messages).size(); i++) {
+        for (int i = 0; i < messages.size(); i++) {
             ChatMessage message = messages.get(i);
-            if (text.isEmpty()) {
-                text.append(format.beginOfText());
-            }
             if (format.systemInFirstUserTurn() && message.role().equals(ChatMessage.SYSTEM)) {
                 if (i != 0) {
                     throw new IllegalArgumentException(format.name() + " takes a system message only first, but message "

@@ -42,13 +42,9 @@ public record Model(GgufFile file, Vocabulary vocabulary, Tokenizer tokenizer, L
                         .formatted(config.vocabularySize(), vocabulary.tokens().length));
             }
             LlamaModel llama = new LlamaModel(config, LlamaWeights.load(file, config));
-            PruningModule module;
-            if (adapterPath != null) {
-                adapter = GgufFile.open(adapterPath);
-                module = PruningModule.read(adapter, config);
-            } else {
-                module = PruningModule.find(file, config).orElse(null);
-            }
+            adapter = adapterPath == null ? null : GgufFile.open(adapterPath);
+            PruningModule module = adapter != null ? PruningModule.read(adapter, config)
+                    : PruningModule.find(file, config).orElse(null);
             return new Model(file, vocabulary, tokenizer, llama, adapter, module);
         } catch (RuntimeException | IOException e) {
             if (adapter != null) {
