@@ -80,9 +80,8 @@ final class DcpInitCommand implements Callable<Integer> {
                         gaussian(arena, random, config.dim() * rank));
                 writer.addTensor(PruningModule.keyTensor(l), GgmlType.F32, new long[] {config.dim(), rank},
                         gaussian(arena, random, config.dim() * rank));
-                MemorySegment b = arena.allocate(Float.BYTES);
-                b.set(LITTLE_ENDIAN_FLOAT, 0, bias);
-                writer.addTensor(PruningModule.biasTensor(l), GgmlType.F32, new long[] {1}, b);
+                writer.addTensor(PruningModule.biasTensor(l), GgmlType.F32, new long[] {1},
+                        arena.allocateFrom(LITTLE_ENDIAN_FLOAT, bias));
             }
             writer.write(output);
         }

@@ -18,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -25,6 +26,7 @@ import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -42,6 +44,9 @@ final class HubDownloader {
     private static final Pattern REPO = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*");
     private static final Pattern FILE_SEGMENT = Pattern.compile("[A-Za-z0-9._+-]+");
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+    /** {@code bytes FIRST-LAST/TOTAL}; {@code *} for the range of a 416 answer or a total the server does not know. */
+    private static final Pattern CONTENT_RANGE =
+            Pattern.compile("\\s*bytes\\s+(?:(\\d{1,18})\\s*-\\s*\\d+|\\*)\\s*/\\s*(\\d{1,18}|\\*)\\s*");
 
     private final URI endpoint;
     private final Path cacheDir;
@@ -145,7 +150,7 @@ final class HubDownloader {
         HttpResponse<InputStream> response = send(request.build(), url);
         try (InputStream body = response.body()) {
             int status = response.statusCode();
-            Expected expected = expected(response, status, have);
+            Expected expected = expected(response, status);
             if (status == 416 && have > 0) {
                 // The partial file already has every byte (or more than there is): check it as it is.
                 verify(part, name, expected.size() >= 0 ? expected : new Expected(have, expected.sha256OrNull()));
@@ -155,7 +160,7 @@ final class HubDownloader {
                 throw new UserInputException(failure(status, name, url));
             }
             boolean append = status == 206;
-            if (append && contentRangeStart(response) != have) {
+            if (append && contentRange(response, 1) != have) {
                 throw new UserInputException("the hub answered a resume of " + name + " from byte " + have
                         + " with another range (" + response.headers().firstValue("Content-Range").orElse("none")
                         + "); delete " + part + " and try again");
@@ -200,7 +205,7 @@ final class HubDownloader {
      * Size and checksum from the answer and the redirects before it: X-Linked-Size / X-Linked-Etag first, then
      * the total of Content-Range or Content-Length, then a SHA-256 ETag. -1 when the size is not known.
      */
-    private static Expected expected(HttpResponse<?> response, int status, long have) {
+    private static Expected expected(HttpResponse<?> response, int status) {
         long size = -1;
         String sha = null;
         for (HttpResponse<?> r = response; r != null; r = r.previousResponse().orElse(null)) {
@@ -213,7 +218,7 @@ final class HubDownloader {
         }
         if (size < 0) {
             if (status == 206 || status == 416) {
-                size = response.headers().firstValue("Content-Range").map(HubDownloader::rangeTotal).orElse(-1L);
+                size = contentRange(response, 2);
             } else if (status == 200) {
                 size = response.headers().firstValueAsLong("Content-Length").orElse(-1);
             }
@@ -234,25 +239,11 @@ final class HubDownloader {
         return SHA256.matcher(value).matches() ? value : null;
     }
 
-    /** The total of {@code bytes a-b/total}, or -1. */
-    private static long rangeTotal(String contentRange) {
-        int slash = contentRange.lastIndexOf('/');
-        try {
-            return slash < 0 ? -1 : Long.parseLong(contentRange.substring(slash + 1).strip());
-        } catch (NumberFormatException e) {
-            return -1;
-        }
-    }
-
-    private static long contentRangeStart(HttpResponse<?> response) {
-        String range = response.headers().firstValue("Content-Range").orElse("");
-        try {
-            int space = range.indexOf(' ');
-            int dash = range.indexOf('-');
-            return space < 0 || dash < space ? -1 : Long.parseLong(range.substring(space + 1, dash).strip());
-        } catch (NumberFormatException e) {
-            return -1;
-        }
+    /** Group 1, the first byte, or 2, the total, of the response's Content-Range; -1 when it does not say. */
+    private static long contentRange(HttpResponse<?> response, int group) {
+        Matcher range = CONTENT_RANGE.matcher(response.headers().firstValue("Content-Range").orElse(""));
+        String number = range.matches() ? range.group(group) : null;
+        return number == null || number.equals("*") ? -1 : Long.parseLong(number);
     }
 
     /** Streams the body into the part file, showing its progress; the part file keeps what arrived. */
@@ -308,12 +299,8 @@ final class HubDownloader {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("the JDK has no SHA-256", e);
         }
-        byte[] buffer = new byte[1 << 16];
-        try (InputStream in = Files.newInputStream(file)) {
-            int read;
-            while ((read = in.read(buffer)) >= 0) {
-                digest.update(buffer, 0, read);
-            }
+        try (InputStream in = new DigestInputStream(Files.newInputStream(file), digest)) {
+            in.transferTo(OutputStream.nullOutputStream());
         }
         return HexFormat.of().formatHex(digest.digest());
     }

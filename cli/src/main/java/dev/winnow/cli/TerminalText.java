@@ -16,30 +16,20 @@ final class TerminalText {
 
     /** {@code text} with every control character written as an escape ({@code \n}, {@code \r}, {@code \t}, {@code \u001B}). */
     static String escape(String text) {
-        StringBuilder out = null;
+        StringBuilder out = new StringBuilder(text.length());
         for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            String escaped = escapeOf(c);
-            if (escaped != null && out == null) {
-                out = new StringBuilder(text.length() + 16).append(text, 0, i);
-            }
-            if (out != null) {
-                if (escaped != null) {
-                    out.append(escaped);
-                } else {
-                    out.append(c);
-                }
-            }
+            out.append(escaped(text.charAt(i)));
         }
-        return out == null ? text : out.toString();
+        return out.toString();
     }
 
-    private static String escapeOf(char c) {
+    /** The character as it is printed: itself, or its escape. */
+    private static String escaped(char c) {
         return switch (c) {
             case '\n' -> "\\n";
             case '\r' -> "\\r";
             case '\t' -> "\\t";
-            default -> Character.isISOControl(c) || isBidiControl(c) ? "\\u%04X".formatted((int) c) : null;
+            default -> Character.isISOControl(c) || isBidiControl(c) ? "\\u%04X".formatted((int) c) : String.valueOf(c);
         };
     }
 

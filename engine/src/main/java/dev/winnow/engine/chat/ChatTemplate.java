@@ -27,13 +27,17 @@ public interface ChatTemplate {
     String userTurn(String userText, boolean firstTurn);
 
     /** How the format writes an assistant message: the text a model trained on it generates before it stops. */
-    String assistantReply(String content);
+    default String assistantReply(String content) {
+        return TemplateText.require(content, "assistant message");
+    }
 
     /** What follows the assistant's reply once the model stopped: the end-of-turn marker it did not feed. */
     String afterAssistantTurn();
 
     /** Texts of tokens that end an assistant turn besides EOS, e.g. {@code <|eot_id|>}. */
-    List<String> stopTokens();
+    default List<String> stopTokens() {
+        return List.of();
+    }
 
     /**
      * The whole conversation as the format's own (Jinja) template writes it.

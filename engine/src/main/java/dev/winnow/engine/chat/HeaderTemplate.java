@@ -12,68 +12,60 @@ import java.util.List;
  * system role, so a system prompt and a blank line go in front of the first user message, as Gemma 3's template does).
  */
 final class HeaderTemplate implements ChatTemplate {
-    private final String name;
-    private final String beginOfText;
-    private final String headerStart;
-    private final String headerEnd;
-    private final String endOfTurn;
-    private final String afterEndOfTurn;
-    private final boolean trimsContent;
-    private final String assistantRole;
-    private final boolean systemInFirstUserTurn;
-    /** With {@link #systemInFirstUserTurn}: the system prompt waiting for the first user turn. */
+    /** How a format writes its messages; the last flag puts the system prompt into the first user message. */
+    private record Format(String name, String beginOfText, String headerStart, String headerEnd, String endOfTurn,
+                          String afterEndOfTurn, boolean trimsContent, String assistantRole,
+                          boolean systemInFirstUserTurn) {
+    }
+
+    private final Format format;
+    /** With {@link Format#systemInFirstUserTurn}: the system prompt waiting for the first user turn. */
     private String pendingSystem;
 
-    private HeaderTemplate(String name, String beginOfText, String headerStart, String headerEnd, String endOfTurn,
-                           String afterEndOfTurn, boolean trimsContent, String assistantRole,
-                           boolean systemInFirstUserTurn) {
-        this.name = name;
-        this.beginOfText = beginOfText;
-        this.headerStart = headerStart;
-        this.headerEnd = headerEnd;
-        this.endOfTurn = endOfTurn;
-        this.afterEndOfTurn = afterEndOfTurn;
-        this.trimsContent = trimsContent;
-        this.assistantRole = assistantRole;
-        this.systemInFirstUserTurn = systemInFirstUserTurn;
+    private HeaderTemplate(Format format) {
+        this.format = format;
     }
 
     static HeaderTemplate llama3() {
-        return new HeaderTemplate("llama3", "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>\n\n",
-                "<|eot_id|>", "", true, ChatMessage.ASSISTANT, false);
+        return new HeaderTemplate(new Format("llama3", "<|begin_of_text|>", "<|start_header_id|>",
+                "<|end_header_id|>\n\n", "<|eot_id|>", "", true, ChatMessage.ASSISTANT, false));
     }
 
     static HeaderTemplate chatMl() {
-        return new HeaderTemplate("chatml", "", "<|im_start|>", "\n", "<|im_end|>", "\n", false, ChatMessage.ASSISTANT,
-                false);
+        return new HeaderTemplate(new Format("chatml", "", "<|im_start|>", "\n", "<|im_end|>", "\n", false,
+                ChatMessage.ASSISTANT, false));
     }
 
     static HeaderTemplate phi3() {
-        return new HeaderTemplate("phi3", "", "<|", "|>\n", "<|end|>", "\n", false, ChatMessage.ASSISTANT, false);
+        return new HeaderTemplate(new Format("phi3", "", "<|", "|>\n", "<|end|>", "\n", false, ChatMessage.ASSISTANT,
+                false));
     }
 
     static HeaderTemplate gemma() {
-        return new HeaderTemplate("gemma", "<bos>", "<start_of_turn>", "\n", "<end_of_turn>", "\n", true, "model", true);
+        return new HeaderTemplate(new Format("gemma", "<bos>", "<start_of_turn>", "\n", "<end_of_turn>", "\n", true,
+                "model", true));
     }
 
     @Override
     public String name() {
-        return name;
+        return format.name();
     }
 
     @Override
     public String beginConversation(String systemPromptOrNull) {
-        if (systemInFirstUserTurn) {
+        if (format.systemInFirstUserTurn()) {
             pendingSystem = systemPromptOrNull;
-            return beginOfText;
+            return format.beginOfText();
         }
-        return systemPromptOrNull == null ? beginOfText : beginOfText + message(ChatMessage.SYSTEM, "", systemPromptOrNull);
+        String system = systemPromptOrNull == null ? "" : message(ChatMessage.SYSTEM, "", systemPromptOrNull);
+        return format.beginOfText() + system;
     }
 
     @Override
     public String userTurn(String userText, boolean firstTurn) {
         String prefix = firstTurn ? systemPrefix(pendingSystem) : "";
-        return message(ChatMessage.USER, prefix, TemplateText.require(userText, "user message")) + header(assistantRole);
+        String user = TemplateText.require(userText, "user message");
+        return message(ChatMessage.USER, prefix, user) + header(format.assistantRole());
     }
 
     @Override
@@ -83,27 +75,24 @@ final class HeaderTemplate implements ChatTemplate {
 
     @Override
     public String afterAssistantTurn() {
-        return endOfTurn + afterEndOfTurn;
+        return format.endOfTurn() + format.afterEndOfTurn();
     }
 
     @Override
     public List<String> stopTokens() {
-        return List.of(endOfTurn);
+        return List.of(format.endOfTurn());
     }
 
     @Override
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
-        StringBuilder text = new StringBuilder();
+        StringBuilder text = new StringBuilder(TemplateText.requireMessages(messages).isEmpty() ? "" : format.beginOfText());
         String heldSystem = null;
-        for (int i = 0; i < TemplateText.requireMessages(messages).size(); i++) {
+        for (int i = 0; i < messages.size(); i++) {
             ChatMessage message = messages.get(i);
-            if (text.isEmpty()) {
-                text.append(beginOfText);
-            }
-            if (systemInFirstUserTurn && message.role().equals(ChatMessage.SYSTEM)) {
+            if (format.systemInFirstUserTurn() && message.role().equals(ChatMessage.SYSTEM)) {
                 if (i != 0) {
-                    throw new IllegalArgumentException(name + " takes a system message only first, but message " + i
-                            + " is one");
+                    throw new IllegalArgumentException(format.name() + " takes a system message only first, but message "
+                            + i + " is one");
                 }
                 heldSystem = message.content();
                 continue;
@@ -115,7 +104,7 @@ final class HeaderTemplate implements ChatTemplate {
             text.append(message(message.role(), prefix, message.content()));
         }
         if (addGenerationPrompt) {
-            text.append(header(assistantRole));
+            text.append(header(format.assistantRole()));
         }
         return text.toString();
     }
@@ -126,15 +115,15 @@ final class HeaderTemplate implements ChatTemplate {
 
     /** A whole message; {@code prefix} goes before the content, untrimmed (Gemma's system prompt). */
     private String message(String role, String prefix, String content) {
-        String shownRole = role.equals(ChatMessage.ASSISTANT) ? assistantRole : role;
-        return header(shownRole) + prefix + content(content) + endOfTurn + afterEndOfTurn;
+        String shownRole = role.equals(ChatMessage.ASSISTANT) ? format.assistantRole() : role;
+        return header(shownRole) + prefix + content(content) + afterAssistantTurn();
     }
 
     private String header(String role) {
-        return headerStart + role + headerEnd;
+        return format.headerStart() + role + format.headerEnd();
     }
 
     private String content(String content) {
-        return trimsContent ? TemplateText.strip(content) : content;
+        return format.trimsContent() ? TemplateText.strip(content) : content;
     }
 }

@@ -40,11 +40,6 @@ final class Llama2Template implements ChatTemplate {
     }
 
     @Override
-    public List<String> stopTokens() {
-        return List.of();
-    }
-
-    @Override
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
         List<ChatMessage> turns = TemplateText.alternatingTurns(messages, "Llama 2");
         String system = TemplateText.leadingSystem(messages);

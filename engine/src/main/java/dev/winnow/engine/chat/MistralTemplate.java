@@ -30,18 +30,8 @@ final class MistralTemplate implements ChatTemplate {
     }
 
     @Override
-    public String assistantReply(String content) {
-        return TemplateText.require(content, "assistant message");
-    }
-
-    @Override
     public String afterAssistantTurn() {
         return EOS;
-    }
-
-    @Override
-    public List<String> stopTokens() {
-        return List.of();
     }
 
     @Override

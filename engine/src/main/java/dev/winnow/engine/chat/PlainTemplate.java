@@ -24,18 +24,8 @@ public final class PlainTemplate implements ChatTemplate {
     }
 
     @Override
-    public String assistantReply(String content) {
-        return TemplateText.require(content, "assistant message");
-    }
-
-    @Override
     public String afterAssistantTurn() {
         return "";
-    }
-
-    @Override
-    public List<String> stopTokens() {
-        return List.of();
     }
 
     @Override

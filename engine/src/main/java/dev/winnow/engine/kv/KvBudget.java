@@ -7,58 +7,49 @@ import java.util.regex.Pattern;
 /**
  * How much memory the KV page pool may take: either a token count (room for that many tokens in every layer,
  * the size a dense cache of that length would have) or a number of bytes.
+ *
+ * @param amount  how many tokens or bytes
+ * @param inBytes whether {@code amount} counts bytes rather than tokens
  */
-public sealed interface KvBudget {
+public record KvBudget(long amount, boolean inBytes) {
+    private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMGT]?I?B)?");
+
+    public KvBudget {
+        if (amount < 1) {
+            throw new IllegalArgumentException(
+                    "a KV budget of %d %s holds nothing".formatted(amount, inBytes ? "bytes" : "tokens"));
+        }
+    }
 
     /** Room for {@code tokens} tokens in every layer. */
-    record Tokens(long tokens) implements KvBudget {
-        public Tokens {
-            if (tokens < 1) {
-                throw new IllegalArgumentException("a KV budget of %d tokens holds nothing".formatted(tokens));
-            }
-        }
-
-        @Override
-        public long maxPages(int layers, int pageSize, long pageBytes) {
-            long pagesPerLayer = tokens / pageSize + (tokens % pageSize == 0 ? 0 : 1);
-            return pagesPerLayer > Long.MAX_VALUE / layers ? Long.MAX_VALUE : layers * pagesPerLayer;
-        }
-
-        @Override
-        public String toString() {
-            return tokens + " tokens";
-        }
+    public static KvBudget tokens(long tokens) {
+        return new KvBudget(tokens, false);
     }
 
     /** At most {@code bytes} bytes of pages. */
-    record Bytes(long bytes) implements KvBudget {
-        public Bytes {
-            if (bytes < 1) {
-                throw new IllegalArgumentException("a KV budget of %d bytes holds nothing".formatted(bytes));
-            }
-        }
-
-        @Override
-        public long maxPages(int layers, int pageSize, long pageBytes) {
-            return bytes / pageBytes;
-        }
-
-        @Override
-        public String toString() {
-            return bytes + " bytes";
-        }
+    public static KvBudget bytes(long bytes) {
+        return new KvBudget(bytes, true);
     }
 
     /** Pages the budget allows for pages of {@code pageSize} slots and {@code pageBytes} bytes. */
-    long maxPages(int layers, int pageSize, long pageBytes);
+    public long maxPages(int layers, int pageSize, long pageBytes) {
+        if (inBytes) {
+            return amount / pageBytes;
+        }
+        long pagesPerLayer = Math.ceilDiv(amount, pageSize);
+        return pagesPerLayer > Long.MAX_VALUE / layers ? Long.MAX_VALUE : layers * pagesPerLayer;
+    }
 
-    Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMGT]?I?B)?");
+    @Override
+    public String toString() {
+        return amount + (inBytes ? " bytes" : " tokens");
+    }
 
     /**
      * Reads {@code 4096} (tokens) or a size with a unit: {@code B}, {@code KB}/{@code KiB}, {@code MB}/{@code MiB},
      * {@code GB}/{@code GiB}, {@code TB}/{@code TiB} (case-insensitive; decimal units are powers of 1000).
      */
-    static KvBudget parse(String text) {
+    public static KvBudget parse(String text) {
         Matcher m = SIZE.matcher(text.strip().toUpperCase(Locale.ROOT));
         if (!m.matches()) {
             throw new IllegalArgumentException(
@@ -70,20 +61,14 @@ public sealed interface KvBudget {
                 throw new IllegalArgumentException("KV budget '%s': a token count must be a whole number".formatted(text));
             }
             try {
-                return new Tokens(Long.parseLong(m.group(1)));
+                return tokens(Long.parseLong(m.group(1)));
             } catch (NumberFormatException tooLong) {
                 throw new IllegalArgumentException("KV budget '%s' is too large: at most %d tokens"
                         .formatted(text, Long.MAX_VALUE));
             }
         }
         double base = unit.contains("I") ? 1024 : 1000;
-        int power = switch (unit.charAt(0)) {
-            case 'K' -> 1;
-            case 'M' -> 2;
-            case 'G' -> 3;
-            case 'T' -> 4;
-            default -> 0;
-        };
+        int power = "KMGT".indexOf(unit.charAt(0)) + 1; // 0 for plain bytes
         if (unit.equals("IB")) {
             throw new IllegalArgumentException("KV budget '%s': unknown unit".formatted(text));
         }
@@ -91,6 +76,6 @@ public sealed interface KvBudget {
         if (bytes >= Long.MAX_VALUE) {
             throw new IllegalArgumentException("KV budget '%s' is too large".formatted(text));
         }
-        return new Bytes((long) bytes);
+        return bytes((long) bytes);
     }
 }

@@ -7,7 +7,7 @@ import dev.winnow.tensors.GgmlType;
  *
  * @param pageSize token slots per page
  * @param storage  F32, F16 or Q8_0
- * @param budget   the pool's memory limit; null for room for the whole context
+ * @param budget   the pool's memory limit; null for room for the whole context of every sequence
  */
 public record KvCacheConfig(int pageSize, GgmlType storage, KvBudget budget) {
     public static final int DEFAULT_PAGE_SIZE = 16;
@@ -22,10 +22,11 @@ public record KvCacheConfig(int pageSize, GgmlType storage, KvBudget budget) {
         return new KvCacheConfig(DEFAULT_PAGE_SIZE, GgmlType.F16, null);
     }
 
-    /** A page pool for a model of this geometry, sized by the budget (or the context length). */
-    public PagePool newPool(KvGeometry geometry, int interactionDim) {
+    /** A page pool for a model of this geometry, sized by the budget, or else for {@code sequences} sequences that each hold at most {@code peakTokensPerLayer} tokens in a layer. */
+    public PagePool newPool(KvGeometry geometry, int interactionDim, int sequences, long peakTokensPerLayer) {
         long pageBytes = PagePool.pageBytes(geometry.kvHeads(), geometry.headDim(), interactionDim, pageSize, storage);
-        KvBudget limit = budget != null ? budget : new KvBudget.Tokens(geometry.capacity());
+        KvBudget limit = budget != null ? budget
+                : KvBudget.tokens(sequences * Math.ceilDiv(peakTokensPerLayer, pageSize) * pageSize);
         long pages = limit.maxPages(geometry.layers(), pageSize, pageBytes);
         if (pages < geometry.layers()) {
             throw new IllegalArgumentException(

@@ -5,6 +5,8 @@ import dev.winnow.gguf.GgufFile;
 import dev.winnow.gguf.GgufMetadata;
 import dev.winnow.gguf.GgufValue;
 
+import java.util.function.Supplier;
+
 /**
  * The hyper-parameters of a Llama-style decoder (Llama or another family of {@link Architecture}), read from
  * the metadata keys prefixed with the file's {@code general.architecture}.
@@ -56,13 +58,6 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
         require(ropeFrequencyFactors == null || ropeFrequencyFactors.length == ropeDim / 2,
                 "rope_freqs.weight needs one factor per rotated pair (%d)".formatted(ropeDim / 2));
         require(normEps > 0, "attention.layer_norm_rms_epsilon must be positive, got " + normEps);
-    }
-
-    /** A plain Llama configuration: adjacent-pair RoPE, no scaling. */
-    public LlamaConfig(int contextLength, int dim, int layers, int ffnDim, int heads, int kvHeads, int headDim,
-                       int ropeDim, float ropeBase, float normEps, int vocabularySize) {
-        this(contextLength, dim, layers, ffnDim, heads, kvHeads, headDim, ropeDim, ropeBase, normEps, vocabularySize,
-                Architecture.LLAMA, 1f, null);
     }
 
     /** What a KV cache of this model keeps per token, for sequences of up to {@code capacity} tokens. */
@@ -150,24 +145,21 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
 
     private static int requiredInt(GgufMetadata metadata, String key) {
         GgufValue value = metadata.find(key).orElseThrow(() -> new ModelLoadException("missing key " + key));
-        return toInt(key, value);
+        return read(key, value::asInt);
     }
 
     private static int optionalInt(GgufMetadata metadata, String key, int fallback) {
-        return metadata.find(key).map(v -> toInt(key, v)).orElse(fallback);
+        return metadata.find(key).map(v -> read(key, v::asInt)).orElse(fallback);
     }
 
     private static double optionalDouble(GgufMetadata metadata, String key, double fallback) {
-        try {
-            return metadata.find(key).map(GgufValue::asDouble).orElse(fallback);
-        } catch (RuntimeException e) {
-            throw new ModelLoadException("key %s: %s".formatted(key, e.getMessage()));
-        }
+        return metadata.find(key).map(value -> read(key, value::asDouble)).orElse(fallback);
     }
 
-    private static int toInt(String key, GgufValue value) {
+    /** A metadata value as {@code reader} reads it; a value of the wrong type is an error naming the key. */
+    private static <T> T read(String key, Supplier<T> reader) {
         try {
-            return value.asInt();
+            return reader.get();
         } catch (RuntimeException e) {
             throw new ModelLoadException("key %s: %s".formatted(key, e.getMessage()));
         }

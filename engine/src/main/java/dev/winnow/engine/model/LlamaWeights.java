@@ -7,6 +7,7 @@ import dev.winnow.tensors.FloatTensor;
 import dev.winnow.tensors.GgmlType;
 
 import java.util.Arrays;
+import java.util.stream.Collectors;
 
 /**
  * The tensors of a Llama-style model as zero-copy views into the mapped GGUF file. Norm weights and biases are
@@ -100,7 +101,8 @@ public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, Norm outp
         GgufTensorInfo info = require(file, name, new long[] {cols, rows});
         if (!info.type().computable()) {
             throw new ModelLoadException("tensor %s has type %s, which Winnow cannot compute (supported: %s)"
-                    .formatted(name, info.type(), supportedTypes()));
+                    .formatted(name, info.type(), Arrays.stream(GgmlType.values()).filter(GgmlType::computable)
+                            .map(Enum::name).collect(Collectors.joining(", "))));
         }
         return FloatTensor.of(info.type(), file.tensorData(info), rows, cols);
     }
@@ -148,10 +150,5 @@ public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, Norm outp
                     .formatted(name, Arrays.toString(actual), Arrays.toString(shape)));
         }
         return info;
-    }
-
-    private static String supportedTypes() {
-        return Arrays.stream(GgmlType.values()).filter(GgmlType::computable).map(Enum::name)
-                .reduce((a, b) -> a + ", " + b).orElse("");
     }
 }

@@ -11,24 +11,12 @@ import java.util.Optional;
 /**
  * A loaded model: the mapped GGUF file, its configuration, weights and tokenizer. Closing it unmaps the file,
  * after which nothing built from it may be used.
+ *
+ * @param adapter      the file of the pruning adapter laid over the model, or null
+ * @param moduleOrNull the learned pruning module, from the model file or the adapter, or null
  */
-public final class Model implements AutoCloseable {
-    private final GgufFile file;
-    private final Vocabulary vocabulary;
-    private final Tokenizer tokenizer;
-    private final LlamaModel llama;
-    private final GgufFile adapter;
-    private final PruningModule pruningModule;
-
-    private Model(GgufFile file, Vocabulary vocabulary, Tokenizer tokenizer, LlamaModel llama, GgufFile adapter,
-                  PruningModule pruningModule) {
-        this.file = file;
-        this.vocabulary = vocabulary;
-        this.tokenizer = tokenizer;
-        this.llama = llama;
-        this.adapter = adapter;
-        this.pruningModule = pruningModule;
-    }
+public record Model(GgufFile file, Vocabulary vocabulary, Tokenizer tokenizer, LlamaModel llama, GgufFile adapter,
+                    PruningModule moduleOrNull) implements AutoCloseable {
 
     /** Maps and validates {@code path}, with the pruning module its file carries, if any. */
     public static Model load(Path path) throws IOException {
@@ -54,13 +42,9 @@ public final class Model implements AutoCloseable {
                         .formatted(config.vocabularySize(), vocabulary.tokens().length));
             }
             LlamaModel llama = new LlamaModel(config, LlamaWeights.load(file, config));
-            PruningModule module;
-            if (adapterPath != null) {
-                adapter = GgufFile.open(adapterPath);
-                module = PruningModule.read(adapter, config);
-            } else {
-                module = PruningModule.find(file, config).orElse(null);
-            }
+            adapter = adapterPath == null ? null : GgufFile.open(adapterPath);
+            PruningModule module = adapter != null ? PruningModule.read(adapter, config)
+                    : PruningModule.find(file, config).orElse(null);
             return new Model(file, vocabulary, tokenizer, llama, adapter, module);
         } catch (RuntimeException | IOException e) {
             if (adapter != null) {
@@ -73,23 +57,7 @@ public final class Model implements AutoCloseable {
 
     /** The learned pruning module, from the model file or an adapter, if one was loaded. */
     public Optional<PruningModule> pruningModule() {
-        return Optional.ofNullable(pruningModule);
-    }
-
-    public GgufFile file() {
-        return file;
-    }
-
-    public Vocabulary vocabulary() {
-        return vocabulary;
-    }
-
-    public Tokenizer tokenizer() {
-        return tokenizer;
-    }
-
-    public LlamaModel llama() {
-        return llama;
+        return Optional.ofNullable(moduleOrNull);
     }
 
     public LlamaConfig config() {

@@ -51,15 +51,11 @@ public record PruningModule(int interactionDim, Layer[] layers) {
         if (r < 1 || r > 4096) {
             throw new ModelLoadException("%s: %s is %d, expected 1 to 4096".formatted(name, INTERACTION_DIM_KEY, r));
         }
-        metadata.find("winnow.dcp.embedding_length").map(GgufValue::asInt).ifPresent(d -> {
-            if (d != base.dim()) {
-                throw new ModelLoadException("%s was made for a model of width %d; this model's is %d".formatted(name, d, base.dim()));
-            }
+        metadata.find("winnow.dcp.embedding_length").map(GgufValue::asInt).filter(d -> d != base.dim()).ifPresent(d -> {
+            throw new ModelLoadException("%s was made for a model of width %d; this model's is %d".formatted(name, d, base.dim()));
         });
-        metadata.find("winnow.dcp.block_count").map(GgufValue::asInt).ifPresent(n -> {
-            if (n != base.layers()) {
-                throw new ModelLoadException("%s was made for a model of %d layers; this model has %d".formatted(name, n, base.layers()));
-            }
+        metadata.find("winnow.dcp.block_count").map(GgufValue::asInt).filter(n -> n != base.layers()).ifPresent(n -> {
+            throw new ModelLoadException("%s was made for a model of %d layers; this model has %d".formatted(name, n, base.layers()));
         });
         if (file.tensor(queryTensor(base.layers())).isPresent()) {
             throw new ModelLoadException("%s has pruning tensors for more than this model's %d layers".formatted(name, base.layers()));

@@ -1,7 +1,5 @@
 package dev.winnow.engine.runtime;
 
-import dev.winnow.engine.kv.KvBudget;
-import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.model.LlamaModel;
@@ -37,12 +35,8 @@ public final class Engine implements AutoCloseable {
         this.model = model;
         this.config = config;
         this.geometry = model.config().kvGeometry(config.contextLength());
-        KvCacheConfig kv = config.kv();
-        KvBudget budget = kv.budget() != null ? kv.budget()
-                : new KvBudget.Tokens((long) config.batchSize() * roundUp(
-                        config.pruning().peakTokensPerLayer(config.contextLength()), kv.pageSize()));
-        this.pages = new KvCacheConfig(kv.pageSize(), kv.storage(), budget)
-                .newPool(geometry, config.pruning().interactionDim(model));
+        this.pages = config.kv().newPool(geometry, config.pruning().interactionDim(model), config.batchSize(),
+                config.pruning().peakTokensPerLayer(config.contextLength()));
         this.workers = new WorkerPool(config.threads());
         this.state = model.llama().newState(Math.max(LlamaModel.DEFAULT_BLOCK, config.batchSize()), workers);
         this.logitsRow = new float[model.config().vocabularySize()];
@@ -101,9 +95,5 @@ public final class Engine implements AutoCloseable {
     public void close() {
         workers.close();
         pages.close();
-    }
-
-    private static long roundUp(long tokens, int pageSize) {
-        return (tokens + pageSize - 1) / pageSize * pageSize;
     }
 }

@@ -1,10 +1,10 @@
 package dev.winnow.engine.tokenizer;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.OptionalInt;
 
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
 import org.eclipse.collections.impl.map.mutable.primitive.LongIntHashMap;
@@ -22,7 +22,7 @@ import org.eclipse.collections.impl.map.mutable.primitive.ObjectIntHashMap;
  * text and control tokens to nothing. Every byte has a stand-in, so any text round-trips when the vocabulary has
  * a token for every byte the text's UTF-8 uses.
  */
-public final class ByteLevelBpeTokenizer implements Tokenizer {
+public final class ByteLevelBpeTokenizer extends VocabularyTokenizer {
     static final String MODEL = "gpt2";
 
     /**
@@ -43,7 +43,6 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         }
     }
 
-    private final Vocabulary vocabulary;
     private final PreTokenizer preTokenizer;
     /**
      * Every token text and every intermediate merge result that is not a token (ids from the vocabulary size
@@ -52,34 +51,20 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
     private final PieceTable pieces;
     /** (left piece << 32 | right piece) → merge rank. */
     private final LongIntHashMap rankOfPair = new LongIntHashMap();
-    /** The piece each merge rank produces. */
-    private final int[] mergedPiece;
     private final int[] byteTokens = new int[256];
-    private final byte[][] decodedBytes;
-    private final SpecialTokens specialTokens;
 
     /**
      * @throws TokenizerException if the vocabulary has no merges, names an unknown pre-tokenizer or has a malformed
      *                            merge
      */
     public ByteLevelBpeTokenizer(Vocabulary vocabulary) {
-        this.vocabulary = vocabulary;
+        super(vocabulary, ByteLevelBpeTokenizer::standInsToBytes, false);
         this.preTokenizer = PreTokenizer.forName(vocabulary.preTokenizer());
         String[] merges = vocabulary.merges();
         if (merges == null) {
             throw new TokenizerException("the byte-level BPE vocabulary has no merges (" + Vocabulary.MERGES_KEY + ")");
         }
         int size = vocabulary.size();
-        decodedBytes = new byte[size][];
-        for (int id = 0; id < size; id++) {
-            String text = vocabulary.tokens()[id];
-            decodedBytes[id] = switch (vocabulary.type(id)) {
-                case NORMAL -> standInsToBytes(text);
-                case BYTE -> new byte[] {(byte) Vocabulary.byteValue(text)};
-                case USER_DEFINED -> text.getBytes(StandardCharsets.UTF_8);
-                case CONTROL, UNKNOWN, UNUSED -> new byte[0];
-            };
-        }
         // Piece ids: the tokens, then merge texts that are not tokens. A text held twice gets the later id, as in
         // llama.cpp (and as PieceTable does).
         List<String> pieceTexts = new ArrayList<>(Arrays.asList(vocabulary.tokens()));
@@ -87,7 +72,6 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         for (int id = 0; id < size; id++) {
             pieceIds.put(pieceTexts.get(id), id);
         }
-        mergedPiece = new int[merges.length];
         for (int rank = 0; rank < merges.length; rank++) {
             String merge = merges[rank];
             int space = merge.indexOf(' ', 1);
@@ -100,20 +84,14 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
             if (!rankOfPair.containsKey(pair)) {
                 rankOfPair.put(pair, rank);
             }
-            mergedPiece[rank] = pieceId(left + right, pieceTexts, pieceIds);
+            pieceId(left + right, pieceTexts, pieceIds); // what the merge makes is a piece, for the merges after it
         }
-        byte[][] pieceBytes = new byte[pieceTexts.size()][];
-        for (int id = 0; id < pieceBytes.length; id++) {
-            pieceBytes[id] = pieceTexts.get(id).getBytes(StandardCharsets.UTF_8);
-        }
-        boolean[] all = new boolean[pieceBytes.length];
-        Arrays.fill(all, true);
-        pieces = new PieceTable(pieceBytes, all);
+        byte[][] pieceBytes = pieceTexts.stream().map(text -> text.getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
+        pieces = new PieceTable(pieceBytes);
         for (int b = 0; b < 256; b++) {
             int id = pieceIds.getIfAbsent(String.valueOf(BYTE_CHARS[b]), -1);
             byteTokens[b] = id < size ? id : -1;
         }
-        specialTokens = new SpecialTokens(vocabulary);
     }
 
     /** The piece id of a text, adding it after the others when it is new. */
@@ -128,34 +106,21 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
     }
 
     private static byte[] standInsToBytes(String text) {
-        byte[] bytes = new byte[text.length() * 3];
-        int length = 0;
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            int b = c < CHAR_BYTES.length ? CHAR_BYTES[c] : -1;
-            if (b >= 0) {
-                bytes[length++] = (byte) b;
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(text.length());
+        text.codePoints().forEach(c -> {
+            if (c < CHAR_BYTES.length && CHAR_BYTES[c] >= 0) {
+                bytes.write(CHAR_BYTES[c]);
             } else {
                 // Not a stand-in (a vocabulary may hold raw text): its own UTF-8 bytes.
-                int end = Character.isHighSurrogate(c) && i + 1 < text.length() ? i + 2 : i + 1;
-                byte[] raw = text.substring(i, end).getBytes(StandardCharsets.UTF_8);
-                System.arraycopy(raw, 0, bytes, length, raw.length);
-                length += raw.length;
-                i = end - 1;
+                bytes.writeBytes(Character.toString(c).getBytes(StandardCharsets.UTF_8));
             }
-        }
-        return Arrays.copyOf(bytes, length);
+        });
+        return bytes.toByteArray();
     }
 
     @Override
     public int[] encode(String text, boolean addBos, boolean parseSpecial) {
-        IntArrayList ids = new IntArrayList(text.length() / 3 + 2);
-        if (addBos) {
-            if (vocabulary.bos() < 0) {
-                throw new TokenizerException("cannot add BOS: the vocabulary has no BOS token");
-            }
-            ids.add(vocabulary.bos());
-        }
+        IntArrayList ids = startEncoding(text, addBos);
         for (SpecialTokens.Fragment fragment : specialTokens.split(text, parseSpecial)) {
             if (fragment.isText()) {
                 for (String word : preTokenizer.split(text.substring(fragment.start(), fragment.end()))) {
@@ -187,62 +152,20 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
                 return;
             }
         }
-        // Symbols: byte ranges of the stand-in text in a doubly linked list, each with its piece id (-1 if none);
-        // a merged-away symbol has length 0. Stand-ins are one or two UTF-8 bytes.
-        int[] start = new int[bytes.length];
-        int[] length = new int[bytes.length];
-        int[] piece = new int[bytes.length];
-        int[] previous = new int[bytes.length];
-        int[] next = new int[bytes.length];
-        int count = 0;
-        for (int offset = 0; offset < bytes.length; count++) {
-            int characterLength = (bytes[offset] & 0x80) == 0 ? 1 : 2;
-            start[count] = offset;
-            length[count] = characterLength;
-            piece[count] = pieces.find(bytes, offset, characterLength);
-            previous[count] = count - 1;
-            offset += characterLength;
-            next[count] = offset == bytes.length ? -1 : count + 1;
-        }
-        BigramQueue queue = new BigramQueue(count);
-        for (int right = 1; right < count; right++) {
-            offerMerge(piece, length, right - 1, right, queue);
-        }
-        while (!queue.isEmpty()) {
-            queue.poll();
-            int left = queue.left();
-            int right = queue.right();
-            if (length[left] == 0 || length[right] == 0 || length[left] + length[right] != queue.size()) {
-                continue; // one side was merged into something else since this pair was offered
-            }
-            piece[left] = mergedPiece[rankOfPair.get((long) piece[left] << 32 | piece[right])];
-            length[left] += length[right];
-            length[right] = 0;
-            next[left] = next[right];
-            if (next[right] >= 0) {
-                previous[next[right]] = left;
-            }
-            offerMerge(piece, length, previous[left], left, queue);
-            offerMerge(piece, length, left, next[left], queue);
-        }
-        for (int symbol = 0; symbol >= 0; symbol = next[symbol]) {
-            if (piece[symbol] >= 0 && piece[symbol] < vocabulary.size()) {
-                ids.add(piece[symbol]);
+        int[] symbols = SymbolMerge.merge(bytes, (start, leftLength, rightLength) -> {
+            int left = pieces.find(bytes, start, leftLength);
+            long pair = (long) left << 32 | pieces.find(bytes, start + leftLength, rightLength);
+            // A text that is no piece finds -1, which makes the key negative: no pair has it. Ranks below 2^24 are
+            // exact as float scores.
+            return rankOfPair.containsKey(pair) ? -rankOfPair.get(pair) : Float.NaN;
+        });
+        for (int i = 0; i < symbols.length; i += 2) {
+            int piece = pieces.find(bytes, symbols[i], symbols[i + 1]);
+            if (piece >= 0 && piece < vocabulary.size()) {
+                ids.add(piece);
             } else {
-                addBytes(bytes, start[symbol], length[symbol], ids);
+                addBytes(bytes, symbols[i], symbols[i + 1], ids);
             }
-        }
-    }
-
-    /** Queues the merge of two adjacent symbols if the merges have it; the lowest rank comes out first. */
-    private void offerMerge(int[] piece, int[] length, int left, int right, BigramQueue queue) {
-        if (left < 0 || right < 0 || piece[left] < 0 || piece[right] < 0) {
-            return;
-        }
-        long pair = (long) piece[left] << 32 | piece[right];
-        if (rankOfPair.containsKey(pair)) {
-            // Ranks below 2^24 are exact as float scores.
-            queue.add(-rankOfPair.get(pair), left, right, length[left] + length[right]);
         }
     }
 
@@ -259,47 +182,5 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
                 ids.add(id);
             }
         }
-    }
-
-    @Override
-    public TokenDecoder decoder() {
-        return new TokenDecoder(decodedBytes, vocabulary.bos(), false);
-    }
-
-    @Override
-    public int vocabularySize() {
-        return vocabulary.size();
-    }
-
-    @Override
-    public int bos() {
-        return vocabulary.bos();
-    }
-
-    @Override
-    public int eos() {
-        return vocabulary.eos();
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int id) {
-        return specialTokens.isEndOfGeneration(id);
-    }
-
-    @Override
-    public String piece(int id) {
-        if (id < 0 || id >= vocabulary.size()) {
-            throw new IllegalArgumentException(
-                    "token id " + id + " is outside the vocabulary of " + vocabulary.size() + " tokens");
-        }
-        TokenType type = vocabulary.type(id);
-        return type == TokenType.NORMAL
-                ? new String(decodedBytes[id], StandardCharsets.UTF_8)
-                : vocabulary.tokens()[id];
-    }
-
-    @Override
-    public OptionalInt specialTokenId(String text) {
-        return specialTokens.idOf(text);
     }
 }

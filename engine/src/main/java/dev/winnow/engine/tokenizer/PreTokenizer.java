@@ -1,8 +1,10 @@
 package dev.winnow.engine.tokenizer;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -62,10 +64,8 @@ enum PreTokenizer {
     PreTokenizer(boolean ignoreMerges, boolean addsBos, String... expressions) {
         this.ignoreMerges = ignoreMerges;
         this.addsBos = addsBos;
-        this.expressions = new Pattern[expressions.length];
-        for (int i = 0; i < expressions.length; i++) {
-            this.expressions[i] = Pattern.compile(expressions[i], Pattern.UNICODE_CHARACTER_CLASS);
-        }
+        this.expressions = Arrays.stream(expressions)
+                .map(expression -> Pattern.compile(expression, Pattern.UNICODE_CHARACTER_CLASS)).toArray(Pattern[]::new);
     }
 
     /**
@@ -77,12 +77,9 @@ enum PreTokenizer {
         if (nameOrNull == null || nameOrNull.isEmpty()) {
             return DEFAULT;
         }
-        PreTokenizer found = BY_NAME.get(nameOrNull);
-        if (found == null) {
-            throw new TokenizerException("the pre-tokenizer '" + nameOrNull + "' (" + Vocabulary.PRE_KEY
-                    + ") is not supported; supported: " + String.join(", ", new TreeSet<>(BY_NAME.keySet())));
-        }
-        return found;
+        return Optional.ofNullable(BY_NAME.get(nameOrNull)).orElseThrow(() -> new TokenizerException("the pre-tokenizer '"
+                + nameOrNull + "' (" + Vocabulary.PRE_KEY + ") is not supported; supported: "
+                + String.join(", ", new TreeSet<>(BY_NAME.keySet()))));
     }
 
     /** Whether a vocabulary with this pre-tokenizer name wants BOS when its file does not say (Llama 3 does). */
@@ -120,11 +117,7 @@ enum PreTokenizer {
             }
             pieces = next;
         }
-        List<String> words = new ArrayList<>(pieces.size());
-        for (int[] piece : pieces) {
-            words.add(text.substring(piece[0], piece[1]));
-        }
-        return words;
+        return pieces.stream().map(piece -> text.substring(piece[0], piece[1])).toList();
     }
 
     private static void addPiece(List<int[]> pieces, int start, int end) {

@@ -2,7 +2,7 @@ package dev.winnow.engine.tokenizer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.OptionalInt;
+import java.util.stream.IntStream;
 
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
 
@@ -17,51 +17,35 @@ import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
  * <p>Merges only ever form normal and user-defined tokens, as in SentencePiece (llama.cpp would also form control
  * or byte tokens whose text happens to occur in the input, which then decode to something else).
  */
-public final class SentencePieceTokenizer implements Tokenizer {
+public final class SentencePieceTokenizer extends VocabularyTokenizer {
     static final String MODEL = "llama";
     private static final char SPACE_MARK = '\u2581';
 
-    private final Vocabulary vocabulary;
     private final PieceTable mergeable;
     private final int[] byteTokens = new int[256];
-    private final byte[][] decodedBytes;
-    private final SpecialTokens specialTokens;
 
     public SentencePieceTokenizer(Vocabulary vocabulary) {
-        this.vocabulary = vocabulary;
+        super(vocabulary, text -> text.replace(SPACE_MARK, ' ').getBytes(StandardCharsets.UTF_8),
+                vocabulary.addSpacePrefix());
         int size = vocabulary.size();
-        byte[][] textBytes = new byte[size][];
-        boolean[] canMerge = new boolean[size];
-        decodedBytes = new byte[size][];
+        byte[][] mergeableBytes = new byte[size][];
         Arrays.fill(byteTokens, -1);
         for (int id = 0; id < size; id++) {
             String text = vocabulary.tokens()[id];
             TokenType type = vocabulary.type(id);
-            textBytes[id] = text.getBytes(StandardCharsets.UTF_8);
-            canMerge[id] = type == TokenType.NORMAL || type == TokenType.USER_DEFINED;
-            decodedBytes[id] = switch (type) {
-                case NORMAL -> text.replace(SPACE_MARK, ' ').getBytes(StandardCharsets.UTF_8);
-                case USER_DEFINED -> textBytes[id];
-                case BYTE -> new byte[] {(byte) Vocabulary.byteValue(text)};
-                case CONTROL, UNKNOWN, UNUSED -> new byte[0];
-            };
+            if (type == TokenType.NORMAL || type == TokenType.USER_DEFINED) {
+                mergeableBytes[id] = text.getBytes(StandardCharsets.UTF_8);
+            }
             if (type == TokenType.BYTE && byteTokens[Vocabulary.byteValue(text)] < 0) {
                 byteTokens[Vocabulary.byteValue(text)] = id;
             }
         }
-        mergeable = new PieceTable(textBytes, canMerge);
-        specialTokens = new SpecialTokens(vocabulary);
+        mergeable = new PieceTable(mergeableBytes);
     }
 
     @Override
     public int[] encode(String text, boolean addBos, boolean parseSpecial) {
-        IntArrayList ids = new IntArrayList(text.length() / 2 + 2);
-        if (addBos) {
-            if (vocabulary.bos() < 0) {
-                throw new TokenizerException("cannot add BOS: the vocabulary has no BOS token");
-            }
-            ids.add(vocabulary.bos());
-        }
+        IntArrayList ids = startEncoding(text, addBos);
         boolean afterSpecial = true;
         for (SpecialTokens.Fragment fragment : specialTokens.split(text, parseSpecial)) {
             if (fragment.isText()) {
@@ -79,70 +63,22 @@ public final class SentencePieceTokenizer implements Tokenizer {
 
     /** Merges the UTF-8 characters of {@code bytes} into tokens and appends their ids. */
     private void encodeText(byte[] bytes, IntArrayList ids) {
-        // Symbols: byte ranges [start, start + length) in a doubly linked list; a merged-away symbol has length 0.
-        int[] start = new int[bytes.length];
-        int[] length = new int[bytes.length];
-        int[] previous = new int[bytes.length];
-        int[] next = new int[bytes.length];
-        int count = 0;
-        for (int offset = 0; offset < bytes.length; count++) {
-            int characterLength = Math.min(utf8Length(bytes[offset]), bytes.length - offset);
-            start[count] = offset;
-            length[count] = characterLength;
-            previous[count] = count - 1;
-            offset += characterLength;
-            next[count] = offset == bytes.length ? -1 : count + 1;
-        }
-        if (count == 0) {
-            return;
-        }
-        BigramQueue queue = new BigramQueue(count);
-        for (int right = 1; right < count; right++) {
-            offerMerge(bytes, start, length, right - 1, right, queue);
-        }
-        while (!queue.isEmpty()) {
-            queue.poll();
-            int left = queue.left();
-            int right = queue.right();
-            if (length[left] == 0 || length[right] == 0 || length[left] + length[right] != queue.size()) {
-                continue; // one side was merged into something else since this pair was offered
-            }
-            length[left] += length[right];
-            length[right] = 0;
-            next[left] = next[right];
-            if (next[right] >= 0) {
-                previous[next[right]] = left;
-            }
-            offerMerge(bytes, start, length, previous[left], left, queue);
-            offerMerge(bytes, start, length, left, next[left], queue);
-        }
-        for (int symbol = 0; symbol >= 0; symbol = next[symbol]) {
-            int id = mergeable.find(bytes, start[symbol], length[symbol]);
+        int[] symbols = SymbolMerge.merge(bytes, (start, leftLength, rightLength) -> {
+            int id = mergeable.find(bytes, start, leftLength + rightLength);
+            return id < 0 ? Float.NaN : vocabulary.score(id);
+        });
+        for (int i = 0; i < symbols.length; i += 2) {
+            int id = mergeable.find(bytes, symbols[i], symbols[i + 1]);
             if (id >= 0) {
                 ids.add(id);
             } else {
-                addBytesOrUnknown(bytes, start[symbol], length[symbol], ids);
+                addBytesOrUnknown(bytes, symbols[i], symbols[i + 1], ids);
             }
-        }
-    }
-
-    private void offerMerge(byte[] bytes, int[] start, int[] length, int left, int right, BigramQueue queue) {
-        if (left < 0 || right < 0) {
-            return;
-        }
-        int size = length[left] + length[right];
-        int id = mergeable.find(bytes, start[left], size);
-        if (id >= 0) {
-            queue.add(vocabulary.score(id), left, right, size);
         }
     }
 
     private void addBytesOrUnknown(byte[] bytes, int start, int length, IntArrayList ids) {
-        boolean spellable = true;
-        for (int i = start; i < start + length; i++) {
-            spellable &= byteTokens[bytes[i] & 0xFF] >= 0;
-        }
-        if (spellable) {
+        if (IntStream.range(start, start + length).allMatch(i -> byteTokens[bytes[i] & 0xFF] >= 0)) {
             for (int i = start; i < start + length; i++) {
                 ids.add(byteTokens[bytes[i] & 0xFF]);
             }
@@ -154,56 +90,5 @@ public final class SentencePieceTokenizer implements Tokenizer {
                     character.codePointAt(0)).toUpperCase() + "): the vocabulary has no token for it, no byte "
                     + "tokens <0xNN> for all its bytes and no unknown token");
         }
-    }
-
-    /** The length of the UTF-8 sequence that starts with this byte; 1 for a byte that cannot start one. */
-    private static int utf8Length(byte lead) {
-        int high = (lead & 0xFF) >>> 4;
-        return switch (high) {
-            case 0xC, 0xD -> 2;
-            case 0xE -> 3;
-            case 0xF -> 4;
-            default -> 1;
-        };
-    }
-
-    @Override
-    public TokenDecoder decoder() {
-        return new TokenDecoder(decodedBytes, vocabulary.bos(), vocabulary.addSpacePrefix());
-    }
-
-    @Override
-    public int vocabularySize() {
-        return vocabulary.size();
-    }
-
-    @Override
-    public int bos() {
-        return vocabulary.bos();
-    }
-
-    @Override
-    public int eos() {
-        return vocabulary.eos();
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int id) {
-        return specialTokens.isEndOfGeneration(id);
-    }
-
-    @Override
-    public String piece(int id) {
-        if (id < 0 || id >= vocabulary.size()) {
-            throw new IllegalArgumentException(
-                    "token id " + id + " is outside the vocabulary of " + vocabulary.size() + " tokens");
-        }
-        String text = vocabulary.tokens()[id];
-        return vocabulary.type(id) == TokenType.NORMAL ? text.replace(SPACE_MARK, ' ') : text;
-    }
-
-    @Override
-    public OptionalInt specialTokenId(String text) {
-        return specialTokens.idOf(text);
     }
 }

@@ -57,14 +57,8 @@ public final class TokenDecoder {
         if (bytes.length == 0) {
             return "";
         }
-        int from = 0;
-        if (atTextStart) {
-            atTextStart = false;
-            if (bytes[0] == ' ') {
-                from = 1;
-            }
-        }
-        append(bytes, from);
+        append(bytes, atTextStart && bytes[0] == ' ' ? 1 : 0);
+        atTextStart = false;
         return decode(false);
     }
 

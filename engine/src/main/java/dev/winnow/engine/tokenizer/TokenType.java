@@ -1,28 +1,27 @@
 package dev.winnow.engine.tokenizer;
 
-/** The kinds of vocabulary entries, with the codes GGUF stores in {@code tokenizer.ggml.token_type}. */
+/**
+ * The kinds of vocabulary entries. Declared in the order of the codes GGUF stores for them in
+ * {@code tokenizer.ggml.token_type}, 1 to 6.
+ */
 public enum TokenType {
     /** Ordinary text; SentencePiece writes spaces in it as U+2581. */
-    NORMAL(1),
+    NORMAL,
     /** The stand-in for text the vocabulary cannot spell. */
-    UNKNOWN(2),
+    UNKNOWN,
     /** Markers such as BOS and EOS: never produced from plain text, decoded to nothing. */
-    CONTROL(3),
+    CONTROL,
     /** Added tokens matched literally in the input and decoded verbatim. */
-    USER_DEFINED(4),
+    USER_DEFINED,
     /** Reserved slots the model was not trained on. */
-    UNUSED(5),
+    UNUSED,
     /** One raw byte, spelled {@code <0xNN>}. */
-    BYTE(6);
+    BYTE;
 
-    private final int code;
-
-    TokenType(int code) {
-        this.code = code;
-    }
+    private static final TokenType[] BY_CODE = values();
 
     public int code() {
-        return code;
+        return ordinal() + 1;
     }
 
     /**
@@ -31,14 +30,9 @@ public enum TokenType {
      * @throws IllegalArgumentException for codes outside 0..6
      */
     public static TokenType ofCode(int code) {
-        return switch (code) {
-            case 0, 1 -> NORMAL;
-            case 2 -> UNKNOWN;
-            case 3 -> CONTROL;
-            case 4 -> USER_DEFINED;
-            case 5 -> UNUSED;
-            case 6 -> BYTE;
-            default -> throw new IllegalArgumentException("token type code " + code + " is not one of 0..6");
-        };
+        if (code < 0 || code > BY_CODE.length) {
+            throw new IllegalArgumentException("token type code " + code + " is not one of 0..6");
+        }
+        return code == 0 ? NORMAL : BY_CODE[code - 1];
     }
 }

@@ -29,13 +29,22 @@ public interface Tokenizer {
         return text.append(decoder.flush()).toString();
     }
 
-    int vocabularySize();
+    /** The vocabulary this tokenizer reads. */
+    Vocabulary vocabulary();
+
+    default int vocabularySize() {
+        return vocabulary().size();
+    }
 
     /** The BOS id, or -1. */
-    int bos();
+    default int bos() {
+        return vocabulary().bos();
+    }
 
     /** The EOS id, or -1. */
-    int eos();
+    default int eos() {
+        return vocabulary().eos();
+    }
 
     /** Whether generating this token ends the model's turn: EOS and the known end-of-turn markers. */
     boolean isEndOfGeneration(int id);

@@ -1,5 +1,6 @@
 package dev.winnow.engine.tokenizer;
 
+import java.util.HexFormat;
 import java.util.Optional;
 
 import dev.winnow.gguf.GgufArray;
@@ -91,12 +92,6 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
         }
     }
 
-    /** A vocabulary without BPE merges or pre-tokenizer (SentencePiece). */
-    public Vocabulary(String model, String[] tokens, float[] scores, int[] tokenTypes, int bos, int eos, int unk,
-                      boolean addBos, boolean addEos, boolean addSpacePrefix, String chatTemplate) {
-        this(model, tokens, scores, tokenTypes, bos, eos, unk, addBos, addEos, addSpacePrefix, chatTemplate, null, null);
-    }
-
     /**
      * The vocabulary stored in a GGUF file's metadata. Absent keys take llama.cpp's defaults: for SentencePiece
      * ("llama") BOS 1, EOS 2, unknown 0, BOS added, space prefix on; otherwise no special tokens and neither, except
@@ -105,8 +100,8 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
      * @throws TokenizerException naming the key that is missing, of the wrong type or inconsistent
      */
     public static Vocabulary fromGguf(GgufMetadata metadata) {
-        String model = requireString(metadata, MODEL_KEY);
-        String[] tokens = requireArray(metadata, TOKENS_KEY, GgufValueType.STRING).strings();
+        String model = typed(MODEL_KEY, required(metadata, MODEL_KEY), GgufValueType.STRING).asString();
+        String[] tokens = array(TOKENS_KEY, required(metadata, TOKENS_KEY), GgufValueType.STRING).strings();
         float[] scores = optionalArray(metadata, SCORES_KEY, tokens.length, GgufValueType.FLOAT32)
                 .map(GgufArray::floats).orElse(null);
         int[] types = optionalArray(metadata, TOKEN_TYPE_KEY, tokens.length, GgufValueType.INT32, GgufValueType.UINT32)
@@ -117,12 +112,12 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
         int unk = tokenId(metadata, UNK_KEY, sentencePiece ? 0 : -1, tokens.length);
         String[] merges = metadata.find(MERGES_KEY).map(value -> array(MERGES_KEY, value, GgufValueType.STRING).strings())
                 .orElse(null);
-        String pre = metadata.find(PRE_KEY).map(value -> string(PRE_KEY, value)).orElse(null);
+        String pre = metadata.find(PRE_KEY).map(value -> typed(PRE_KEY, value, GgufValueType.STRING).asString()).orElse(null);
         boolean addBos = flag(metadata, ADD_BOS_KEY, sentencePiece || PreTokenizer.addsBosByDefault(pre));
         boolean addEos = flag(metadata, ADD_EOS_KEY, false);
         boolean addSpacePrefix = flag(metadata, ADD_SPACE_PREFIX_KEY, sentencePiece);
-        String chatTemplate = metadata.find(CHAT_TEMPLATE_KEY).map(value -> string(CHAT_TEMPLATE_KEY, value))
-                .orElse(null);
+        String chatTemplate = metadata.find(CHAT_TEMPLATE_KEY)
+                .map(value -> typed(CHAT_TEMPLATE_KEY, value, GgufValueType.STRING).asString()).orElse(null);
         try {
             return new Vocabulary(model, tokens, scores, types, bos, eos, unk, addBos, addEos, addSpacePrefix,
                     chatTemplate, merges, pre);
@@ -131,19 +126,17 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
         }
     }
 
-    private static String requireString(GgufMetadata metadata, String key) {
-        return string(key, metadata.find(key).orElseThrow(() -> missing(key)));
+    private static GgufValue required(GgufMetadata metadata, String key) {
+        return metadata.find(key).orElseThrow(() -> new TokenizerException("the GGUF metadata has no " + key));
     }
 
-    private static String string(String key, GgufValue value) {
-        if (value.type() != GgufValueType.STRING) {
-            throw new TokenizerException(key + " must be a STRING, not " + value.type());
+    /** The value, checked to be of {@code type}. */
+    private static GgufValue typed(String key, GgufValue value, GgufValueType type) {
+        if (value.type() != type) {
+            throw new TokenizerException("%s must be %s %s, not %s"
+                    .formatted(key, type == GgufValueType.ARRAY ? "an" : "a", type, value.type()));
         }
-        return value.asString();
-    }
-
-    private static GgufArray requireArray(GgufMetadata metadata, String key, GgufValueType elementType) {
-        return array(key, metadata.find(key).orElseThrow(() -> missing(key)), elementType);
+        return value;
     }
 
     private static Optional<GgufArray> optionalArray(GgufMetadata metadata, String key, int tokenCount,
@@ -159,10 +152,7 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
     }
 
     private static GgufArray array(String key, GgufValue value, GgufValueType... elementTypes) {
-        if (value.type() != GgufValueType.ARRAY) {
-            throw new TokenizerException(key + " must be an ARRAY, not " + value.type());
-        }
-        GgufArray array = value.asArray();
+        GgufArray array = typed(key, value, GgufValueType.ARRAY).asArray();
         for (GgufValueType allowed : elementTypes) {
             if (array.elementType() == allowed) {
                 return array;
@@ -199,16 +189,7 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
     }
 
     private static boolean flag(GgufMetadata metadata, String key, boolean absent) {
-        return metadata.find(key).map(value -> {
-            if (value.type() != GgufValueType.BOOL) {
-                throw new TokenizerException(key + " must be a BOOL, not " + value.type());
-            }
-            return value.asBool();
-        }).orElse(absent);
-    }
-
-    private static TokenizerException missing(String key) {
-        return new TokenizerException("the GGUF metadata has no " + key);
+        return metadata.find(key).map(value -> typed(key, value, GgufValueType.BOOL).asBool()).orElse(absent);
     }
 
     public int size() {
@@ -239,22 +220,9 @@ public record Vocabulary(String model, String[] tokens, float[] scores, int[] to
 
     /** The byte a {@code <0xNN>} text stands for (0..255), or -1 for any other text. */
     static int byteValue(String text) {
-        if (text.length() != 6 || !text.startsWith("<0x") || text.charAt(5) != '>') {
-            return -1;
-        }
-        int high = hexDigit(text.charAt(3));
-        int low = hexDigit(text.charAt(4));
-        return high < 0 || low < 0 ? -1 : high << 4 | low;
-    }
-
-    private static int hexDigit(char c) {
-        if (c >= '0' && c <= '9') {
-            return c - '0';
-        }
-        if (c >= 'A' && c <= 'F') {
-            return c - 'A' + 10;
-        }
-        return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        boolean byteText = text.length() == 6 && text.startsWith("<0x") && text.charAt(5) == '>'
+                && HexFormat.isHexDigit(text.charAt(3)) && HexFormat.isHexDigit(text.charAt(4));
+        return byteText ? HexFormat.fromHexDigits(text, 3, 5) : -1;
     }
 
     private static void requireParallel(String what, int length, int tokenCount) {

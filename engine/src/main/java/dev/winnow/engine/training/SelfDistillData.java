@@ -22,26 +22,10 @@ import java.util.zip.CRC32;
  * teacher the pruned model is trained to match with KL divergence. A training row is a whole sequence, so the
  * student sees exactly the context the teacher saw.
  */
-public final class SelfDistillData implements TrainingData {
+public record SelfDistillData(int[][] sequences, float[][] teachers, int trainingRows, int seqLen, long fingerprint,
+                              String description) implements TrainingData {
     /** The most teacher probabilities kept in memory (1 GiB of floats). */
     static final long MAX_TEACHER_VALUES = 1L << 28;
-
-    private final int[][] sequences;
-    private final float[][] teachers;
-    private final int trainingRows;
-    private final int seqLen;
-    private final long fingerprint;
-    private final String description;
-
-    private SelfDistillData(int[][] sequences, float[][] teachers, int trainingRows, int seqLen, long fingerprint,
-                            String description) {
-        this.sequences = sequences;
-        this.teachers = teachers;
-        this.trainingRows = trainingRows;
-        this.seqLen = seqLen;
-        this.fingerprint = fingerprint;
-        this.description = description;
-    }
 
     /**
      * Samples {@code count} training sequences and {@code heldOut} held-out ones of {@code seqLen} tokens from
@@ -74,13 +58,12 @@ public final class SelfDistillData implements TrainingData {
             Sampler sampler = Sampler.create(new SamplerConfig(1f, 0, 1f, 0f, 1f, 0, seed + i));
             int[] tokens = new int[seqLen];
             tokens[0] = bos;
-            float[] teacher = denseDistributions(model, tokens, threads, (position, logits) -> sampler.sample(logits));
+            teachers[i] = denseDistributions(model, tokens, threads, (position, logits) -> sampler.sample(logits));
             for (int token : tokens) {
                 crc.update(token);
                 crc.update(token >>> 8);
             }
             sequences[i] = tokens;
-            teachers[i] = teacher;
             progress.accept(i + 1);
         }
         long fingerprint = crc.getValue() ^ ((long) count << 32) ^ ((long) seqLen << 48) ^ seed * 31;
@@ -145,15 +128,5 @@ public final class SelfDistillData implements TrainingData {
     @Override
     public Row heldOutRow(int index) {
         return new Row(sequences[trainingRows + index], null, teachers[trainingRows + index]);
-    }
-
-    @Override
-    public long fingerprint() {
-        return fingerprint;
-    }
-
-    @Override
-    public String description() {
-        return description;
     }
 }

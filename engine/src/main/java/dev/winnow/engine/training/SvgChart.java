@@ -1,8 +1,11 @@
 package dev.winnow.engine.training;
 
 import java.util.ArrayList;
+import java.util.DoubleSummaryStatistics;
+import java.util.Formatter;
 import java.util.List;
 import java.util.Locale;
+import java.util.StringJoiner;
 
 /**
  * A small line-and-marker chart written as a self-contained SVG document: linear axes with round tick values,
@@ -50,76 +53,68 @@ public final class SvgChart {
 
     /** The chart as an SVG document of the given size in pixels. */
     public String render(int width, int height) {
-        double xMin = Double.POSITIVE_INFINITY;
-        double xMax = Double.NEGATIVE_INFINITY;
-        double yMin = Double.POSITIVE_INFINITY;
-        double yMax = Double.NEGATIVE_INFINITY;
+        DoubleSummaryStatistics xs = new DoubleSummaryStatistics();
+        DoubleSummaryStatistics ys = new DoubleSummaryStatistics();
         for (Series s : series) {
             for (double[] p : s.points()) {
-                xMin = Math.min(xMin, p[0]);
-                xMax = Math.max(xMax, p[0]);
-                yMin = Math.min(yMin, p[1]);
-                yMax = Math.max(yMax, p[1]);
+                xs.accept(p[0]);
+                ys.accept(p[1]);
             }
         }
-        if (xMin > xMax) {
+        if (xs.getCount() == 0) {
             throw new IllegalStateException("the chart has no points");
         }
-        double[] xTicks = ticks(xMin, xMax);
-        double[] yTicks = ticks(yMin, yMax);
+        double[] xTicks = ticks(xs.getMin(), xs.getMax());
+        double[] yTicks = ticks(ys.getMin(), ys.getMax());
         Axis x = new Axis(xTicks[0], xTicks[xTicks.length - 1], LEFT, width - RIGHT);
         Axis y = new Axis(yTicks[0], yTicks[yTicks.length - 1], height - BOTTOM, TOP);
-        StringBuilder svg = new StringBuilder();
-        svg.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                + "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">%n", width, height, width, height));
-        svg.append(String.format(Locale.ROOT, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>%n", width, height));
-        svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"22\" font-size=\"15\" font-weight=\"bold\">%s</text>%n",
-                LEFT, escape(title)));
+        Formatter svg = new Formatter(Locale.ROOT);
+        svg.format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                + "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">%n", width, height, width, height);
+        svg.format("<rect width=\"%d\" height=\"%d\" fill=\"white\"/>%n", width, height);
+        svg.format("<text x=\"%d\" y=\"22\" font-size=\"15\" font-weight=\"bold\">%s</text>%n", LEFT, escape(title));
         for (double t : xTicks) {
             double px = x.map(t);
-            svg.append(line(px, y.map(y.low), px, y.map(y.high), "#e5e5e5", false));
-            svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>%n", px,
-                    height - BOTTOM + 18, label(t)));
+            line(svg, px, y.map(y.low), px, y.map(y.high), "#e5e5e5", false);
+            svg.format("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>%n", px, height - BOTTOM + 18, label(t));
         }
         for (double t : yTicks) {
             double py = y.map(t);
-            svg.append(line(x.map(x.low), py, x.map(x.high), py, "#e5e5e5", false));
-            svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>%n", LEFT - 8,
-                    py + 4, label(t)));
+            line(svg, x.map(x.low), py, x.map(x.high), py, "#e5e5e5", false);
+            svg.format("<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>%n", LEFT - 8, py + 4, label(t));
         }
-        svg.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"black\"/>%n",
-                LEFT, TOP, width - RIGHT - LEFT, height - BOTTOM - TOP));
-        svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>%n",
-                (LEFT + width - RIGHT) / 2.0, height - 15, escape(xLabel)));
-        svg.append(String.format(Locale.ROOT, "<text x=\"18\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 18 %.1f)\">%s</text>%n",
-                (TOP + height - BOTTOM) / 2.0, (TOP + height - BOTTOM) / 2.0, escape(yLabel)));
+        svg.format("<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"black\"/>%n",
+                LEFT, TOP, width - RIGHT - LEFT, height - BOTTOM - TOP);
+        svg.format("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>%n",
+                (LEFT + width - RIGHT) / 2.0, height - 15, escape(xLabel));
+        svg.format("<text x=\"18\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 18 %.1f)\">%s</text>%n",
+                (TOP + height - BOTTOM) / 2.0, (TOP + height - BOTTOM) / 2.0, escape(yLabel));
         int legendY = TOP + 10;
         for (Series s : series) {
-            svg.append(String.format(Locale.ROOT, "<g class=\"series\" data-name=\"%s\">%n", escape(s.name())));
+            svg.format("<g class=\"series\" data-name=\"%s\">%n", escape(s.name()));
             if (s.line() && s.points().size() > 1) {
-                StringBuilder points = new StringBuilder();
+                StringJoiner points = new StringJoiner(" ");
                 for (double[] p : s.points()) {
-                    points.append(String.format(Locale.ROOT, "%.1f,%.1f ", x.map(p[0]), y.map(p[1])));
+                    points.add(String.format(Locale.ROOT, "%.1f,%.1f", x.map(p[0]), y.map(p[1])));
                 }
-                svg.append(String.format(Locale.ROOT, "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s/>%n",
-                        points.toString().strip(), s.color(), s.dashed() ? " stroke-dasharray=\"6 4\"" : ""));
+                svg.format("<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s/>%n",
+                        points, s.color(), dash(s.dashed()));
             }
             if (s.marker()) {
                 for (double[] p : s.points()) {
-                    svg.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>%n",
-                            x.map(p[0]), y.map(p[1]), s.color()));
+                    svg.format("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>%n", x.map(p[0]), y.map(p[1]), s.color());
                 }
             }
-            svg.append("</g>\n");
+            svg.format("</g>\n");
             int lx = width - RIGHT + 15;
-            svg.append(line(lx, legendY, lx + 24, legendY, s.color(), s.dashed()));
+            line(svg, lx, legendY, lx + 24, legendY, s.color(), s.dashed());
             if (s.marker()) {
-                svg.append(String.format(Locale.ROOT, "<circle cx=\"%d\" cy=\"%d\" r=\"4\" fill=\"%s\"/>%n", lx + 12, legendY, s.color()));
+                svg.format("<circle cx=\"%d\" cy=\"%d\" r=\"4\" fill=\"%s\"/>%n", lx + 12, legendY, s.color());
             }
-            svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\">%s</text>%n", lx + 30, legendY + 4, escape(s.name())));
+            svg.format("<text x=\"%d\" y=\"%d\">%s</text>%n", lx + 30, legendY + 4, escape(s.name()));
             legendY += 20;
         }
-        return svg.append("</svg>\n").toString();
+        return svg.format("</svg>\n").toString();
     }
 
     private record Axis(double low, double high, double from, double to) {
@@ -128,9 +123,13 @@ public final class SvgChart {
         }
     }
 
-    private static String line(double x1, double y1, double x2, double y2, String color, boolean dashed) {
-        return String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"%s/>%n",
-                x1, y1, x2, y2, color, dashed ? " stroke-dasharray=\"6 4\"" : "");
+    private static void line(Formatter svg, double x1, double y1, double x2, double y2, String color, boolean dashed) {
+        svg.format("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"%s/>%n",
+                x1, y1, x2, y2, color, dash(dashed));
+    }
+
+    private static String dash(boolean dashed) {
+        return dashed ? " stroke-dasharray=\"6 4\"" : "";
     }
 
     /** Round tick values covering [min, max]: steps of 1, 2 or 5 times a power of ten, about five of them. */

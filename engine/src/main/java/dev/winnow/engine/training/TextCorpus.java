@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
+
 /**
  * A text file as one stream of token ids: the documents of the file (separated by lines holding only
  * {@code <|endoftext|>}, TinyStories' convention; a file without such lines is one document) are stripped,
@@ -52,19 +54,10 @@ public final class TextCorpus {
         if (documents.isEmpty()) {
             throw new TextFile.TextFileException(file + " holds no text");
         }
-        List<int[]> parts = new ArrayList<>(documents.size());
-        int total = 0;
+        IntArrayList stream = new IntArrayList();
         for (String document : documents) {
-            int[] ids = tokenizer.encode(document, addBos, false);
-            parts.add(ids);
-            total += ids.length;
+            stream.addAll(tokenizer.encode(document, addBos, false));
         }
-        int[] stream = new int[total];
-        int at = 0;
-        for (int[] ids : parts) {
-            System.arraycopy(ids, 0, stream, at, ids.length);
-            at += ids.length;
-        }
-        return stream;
+        return stream.toArray();
     }
 }

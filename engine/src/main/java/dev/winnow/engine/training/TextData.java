@@ -38,10 +38,7 @@ public final class TextData implements TrainingData {
         if (!(holdout > 0 && holdout < 1)) {
             throw new IllegalArgumentException("--holdout must be between 0 and 1, got " + holdout);
         }
-        this.stream = stream;
-        this.seqLen = seqLen;
-        this.split = (int) Math.round(stream.length * (1 - holdout));
-        this.source = source;
+        int split = (int) Math.round(stream.length * (1 - holdout));
         if (split < seqLen + 1) {
             throw new IllegalArgumentException(("%s has %d tokens, %d of them for training: too few for one window of "
                     + "--seq-len %d (+1 for the targets); use a longer text or a shorter --seq-len")
@@ -53,16 +50,15 @@ public final class TextData implements TrainingData {
                     + "window of --seq-len %d (+1); raise --holdout or lower --seq-len")
                     .formatted(source, stream.length - split, holdout, seqLen));
         }
-        this.heldOutRows = Math.min(maxHeldOut, available);
-        this.teachers = null;
+        this(stream, seqLen, split, Math.min(maxHeldOut, available), source, null);
     }
 
-    private TextData(TextData text, float[][] teachers) {
-        this.stream = text.stream;
-        this.seqLen = text.seqLen;
-        this.split = text.split;
-        this.heldOutRows = text.heldOutRows;
-        this.source = text.source;
+    private TextData(int[] stream, int seqLen, int split, int heldOutRows, String source, float[][] teachers) {
+        this.stream = stream;
+        this.seqLen = seqLen;
+        this.split = split;
+        this.heldOutRows = heldOutRows;
+        this.source = source;
         this.teachers = teachers;
     }
 
@@ -95,7 +91,7 @@ public final class TextData implements TrainingData {
                 progress.accept(done.incrementAndGet());
             }
         });
-        return new TextData(text, teachers);
+        return new TextData(text.stream, text.seqLen, text.split, text.heldOutRows, text.source, teachers);
     }
 
     /** The number of teacher windows {@link #distilled} computes for this text. */

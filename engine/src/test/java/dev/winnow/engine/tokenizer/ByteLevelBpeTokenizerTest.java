@@ -120,7 +120,7 @@ class ByteLevelBpeTokenizerTest {
     void badVocabulariesAreRefusedWithTheReason() {
         TokenizerException noMerges = assertThrows(TokenizerException.class,
                 () -> Tokenizer.of(new Vocabulary("gpt2", new String[] {"a"}, null, null, -1, -1, -1, false, false,
-                        false, null)));
+                        false, null, null, null)));
         assertTrue(noMerges.getMessage().contains(Vocabulary.MERGES_KEY), noMerges.getMessage());
         TokenizerException badMerge = assertThrows(TokenizerException.class,
                 () -> tokenizer("gpt-2", List.of(), List.of("ab")));

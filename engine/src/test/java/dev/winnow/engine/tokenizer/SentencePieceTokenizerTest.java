@@ -63,7 +63,7 @@ class SentencePieceTokenizerTest {
     void failsClearlyWhenACharacterCannotBeSpelled() {
         Vocabulary v = TestVocabularies.spm(false, PIECES, SCORES);
         Tokenizer noFallback = Tokenizer.of(new Vocabulary(v.model(), v.tokens(), v.scores(), v.tokenTypes(), BOS, EOS,
-                -1, true, false, true, null));
+                -1, true, false, true, null, null, null));
         TokenizerException e = assertThrows(TokenizerException.class, () -> noFallback.encode("aé", false, false));
         assertTrue(e.getMessage().contains("'é' (U+E9)"), e.getMessage());
     }
@@ -80,7 +80,7 @@ class SentencePieceTokenizerTest {
     void putsNoSpaceInFrontWhenTheVocabularySaysSo() {
         Vocabulary v = TestVocabularies.spm(true, PIECES, SCORES);
         Tokenizer plain = Tokenizer.of(new Vocabulary(v.model(), v.tokens(), v.scores(), v.tokenTypes(), BOS, EOS, UNK,
-                true, false, false, null));
+                true, false, false, null, null, null));
         assertArrayEquals(new int[] {AB}, plain.encode("ab", false, false));
         assertEquals("ab", plain.decode(new int[] {AB}));
     }
@@ -101,7 +101,7 @@ class SentencePieceTokenizerTest {
         int[] types = Arrays.copyOf(v.tokenTypes(), v.size() + 1);
         types[v.size()] = TokenType.USER_DEFINED.code();
         Tokenizer withTool = Tokenizer.of(new Vocabulary("llama", tokens, Arrays.copyOf(v.scores(), v.size() + 1),
-                types, BOS, EOS, UNK, true, false, true, null));
+                types, BOS, EOS, UNK, true, false, true, null, null, null));
         int tool = v.size();
         assertArrayEquals(new int[] {SPACE_A, tool, SPACE, B}, withTool.encode("a<tool>b", false, false));
         assertEquals(OptionalInt.of(tool), withTool.specialTokenId("<tool>"));
@@ -137,7 +137,7 @@ class SentencePieceTokenizerTest {
         int[] types = v.tokenTypes().clone();
         types[3] = TokenType.CONTROL.code(); // <|im_end|> as a control token; <|endoftext|> stays normal text
         Tokenizer chat = Tokenizer.of(new Vocabulary("llama", v.tokens(), v.scores(), types, BOS, EOS, UNK, true,
-                false, true, null));
+                false, true, null, null, null));
         assertTrue(chat.isEndOfGeneration(3));
         assertFalse(chat.isEndOfGeneration(4));
     }
@@ -146,7 +146,7 @@ class SentencePieceTokenizerTest {
     void rejectsUnsupportedModelsByName() {
         Vocabulary v = TestVocabularies.spm(true, PIECES, SCORES);
         TokenizerException e = assertThrows(TokenizerException.class, () -> Tokenizer.of(new Vocabulary("bert",
-                v.tokens(), null, null, -1, -1, -1, false, false, false, null)));
+                v.tokens(), null, null, -1, -1, -1, false, false, false, null, null, null)));
         assertTrue(e.getMessage().contains("'bert'"), e.getMessage());
     }
 }

@@ -38,6 +38,6 @@ final class TestVocabularies {
             scoreArray[i] = allScores.get(i);
         }
         return new Vocabulary("llama", tokens.toArray(String[]::new), scoreArray,
-                types.stream().mapToInt(Integer::intValue).toArray(), BOS, EOS, UNK, true, false, true, null);
+                types.stream().mapToInt(Integer::intValue).toArray(), BOS, EOS, UNK, true, false, true, null, null, null);
     }
 }

@@ -9,7 +9,7 @@ class VocabularyTest {
     private static final String[] TOKENS = {"<unk>", "<s>", "</s>", "<0x41>", "a"};
 
     private static Vocabulary vocabulary(String[] tokens, float[] scores, int[] types, int bos) {
-        return new Vocabulary("llama", tokens, scores, types, bos, 2, 0, true, false, true, null);
+        return new Vocabulary("llama", tokens, scores, types, bos, 2, 0, true, false, true, null, null, null);
     }
 
     private static void assertRejected(String message, Runnable construction) {

@@ -60,17 +60,17 @@ class KvCliTest {
     void budgetsParse(String text, long tokens, long bytes) {
         KvBudget budget = KvBudget.parse(text);
         if (tokens > 0) {
-            assertEquals(new KvBudget.Tokens(tokens), budget);
+            assertEquals(KvBudget.tokens(tokens), budget);
         } else {
-            assertEquals(new KvBudget.Bytes(bytes), budget);
+            assertEquals(KvBudget.bytes(bytes), budget);
         }
     }
 
     @Test
     void budgetsGivePages() {
         // Room for 100 tokens in each of 5 layers with 16-slot pages: ceil(100 / 16) = 7 pages per layer.
-        assertEquals(35, new KvBudget.Tokens(100).maxPages(5, 16, 4096));
-        assertEquals(2, new KvBudget.Bytes(9000).maxPages(5, 16, 4096));
+        assertEquals(35, KvBudget.tokens(100).maxPages(5, 16, 4096));
+        assertEquals(2, KvBudget.bytes(9000).maxPages(5, 16, 4096));
         assertThrows(IllegalArgumentException.class, () -> KvBudget.parse("1.5"));
         assertThrows(IllegalArgumentException.class, () -> KvBudget.parse("0"));
         assertThrows(IllegalArgumentException.class, () -> KvBudget.parse("10 parsecs"));

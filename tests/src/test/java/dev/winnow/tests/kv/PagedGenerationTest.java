@@ -58,7 +58,7 @@ class PagedGenerationTest {
         ForwardSequence reference = ForwardSequence.dense(model, workers);
         int[] dense = greedy(reference.ingest(PROMPT), reference::next);
         int total = PROMPT.length + GENERATED;
-        long minimumPages = new KvBudget.Tokens(total).maxPages(model.config().layers(), pageSize, 0);
+        long minimumPages = KvBudget.tokens(total).maxPages(model.config().layers(), pageSize, 0);
         try (Engine engine = engine(pageSize, storage, total)) {
             Sequence sequence = engine.newSequence(SequenceOptions.forced(null));
             int[] paged = greedy(sequence.prefill(PROMPT), sequence::feed);
@@ -81,7 +81,7 @@ class PagedGenerationTest {
 
     /** An engine whose pool holds {@code budgetTokens} tokens per layer, for sequences of the test's length. */
     private static Engine engine(int pageSize, GgmlType storage, int budgetTokens) {
-        KvCacheConfig kv = new KvCacheConfig(pageSize, storage, new KvBudget.Tokens(budgetTokens));
+        KvCacheConfig kv = new KvCacheConfig(pageSize, storage, KvBudget.tokens(budgetTokens));
         return new Engine(model, new EngineConfig(2, PROMPT.length + GENERATED, kv, new PruningPolicy.None(), 1));
     }
 

@@ -104,7 +104,7 @@ class SchedulerTest {
     void aShortBudgetMakesSequencesWaitOrPauseAndTheyStillGenerateWhatTheyWouldAlone() throws Exception {
         // Room for about one sequence of 5 + 60 tokens at a time: the others wait in the queue, or are preempted
         // and resumed, and none of that shows in the text.
-        try (Scheduler scheduler = scheduler(4, 8, new KvBudget.Tokens(80), new PruningPolicy.None())) {
+        try (Scheduler scheduler = scheduler(4, 8, KvBudget.tokens(80), new PruningPolicy.None())) {
             List<SequenceHandle> handles = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 handles.add(scheduler.submit(request(PROMPTS[i], SamplerConfig.greedy(), 60)));
@@ -126,7 +126,7 @@ class SchedulerTest {
         // ends, with the same text as alone (re-read step by step, so that h2o and tova keep the same tokens).
         PruningPolicy policy = PruningPolicy.parse(prune);
         SamplerConfig seeded = new SamplerConfig(0.8f, 40, 0.95f, 0.05f, 1f, 64, 99);
-        KvCacheConfig kv = new KvCacheConfig(16, GgmlType.F16, new KvBudget.Tokens(208));
+        KvCacheConfig kv = new KvCacheConfig(16, GgmlType.F16, KvBudget.tokens(208));
         try (Scheduler scheduler = new Scheduler(model, new SchedulerConfig(2, 4, CONTEXT, kv, policy, 2),
                 System.err::println)) {
             GenerationParams params = new GenerationParams(seeded, 0, 0, Map.of(), 200, List.of(), true);
@@ -147,7 +147,7 @@ class SchedulerTest {
     @Test
     void aSequenceThatOutgrowsTheWholeBudgetEndsWithLength() throws Exception {
         // 64 tokens per layer: a prompt of 5 leaves room for 59 fed tokens, and the 60th is still sampled.
-        try (Scheduler scheduler = scheduler(1, 4, new KvBudget.Tokens(64), new PruningPolicy.None())) {
+        try (Scheduler scheduler = scheduler(1, 4, KvBudget.tokens(64), new PruningPolicy.None())) {
             GenerationParams params = new GenerationParams(SamplerConfig.greedy(), 0, 0, Map.of(), 200, List.of(), true);
             Outcome outcome = Outcome.drain(scheduler.submit(new GenerationRequest(encode(PROMPTS[0]), params, null)), 30);
             assertEquals(FinishReason.KV_BUDGET_FULL, outcome.finished().reason());
@@ -182,7 +182,7 @@ class SchedulerTest {
 
     @Test
     void aFullQueueAndRequestsThatCanNeverFitAreRefused() throws Exception {
-        try (Scheduler scheduler = scheduler(1, 1, new KvBudget.Tokens(CONTEXT), new PruningPolicy.None())) {
+        try (Scheduler scheduler = scheduler(1, 1, KvBudget.tokens(CONTEXT), new PruningPolicy.None())) {
             GenerationParams endless = new GenerationParams(SamplerConfig.greedy(), 0, 0, Map.of(), CONTEXT - 10, List.of(), true);
             SequenceHandle running = scheduler.submit(new GenerationRequest(encode(PROMPTS[0]), endless, null));
             assertInstanceOf(SequenceEvent.Text.class, running.poll(30, TimeUnit.SECONDS));
@@ -200,7 +200,7 @@ class SchedulerTest {
             running.cancel();
             queued.cancel();
         }
-        try (Scheduler scheduler = scheduler(1, 4, new KvBudget.Tokens(16), new PruningPolicy.None())) {
+        try (Scheduler scheduler = scheduler(1, 4, KvBudget.tokens(16), new PruningPolicy.None())) {
             int[] longPrompt = new int[40];
             java.util.Arrays.fill(longPrompt, 400);
             RejectedRequestException budget = assertThrows(RejectedRequestException.class, () -> scheduler.submit(

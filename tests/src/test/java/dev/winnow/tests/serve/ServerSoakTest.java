@@ -59,7 +59,7 @@ class ServerSoakTest {
     void mixedTrafficLeavesNothingBehind() throws Exception {
         int requests = Integer.getInteger("winnow.soak.requests", SUITE_REQUESTS);
         SchedulerConfig config = new SchedulerConfig(4, 2 * CLIENTS, 2048,
-                new KvCacheConfig(KvCacheConfig.DEFAULT_PAGE_SIZE, GgmlType.F16, new KvBudget.Tokens(BUDGET_TOKENS)),
+                new KvCacheConfig(KvCacheConfig.DEFAULT_PAGE_SIZE, GgmlType.F16, KvBudget.tokens(BUDGET_TOKENS)),
                 new PruningPolicy.None(), 2);
         try (Model model = Model.load(SharedFiles.requireShared("models/stories260K.gguf"));
              ServerHarness harness = new ServerHarness(model, config, 64 * 1024, ConnectionLimits.DEFAULTS)) {

@@ -1,5 +1,6 @@
 package dev.winnow.tests.training;
 
+import dev.winnow.engine.model.Architecture;
 import dev.winnow.engine.model.LlamaConfig;
 import dev.winnow.engine.training.ParameterLayout;
 
@@ -12,7 +13,7 @@ final class TinyTraining {
 
     /** dim 8, 2 heads sharing 1 KV head of width 4 (RoPE on all of it), FFN 12, vocabulary 11. */
     static LlamaConfig config(int layers) {
-        return new LlamaConfig(64, 8, layers, 12, 2, 1, 4, 4, 10000f, 1e-5f, 11);
+        return new LlamaConfig(64, 8, layers, 12, 2, 1, 4, 4, 10000f, 1e-5f, 11, Architecture.LLAMA, 1f, null);
     }
 
     /**
