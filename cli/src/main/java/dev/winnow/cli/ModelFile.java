@@ -52,7 +52,7 @@ final class ModelFile {
         Path path = path(log);
         long start = System.nanoTime();
         Model loaded = Model.load(path, adapter);
-        log.printf("winnow: loaded %s (%d layers, dim %d, vocabulary %d) in %.0f ms%n", path.getFileName(),
+        log.printf("winnow: loaded %s (%d layers, dim %,d, vocabulary %,d) in %.0f ms%n", path.getFileName(),
                 loaded.config().layers(), loaded.config().dim(), loaded.config().vocabularySize(),
                 (System.nanoTime() - start) / 1e6);
         log.flush();

@@ -60,7 +60,7 @@ final class ModelOptions {
     Engine engine(Model model, KvCacheConfig kv, PruningPolicy policy, int batchSize, PrintWriter log, int context) {
         validate();
         if (context > model.config().contextLength()) {
-            log.printf("winnow: note: a context of %d tokens is longer than the %d tokens the model was trained for%n",
+            log.printf("winnow: warning: a context of %,d tokens is longer than the %,d tokens the model was trained for%n",
                     context, model.config().contextLength());
         }
         try {

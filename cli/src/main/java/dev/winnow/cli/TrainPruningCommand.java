@@ -11,6 +11,7 @@ import dev.winnow.engine.training.TrainingConfig;
 import dev.winnow.engine.training.TrainingData;
 import dev.winnow.gguf.GgufValue;
 import dev.winnow.tensors.WorkerPool;
+import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -255,19 +256,19 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
     private void validate() {
         ThreadCount.check(spec, threads);
         if (evalEvery < 0 || checkpointEvery < 0 || logEvery < 1) {
-            throw new UserInputException("--eval-every and --checkpoint-every must be >= 0 and --log-every >= 1");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--eval-every and --checkpoint-every must be >= 0 and --log-every >= 1");
         }
         if (evalRows < 1) {
-            throw new UserInputException("--eval-rows must be at least 1, got " + evalRows);
+            throw new CommandLine.ParameterException(spec.commandLine(), "--eval-rows must be at least 1, got " + evalRows);
         }
         if (distill && source.data == null) {
-            throw new UserInputException("--distill needs --data (--self-distill is distilled already)");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--distill needs --data (--self-distill is distilled already)");
         }
         if (source.selfDistill != null && source.selfDistill < 1) {
-            throw new UserInputException("--self-distill needs at least 1 sequence, got " + source.selfDistill);
+            throw new CommandLine.ParameterException(spec.commandLine(), "--self-distill needs at least 1 sequence, got " + source.selfDistill);
         }
         if (resume == null && (gamma == null || steps == null)) {
-            throw new UserInputException("--gamma and --steps are required (unless --resume continues a run)");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--gamma and --steps are required (unless --resume continues a run)");
         }
     }
 
@@ -275,7 +276,7 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
         TrainingConfig.Mode trainingMode = userInput(() -> TrainingConfig.Mode.parse(mode));
         TrainingConfig.Decay decay = userInput(() -> TrainingConfig.Decay.parse(lrDecay));
         if (adapterOnly && trainingMode != TrainingConfig.Mode.MODULE) {
-            throw new UserInputException("--adapter-only needs --mode module: in mode all the base model changes too");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--adapter-only needs --mode module: in mode all the base model changes too");
         }
         int effectiveRank = base.pruningModule().map(m -> m.interactionDim()).orElse(rank);
         int warmupSteps = warmup != null ? warmup : steps / 10;

@@ -169,7 +169,7 @@ class TrainingCliTest {
         assertTrue(run.err().contains("distilled from the dense model on"), run.err());
         assertTrue(run.err().contains("eval after step 2 (64 held-out tokens): kl "), run.err());
         assertError(CliRunner.run("train-pruning", "-m", base.toString(), "--self-distill", "2", "--distill", "--gamma", "1",
-                "--steps", "1", "-o", out.toString()), 1, "--distill needs --data");
+                "--steps", "1", "-o", out.toString()), 2, "--distill needs --data");
     }
 
     @Test
@@ -180,8 +180,8 @@ class TrainingCliTest {
         assertError(CliRunner.run("train-pruning", "-m", base.toString(), "--data", data.toString(), "--self-distill",
                 "2", "--gamma", "1", "--steps", "1", "-o", out.toString()), 2, "mutually exclusive");
         assertError(CliRunner.run("train-pruning", "-m", base.toString(), "--data", data.toString(), "--steps", "1",
-                "-o", out.toString()), 1, "--gamma and --steps are required");
-        assertError(CliRunner.run(args(base, data, out, 1, "--adapter-only")), 1, "--adapter-only needs --mode module");
+                "-o", out.toString()), 2, "--gamma and --steps are required");
+        assertError(CliRunner.run(args(base, data, out, 1, "--adapter-only")), 2, "--adapter-only needs --mode module");
         assertError(CliRunner.run(args(base, data, out, 1, "--mode", "everything")), 1, "--mode must be all or module");
         assertError(CliRunner.run(args(base, data, out, 1, "--seq-len", "1")), 1, "--seq-len must be at least 2");
         assertError(CliRunner.run(args(base, dir.resolve("absent.txt"), out, 1)), 1, "absent.txt");
