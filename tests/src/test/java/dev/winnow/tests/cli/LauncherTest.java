@@ -94,7 +94,7 @@ class LauncherTest {
         Launcher.tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "bash " + script);
         try {
             Path err = dir.resolve("err.txt");
-            Launcher.awaitTrue(() -> Files.exists(err) && Files.readString(err).contains("step "), "training never started", err);
+            Launcher.awaitTrue(() -> Files.exists(err) && Files.readString(err).contains(" steps | "), "training never started", err);
             Launcher.tmux("send-keys", "-t", session, "C-c");
             Path exit = dir.resolve("exit.txt");
             Launcher.awaitTrue(() -> Files.exists(exit) && !Files.readString(exit).isBlank(), "winnow did not stop on Ctrl-C", err);
