@@ -85,6 +85,18 @@ final class Launcher {
         assertTrue(process.waitFor(30, TimeUnit.SECONDS), "tmux did not answer");
     }
 
+    /** What tmux session {@code session}'s terminal shows now. */
+    static String screen(String session) throws IOException {
+        Process process = new ProcessBuilder("tmux", "capture-pane", "-p", "-t", session).redirectErrorStream(true).start();
+        String screen = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            process.waitFor(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return screen;
+    }
+
     /**
      * Runs {@code bin/winnow args} in a tmux terminal with stderr on that terminal (stdout discarded), waits for it
      * to end and returns everything it wrote to the terminal, carriage returns included.

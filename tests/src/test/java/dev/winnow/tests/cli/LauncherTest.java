@@ -121,7 +121,11 @@ class LauncherTest {
             Path err = dir.resolve("err.txt");
             Launcher.awaitTrue(() -> Files.exists(err) && Files.readString(err).contains("/help lists the commands"),
                     "chat never started", err);
+            // Keys typed before the line editor reads are the terminal's: its line discipline would eat the Ctrl-C.
+            Launcher.awaitTrue(() -> Launcher.screen(session).lines().anyMatch(line -> line.strip().equals(">")),
+                    "the chat's prompt never showed", err);
             Launcher.tmux("send-keys", "-t", session, "Once upon a time", "Enter");
+            Launcher.awaitTrue(() -> Launcher.screen(session).contains("> Once upon a time\n"), "the line was not read", err);
             Launcher.tmux("send-keys", "-t", session, "C-c");
             // Whether the reply was still being written or had ended, Ctrl-C must leave the chat running.
             Launcher.tmux("send-keys", "-t", session, "/save " + saved, "Enter");
