@@ -125,7 +125,9 @@ class LauncherTest {
             Launcher.awaitTrue(() -> Launcher.screen(session).lines().anyMatch(line -> line.strip().equals(">")),
                     "the chat's prompt never showed", err);
             Launcher.tmux("send-keys", "-t", session, "Once upon a time", "Enter");
-            Launcher.awaitTrue(() -> Launcher.screen(session).contains("> Once upon a time\n"), "the line was not read", err);
+            // Ctrl-C while the reply is being written: once its text shows (before, the reply may not have begun).
+            Launcher.awaitTrue(() -> Launcher.screen(session).matches("(?s).*> Once upon a time\n\\s*\\S.*"),
+                    "the reply never began", err);
             Launcher.tmux("send-keys", "-t", session, "C-c");
             // Whether the reply was still being written or had ended, Ctrl-C must leave the chat running.
             Launcher.tmux("send-keys", "-t", session, "/save " + saved, "Enter");
@@ -135,6 +137,7 @@ class LauncherTest {
             Launcher.awaitTrue(() -> Files.exists(exit) && !Files.readString(exit).isBlank(), "chat did not leave on /exit", err);
             assertEquals("0", Files.readString(exit).strip(), Files.readString(err));
             assertTrue(Files.readString(saved).contains("\"content\" : \"Once upon a time\""), Files.readString(saved));
+            assertTrue(Files.readString(err).contains("winnow: reply stopped; the conversation goes on"), Files.readString(err));
         } finally {
             Launcher.tmux("kill-session", "-t", session);
         }
