@@ -10,6 +10,7 @@ import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.engine.runtime.Engine;
 import dev.winnow.engine.runtime.Sequence;
 import dev.winnow.engine.runtime.SequenceOptions;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -20,6 +21,8 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -32,15 +35,15 @@ import java.util.concurrent.Callable;
  * depth and repetition a fresh sequence is filled with {@code depth} random tokens (not timed); then a prompt of
  * {@code -p} random tokens is read in one call (pp), and, in another fresh sequence filled the same way,
  * {@code -n} tokens are decoded one at a time (tg). Token ids are random and seeded: the speed of a forward pass
- * does not depend on which tokens it sees.
+ * does not depend on which tokens it sees. Each test runs once untimed at each depth before it is measured. With
+ * a pruning policy the same tests (same token ids) run again on a dense cache, for the comparison.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure prompt processing (pp) and generation (tg) speed in tokens/s, median and range over "
-                + "repetitions, at chosen context depths; with peak resident memory and KV cache bytes.")
+                + "repetitions, at chosen context depths, after one untimed warm-up run of each test; with peak "
+                + "resident memory and KV cache bytes. With --prune, the same tests also run on a dense cache and a "
+                + "second table gives the pruned/dense speed ratio.")
 final class BenchCommand implements Callable<Integer> {
-    /** Decode steps run before measuring, so the measured ones run compiled code. */
-    private static final int WARMUP_DECODE_STEPS = 8;
-
     @Spec
     CommandSpec spec;
 
@@ -81,7 +84,8 @@ final class BenchCommand implements Callable<Integer> {
     /** Everything one run measured. */
     record Report(String model, long modelBytes, int threads, int promptTokens, int generatedTokens, int reps,
                   int contextLength, String kvType, String prune, double loadMillis, double firstTokenMillis,
-                  long peakRssBytes, long kvBytes, List<DepthResult> results) {
+                  double firstTokenSinceJvmStart, long peakRssBytes, long kvBytes, List<DepthResult> results,
+                  List<DepthResult> dense) {
     }
 
     @Override
@@ -91,7 +95,7 @@ final class BenchCommand implements Callable<Integer> {
         if (modelOptions.contextLength == null) {
             modelOptions.contextLength = needed;
         } else if (modelOptions.contextLength < needed) {
-            throw new UserInputException("--ctx %d is shorter than depth + tokens = %d".formatted(modelOptions.contextLength, needed));
+            throw new CommandLine.ParameterException(spec.commandLine(), "--ctx %d is shorter than depth + tokens = %d".formatted(modelOptions.contextLength, needed));
         }
         PrintWriter err = spec.commandLine().getErr();
         Path model = modelFile.path(err);
@@ -99,18 +103,23 @@ final class BenchCommand implements Callable<Integer> {
         PruningPolicy policy = pruneOptions.policy();
         KvCacheConfig kvConfig = KvCacheConfig.defaults();
         try (Model loaded = Model.load(model, pruneOptions.adapter);
-             Engine engine = modelOptions.engine(loaded, kvConfig, policy, 1, err)) {
+             Engine engine = modelOptions.engine(loaded, kvConfig, policy, 1, err);
+             Engine denseEngine = policy instanceof PruningPolicy.None ? null
+                     : modelOptions.engine(loaded, kvConfig, new PruningPolicy.None(), 1, err)) {
             double loadMillis = millisSince(loadStart);
             Runner runner = new Runner(engine);
             double firstTokenMillis = loadMillis + runner.firstTokenMillis();
-            runner.warmUp();
-            List<DepthResult> results = new ArrayList<>();
+            double firstTokenSinceJvmStart = secondsSinceJvmStart();
+            err.println("winnow: each test runs once untimed before it is measured (warm-up), at every depth");
+            err.flush();
+            List<Runner> runners = denseEngine == null ? List.of(runner) : List.of(runner, new Runner(denseEngine));
             for (int depth : depths) {
-                results.add(runner.measure(depth));
+                measure(runners, depth);
             }
             Report report = new Report(model.toString(), Files.size(model), modelOptions.threads, promptTokens,
                     generatedTokens, reps, modelOptions.contextLength, kvConfig.storage().name().toLowerCase(Locale.ROOT),
-                    policy.toString(), loadMillis, firstTokenMillis, peakResidentBytes(), runner.kvBytes, results);
+                    policy.toString(), loadMillis, firstTokenMillis, firstTokenSinceJvmStart, peakResidentBytes(),
+                    runner.kvBytes, runner.results, denseEngine == null ? List.of() : runners.getLast().results);
             PrintWriter out = spec.commandLine().getOut();
             out.print(json ? toJson(report) + "\n" : toTable(report));
             out.flush();
@@ -118,30 +127,55 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * Each test at {@code depth} on every runner: once untimed, as llama-bench does (the measured runs meet compiled
+     * code, at the attention widths of this depth), then {@code reps} times, the runners taking turns so that the
+     * pruned and the dense cache see the same state of the JIT and of the machine.
+     */
+    private void measure(List<Runner> runners, int depth) {
+        for (Runner runner : runners) {
+            runner.runOnce(depth, new double[1], new double[1], 0);
+        }
+        double[][] pp = new double[runners.size()][promptTokens > 0 ? reps : 0];
+        double[][] tg = new double[runners.size()][generatedTokens > 0 ? reps : 0];
+        for (int rep = 0; rep < reps; rep++) {
+            for (int r = 0; r < runners.size(); r++) {
+                runners.get(r).runOnce(depth, pp[r], tg[r], rep);
+            }
+        }
+        for (int r = 0; r < runners.size(); r++) {
+            runners.get(r).results.add(new DepthResult(depth, pp[r], tg[r]));
+        }
+    }
+
     private void validate() {
         if (promptTokens < 0 || generatedTokens < 0) {
-            throw new UserInputException("-p and -n must be 0 or more, got -p %d -n %d".formatted(promptTokens, generatedTokens));
+            throw new CommandLine.ParameterException(spec.commandLine(), "-p and -n must be 0 or more, got -p %d -n %d".formatted(promptTokens, generatedTokens));
         }
         if (promptTokens == 0 && generatedTokens == 0) {
-            throw new UserInputException("-p and -n are both 0: nothing to measure");
+            throw new CommandLine.ParameterException(spec.commandLine(), "-p and -n are both 0: nothing to measure");
         }
         if (reps < 1) {
-            throw new UserInputException("--reps must be at least 1, got " + reps);
+            throw new CommandLine.ParameterException(spec.commandLine(), "--reps must be at least 1, got " + reps);
         }
         if (depths.length == 0 || Arrays.stream(depths).anyMatch(d -> d < 0)) {
-            throw new UserInputException("--depth must list depths of 0 or more, got " + Arrays.toString(depths));
+            throw new CommandLine.ParameterException(spec.commandLine(), "--depth must list depths of 0 or more, got " + Arrays.toString(depths));
         }
         if ((long) Arrays.stream(depths).max().orElseThrow() + Math.max(promptTokens, generatedTokens) > Integer.MAX_VALUE / 2) {
             throw new UserInputException("depth + tokens is too large");
         }
     }
 
-    /** Runs the timed tests on fresh sequences of one engine, remembering the most KV memory any of them held. */
+    /**
+     * Runs the timed tests on fresh sequences of one engine, keeping each depth's speeds and the most KV memory any
+     * test held.
+     */
     private final class Runner {
         private final Engine engine;
         private final SplittableRandom random = new SplittableRandom(seed);
         /** Every test's sequence, pruned as --prune says, emptied before each. */
         private final Sequence sequence;
+        final List<DepthResult> results = new ArrayList<>();
         long kvBytes;
 
         Runner(Engine engine) {
@@ -160,46 +194,29 @@ final class BenchCommand implements Callable<Integer> {
         double firstTokenMillis() {
             freshSequence();
             long start = System.nanoTime();
-            sequence.prefill(randomTokens(1));
+            sequence.prefill(new int[1]); // token 0: not drawn, so that every runner's tests read the same ids
             return millisSince(start);
         }
 
-        /** One untimed run of each test, as llama-bench does, plus a few more decode steps for the JIT. */
-        void warmUp() {
+        /** One run of each test at {@code depth}: the speeds go to {@code pp[rep]} and {@code tg[rep]}. */
+        void runOnce(int depth, double[] pp, double[] tg, int rep) {
             if (promptTokens > 0) {
-                freshSequence().prefill(randomTokens(promptTokens));
+                filled(depth);
+                int[] prompt = randomTokens(promptTokens);
+                long start = System.nanoTime();
+                sequence.prefill(prompt);
+                pp[rep] = promptTokens / secondsSince(start);
             }
             if (generatedTokens > 0) {
-                freshSequence();
-                for (int i = 0; i < Math.min(generatedTokens, WARMUP_DECODE_STEPS); i++) {
-                    sequence.feed(randomToken());
+                filled(depth);
+                int[] tokens = randomTokens(generatedTokens);
+                long start = System.nanoTime();
+                for (int token : tokens) {
+                    sequence.feed(token);
                 }
-            }
-        }
-
-        DepthResult measure(int depth) {
-            double[] pp = new double[promptTokens > 0 ? reps : 0];
-            double[] tg = new double[generatedTokens > 0 ? reps : 0];
-            for (int rep = 0; rep < reps; rep++) {
-                if (promptTokens > 0) {
-                    filled(depth);
-                    int[] prompt = randomTokens(promptTokens);
-                    long start = System.nanoTime();
-                    sequence.prefill(prompt);
-                    pp[rep] = promptTokens / secondsSince(start);
-                }
-                if (generatedTokens > 0) {
-                    filled(depth);
-                    int[] tokens = randomTokens(generatedTokens);
-                    long start = System.nanoTime();
-                    for (int token : tokens) {
-                        sequence.feed(token);
-                    }
-                    tg[rep] = generatedTokens / secondsSince(start);
-                }
+                tg[rep] = generatedTokens / secondsSince(start);
             }
             freshSequence();
-            return new DepthResult(depth, pp, tg);
         }
 
         private void filled(int depth) {
@@ -228,6 +245,13 @@ final class BenchCommand implements Callable<Integer> {
 
     private static double secondsSince(long start) {
         return (System.nanoTime() - start) / 1e9;
+    }
+
+    /** Seconds since this process started, the launcher that execs Java included (NaN where the system does not say). */
+    private static double secondsSinceJvmStart() {
+        return ProcessHandle.current().info().startInstant()
+                .map(start -> Duration.between(start, Instant.now()).toNanos() / 1e9)
+                .orElse(Double.NaN);
     }
 
     /** The process's peak resident set (VmHWM in /proc/self/status), or -1 where the system does not say. */
@@ -262,11 +286,35 @@ final class BenchCommand implements Callable<Integer> {
             appendRow(s, r, name, "pp" + r.promptTokens() + at, d.ppTps());
             appendRow(s, r, name, "tg" + r.generatedTokens() + at, d.tgTps());
         }
-        s.append(String.format(Locale.ROOT, "%nload %.0f ms, first token %.0f ms after the start of loading; "
-                        + "peak resident memory %s; KV cache %s (%s, context %d, pruning %s); %d repetitions%n",
-                r.loadMillis(), r.firstTokenMillis(), r.peakRssBytes() < 0 ? "unknown" : mebibytes(r.peakRssBytes()),
+        if (!r.dense().isEmpty()) {
+            s.append(String.format(Locale.ROOT, "%n| test | %s t/s | dense t/s | ratio |%n", r.prune()));
+            s.append("| --- | ---: | ---: | ---: |\n");
+            for (int i = 0; i < r.results().size(); i++) {
+                DepthResult pruned = r.results().get(i);
+                DepthResult dense = r.dense().get(i);
+                String at = pruned.depth() > 0 ? " @ d" + pruned.depth() : "";
+                appendComparison(s, "pp" + r.promptTokens() + at, pruned.ppTps(), dense.ppTps());
+                appendComparison(s, "tg" + r.generatedTokens() + at, pruned.tgTps(), dense.tgTps());
+            }
+        }
+        s.append(String.format(Locale.ROOT, "%nload %.0f ms, first token %.0f ms after the start of loading "
+                        + "(%.2f s after the process started); peak resident memory %s; KV cache %s (%s, context %,d, "
+                        + "pruning %s); %d repetitions after one untimed warm-up run of each test%n",
+                r.loadMillis(), r.firstTokenMillis(), r.firstTokenSinceJvmStart(),
+                r.peakRssBytes() < 0 ? "unknown" : mebibytes(r.peakRssBytes()),
                 mebibytes(r.kvBytes()), r.kvType(), r.contextLength(), r.prune(), r.reps()));
         return s.toString();
+    }
+
+    /** One row of the pruned-against-dense table: medians and their ratio (above 1: pruning is faster). */
+    private static void appendComparison(StringBuilder s, String test, double[] pruned, double[] dense) {
+        if (pruned.length == 0) {
+            return;
+        }
+        double prunedMedian = median(pruned);
+        double denseMedian = median(dense);
+        s.append(String.format(Locale.ROOT, "| %s | %.2f | %.2f | %.2fx |%n", test, prunedMedian, denseMedian,
+                prunedMedian / denseMedian));
     }
 
     private static void appendRow(StringBuilder s, Report r, String name, String test, double[] tps) {
@@ -302,6 +350,7 @@ final class BenchCommand implements Callable<Integer> {
         root.put("prune", r.prune());
         putNumber(root, "load_ms", r.loadMillis());
         putNumber(root, "ttft_ms", r.firstTokenMillis());
+        putNumber(root, "ttft_s", r.firstTokenSinceJvmStart());
         putSpeeds(root, r.results().getFirst());
         if (r.peakRssBytes() < 0) {
             root.putNull("peak_rss_bytes");
@@ -309,16 +358,22 @@ final class BenchCommand implements Callable<Integer> {
             root.put("peak_rss_bytes", r.peakRssBytes());
         }
         root.put("kv_bytes", r.kvBytes());
-        ArrayNode depths = root.putArray("depths");
-        for (DepthResult d : r.results()) {
-            ObjectNode one = depths.addObject();
-            one.put("depth", d.depth());
-            putSpeeds(one, d);
+        putDepths(root.putArray("depths"), r.results());
+        if (!r.dense().isEmpty()) {
+            putDepths(root.putArray("dense"), r.dense());
         }
         try {
             return JSON.writeValueAsString(root);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("the bench report could not be written as JSON", e);
+        }
+    }
+
+    private static void putDepths(ArrayNode array, List<DepthResult> results) {
+        for (DepthResult d : results) {
+            ObjectNode one = array.addObject();
+            one.put("depth", d.depth());
+            putSpeeds(one, d);
         }
     }
 

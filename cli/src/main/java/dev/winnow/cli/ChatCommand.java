@@ -25,6 +25,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -89,6 +90,7 @@ final class ChatCommand implements Callable<Integer> {
             Sequence sequence = engine.newSequence(new SequenceOptions(sampler,
                     id -> tokenizer.isEndOfGeneration(id) || stopIds.contains(id), null, trace));
             Chat chat = new Chat(model, sequence, detection.template(), systemPrompt, out, err);
+            ThinLayerWarning thinLayers = policy instanceof PruningPolicy.Dcp ? new ThinLayerWarning(model.config().layers()) : null;
             boolean showPruning = false;
             String line;
             while ((line = input.readLine("> ")) != null) {
@@ -102,6 +104,9 @@ final class ChatCommand implements Callable<Integer> {
                 if (use == null) {
                     if (!line.isBlank()) {
                         chat.reply(line, input);
+                        if (thinLayers != null) {
+                            thinLayers.check(sequence.cache(), err);
+                        }
                         if (showPruning) {
                             PruningView.print(out, trace, tokenizer);
                         }
@@ -260,12 +265,10 @@ final class ChatCommand implements Callable<Integer> {
         }
 
         void printStats() {
-            err.printf("winnow: context %d / %d tokens, KV cache %,d bytes%n", sequence.length(),
+            err.printf(Locale.ROOT, "winnow: context %,d / %,d tokens, KV cache %,d bytes%n", sequence.length(),
                     sequence.contextLength(), sequence.cache().bytesHeld());
             if (last != null) {
-                err.printf("winnow: last turn: prompt %d tokens at %.1f tok/s, reply %d tokens at %.1f tok/s%n",
-                        last.promptTokens(), last.promptTokensPerSecond(), last.generatedTokens(),
-                        last.generationTokensPerSecond());
+                err.println("winnow: last turn: " + GenerateCommand.summary(last));
             }
         }
     }

@@ -7,6 +7,7 @@ import dev.winnow.gguf.GgufFile;
 import dev.winnow.gguf.GgufValue;
 import dev.winnow.gguf.GgufWriter;
 import dev.winnow.tensors.GgmlType;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -56,10 +57,10 @@ final class DcpInitCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path model = modelFile.path(spec.commandLine().getErr());
         if (rank < 1 || rank > 4096) {
-            throw new UserInputException("--rank must be 1 to 4096, got " + rank);
+            throw new CommandLine.ParameterException(spec.commandLine(), "--rank must be 1 to 4096, got " + rank);
         }
         if (!(std >= 0) || !Float.isFinite(bias)) {
-            throw new UserInputException("--std must be non-negative and --bias finite");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--std must be non-negative and --bias finite");
         }
         LlamaConfig config;
         try (GgufFile base = GgufFile.open(model)) {

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.winnow.engine.pruning.PruningTrace;
 import dev.winnow.engine.tokenizer.TokenDecoder;
+import dev.winnow.engine.tokenizer.TokenType;
 import dev.winnow.engine.tokenizer.Tokenizer;
+import dev.winnow.engine.tokenizer.Vocabulary;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,14 +22,23 @@ import java.util.List;
  * (no network) that shades each token by how many layers still hold it and draws, per layer, which token was
  * visible at which step.
  *
- * @param policy   the pruning policy, as given on the command line
- * @param layers   transformer layers
- * @param tokens   every token of the sequence, prompt included
+ * @param model         the model's file name
+ * @param module        the pruning module's file name, or null when the policy uses none
+ * @param policy        the pruning policy, as given on the command line
+ * @param layers        transformer layers
+ * @param promptTokens  how many of the tokens are the prompt's (the first ones)
+ * @param layerSparsity per layer, the pruned (step, earlier token) pairs over all such pairs (docs/dcp.md)
+ * @param tokens        every token of the sequence, prompt included
  */
-record Explanation(String policy, int layers, List<Token> tokens) {
+record Explanation(String model, String module, String policy, int layers, int promptTokens, List<Double> layerSparsity,
+                   List<Token> tokens) {
 
-    /** One token: its id, its text, its position and, per layer, when it was dropped. */
-    record Token(int position, int id, String text, List<LayerFate> layers) {
+    /**
+     * One token: its id, its text, its position and, per layer, when it was dropped.
+     *
+     * @param special a control or unknown token (such as {@code <s>}), whose text is its name: it decodes to nothing
+     */
+    record Token(int position, int id, String text, boolean special, List<LayerFate> layers) {
     }
 
     /**
@@ -37,20 +48,34 @@ record Explanation(String policy, int layers, List<Token> tokens) {
     record LayerFate(Integer droppedAt, Float score) {
     }
 
-    static Explanation of(PruningTrace trace, Tokenizer tokenizer, String policy) {
+    static Explanation of(PruningTrace trace, Tokenizer tokenizer, Vocabulary vocabulary, String model, String module,
+                          String policy, int promptTokens) {
         TokenDecoder decoder = tokenizer.decoder();
-        List<Token> tokens = new ArrayList<>(trace.length());
-        for (int position = 0; position < trace.length(); position++) {
+        int length = trace.length();
+        List<Token> tokens = new ArrayList<>(length);
+        long[] prunedPairs = new long[trace.layers()];
+        for (int position = 0; position < length; position++) {
             int id = trace.tokenAt(position);
             List<LayerFate> fates = new ArrayList<>(trace.layers());
             for (int l = 0; l < trace.layers(); l++) {
                 int step = trace.dropStep(l, position);
                 float score = trace.score(l, position);
                 fates.add(new LayerFate(step < 0 ? null : step, Float.isNaN(score) ? null : score));
+                if (step >= 0) {
+                    prunedPairs[l] += Math.max(0, length - step); // the steps from its drop to the end miss it
+                }
             }
-            tokens.add(new Token(position, id, decoder.next(id), fates));
+            TokenType type = vocabulary.type(id);
+            boolean special = type == TokenType.CONTROL || type == TokenType.UNKNOWN;
+            String text = decoder.next(id);
+            tokens.add(new Token(position, id, special ? tokenizer.piece(id) : text, special, fates));
         }
-        return new Explanation(policy, trace.layers(), tokens);
+        double pairs = length * (length - 1.0) / 2;
+        List<Double> sparsity = new ArrayList<>(trace.layers());
+        for (long pruned : prunedPairs) {
+            sparsity.add(pairs == 0 ? 0 : pruned / pairs);
+        }
+        return new Explanation(model, module, policy, trace.layers(), promptTokens, sparsity, tokens);
     }
 
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -68,8 +93,8 @@ record Explanation(String policy, int layers, List<Token> tokens) {
             }
             template = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
-        // Inside a <script> element, "</" must not appear: escape the slash of every "</".
-        String data = JSON.writeValueAsString(this).replace("</", "<\\/");
+        // Inside a <script> element no "</script" or "<!--" may appear: every '<' of the data is written as an escape.
+        String data = JSON.writeValueAsString(this).replace("<", "\\u003c");
         Files.writeString(file, template.replace("/*TRACE*/null", data), StandardCharsets.UTF_8);
     }
 }

@@ -10,6 +10,7 @@ import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.engine.sampling.Sampler;
 import dev.winnow.engine.tokenizer.TextFile;
 import dev.winnow.engine.tokenizer.Tokenizer;
+import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -21,6 +22,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code winnow generate}: continue a prompt, streaming the text as it is produced. */
@@ -81,7 +83,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (tokens < -1) {
-            throw new UserInputException("-n must be -1 or more, got " + tokens);
+            throw new CommandLine.ParameterException(spec.commandLine(), "-n must be -1 or more, got " + tokens);
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -111,12 +113,13 @@ final class GenerateCommand implements Callable<Integer> {
                 out.println();
                 out.flush();
                 if (trace != null) {
-                    writeExplanations(trace, model, policy, err);
+                    writeExplanations(trace, model, policy, promptTokens.length, err);
                 }
             }
-            err.printf("winnow: prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | stop: %s%n",
-                    result.promptTokens(), result.promptTokensPerSecond(), result.generatedTokens(),
-                    result.generationTokensPerSecond(), result.stopReason().name().toLowerCase().replace('_', ' '));
+            err.println("winnow: " + summary(result));
+            if (policy instanceof PruningPolicy.Dcp) {
+                new ThinLayerWarning(model.config().layers()).check(sequence.cache(), err);
+            }
             err.flush();
             if (stats) {
                 KvStatsTable.print(err, sequence.cache(), policy);
@@ -125,8 +128,24 @@ final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void writeExplanations(PruningTrace trace, Model model, PruningPolicy policy, PrintWriter err) throws java.io.IOException {
-        Explanation explanation = Explanation.of(trace, model.tokenizer(), policy.toString());
+    /**
+     * How long the first token took, apart from the steady speeds: the first forward passes of a process run
+     * before the kernels are compiled, so a short prompt's rate alone reads as far slower than the engine is.
+     */
+    static String summary(Generator.Result result) {
+        return String.format(Locale.ROOT, "first token after %.2f s | prompt %,d tokens, %.1f tok/s | generated %,d "
+                        + "tokens, %.1f tok/s after the first | stop: %s", result.firstTokenNanos() / 1e9,
+                result.promptTokens(), result.promptTokensPerSecond(), result.generatedTokens(),
+                result.steadyGenerationTokensPerSecond(), result.stopReason().name().toLowerCase(Locale.ROOT).replace('_', ' '));
+    }
+
+    private void writeExplanations(PruningTrace trace, Model model, PruningPolicy policy, int promptTokens,
+                                   PrintWriter err) throws IOException {
+        String module = !(policy instanceof PruningPolicy.Dcp) ? null
+                : pruneOptions.adapter != null ? pruneOptions.adapter.getFileName().toString()
+                : modelFile.path(err).getFileName() + " (its own module)";
+        Explanation explanation = Explanation.of(trace, model.tokenizer(), model.vocabulary(),
+                modelFile.path(err).getFileName().toString(), module, policy.toString(), promptTokens);
         if (explainJson != null) {
             explanation.writeJson(explainJson);
             err.println("winnow: pruning trace written to " + explainJson);

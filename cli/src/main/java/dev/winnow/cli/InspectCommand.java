@@ -5,6 +5,7 @@ import dev.winnow.gguf.GgufFile;
 import dev.winnow.gguf.GgufTensorInfo;
 import dev.winnow.gguf.GgufValue;
 import dev.winnow.gguf.GgufValueType;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -33,8 +34,11 @@ final class InspectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(paramLabel = "MODEL", description = "GGUF file.")
-    Path model;
+    @Parameters(arity = "0..1", paramLabel = "MODEL", description = "GGUF file (or give it with -m).")
+    Path positionalModel;
+
+    @Option(names = {"-m", "--model"}, paramLabel = "MODEL", description = "GGUF file, as every other command takes it.")
+    Path optionModel;
 
     @Option(names = "--no-tensors", description = "Print only the metadata.")
     boolean noTensors;
@@ -42,6 +46,12 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        if ((positionalModel == null) == (optionModel == null)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), positionalModel == null
+                    ? "Missing the model: winnow inspect MODEL, or -m MODEL"
+                    : "give the model either as MODEL or with -m, not both");
+        }
+        Path model = positionalModel != null ? positionalModel : optionModel;
         try (GgufFile file = GgufFile.open(model)) {
             out.printf("%s: GGUF v%d, %,d bytes, %d metadata keys, %d tensors, alignment %d%n", model.getFileName(),
                     file.version(), file.fileSize(), file.metadata().size(), file.tensors().size(), file.alignment());

@@ -29,7 +29,7 @@ final class KvStatsTable {
         double sparsity = 0;
         for (int l = 0; l < cache.geometry().layers(); l++) {
             PagedKvCache.LayerStats s = cache.stats(l);
-            err.printf("%7d %8d %7d %7d %,12d %,12d %6.1f%% %8.1f%%%n", l, s.liveTokens(), s.pages(), s.freeSlots(),
+            err.printf("%7d %,8d %7d %7d %,12d %,12d %6.1f%% %8.1f%%%n", l, s.liveTokens(), s.pages(), s.freeSlots(),
                     s.bytes(), s.denseBytes(), 100 * s.keptFraction(), 100 * s.sparsity());
             sparsity += s.sparsity();
             live += s.liveTokens();
@@ -39,8 +39,13 @@ final class KvStatsTable {
             dense += s.denseBytes();
             length += s.sequenceLength();
         }
-        err.printf("%7s %8d %7d %7d %,12d %,12d %6.1f%% %8.1f%%%n", "total", live, pages, free, bytes, dense,
+        err.printf("%7s %,8d %7d %7d %,12d %,12d %6.1f%% %8.1f%%%n", "total", live, pages, free, bytes, dense,
                 length == 0 ? 100.0 : 100.0 * live / length, 100 * sparsity / cache.geometry().layers());
+        if (bytes > dense) {
+            err.printf("winnow: more bytes than dense: each layer holds whole pages of %d slots, and %,d of the slots "
+                    + "held are free (the last page of each layer is rounded up; pruning frees slots too)%n",
+                    cache.pool().pageSize(), free);
+        }
         err.flush();
     }
 }

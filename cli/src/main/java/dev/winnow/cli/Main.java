@@ -62,6 +62,9 @@ public final class Main implements Runnable {
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(new PrintWriter(new OutputStreamWriter(new FileOutputStream(FileDescriptor.out), StandardCharsets.UTF_8), true));
         cli.setErr(new PrintWriter(new OutputStreamWriter(new FileOutputStream(FileDescriptor.err), StandardCharsets.UTF_8), true));
+        // Every command lists --version (picocli's standard options): each must answer it, not just winnow itself.
+        Version version = new Version();
+        cli.getSubcommands().values().forEach(command -> command.getCommandSpec().versionProvider(version));
         ErrorReporter reporter = new ErrorReporter();
         cli.setExecutionStrategy(reporter);
         cli.setExecutionExceptionHandler(reporter);

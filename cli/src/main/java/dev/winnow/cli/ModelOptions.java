@@ -21,7 +21,7 @@ final class ModelOptions {
     int threads = Runtime.getRuntime().availableProcessors();
 
     @Option(names = {"-c", "--ctx", "--ctx-size"}, paramLabel = "N",
-            description = "Context length in tokens (default: the model's own).")
+            description = "Context length in tokens (default: the model's own; perplexity: 512).")
     Integer contextLength;
 
     /** llama.cpp's GPU offload flag, accepted so that a command copied from it runs, with a word on what it does here. */
@@ -33,7 +33,12 @@ final class ModelOptions {
 
     /** The context length of a sequence: --ctx, or the model's own. */
     int contextLength(Model model) {
-        return contextLength != null ? contextLength : model.config().contextLength();
+        return contextLength(model, model.config().contextLength());
+    }
+
+    /** The context length of a sequence: --ctx, or {@code fallback} where the command has its own default. */
+    int contextLength(Model model, int fallback) {
+        return contextLength != null ? contextLength : Math.min(fallback, model.config().contextLength());
     }
 
     void validate() {
@@ -48,10 +53,14 @@ final class ModelOptions {
      * room for {@code batchSize} sequences decoded together.
      */
     Engine engine(Model model, KvCacheConfig kv, PruningPolicy policy, int batchSize, PrintWriter log) {
+        return engine(model, kv, policy, batchSize, log, contextLength(model));
+    }
+
+    /** As {@link #engine(Model, KvCacheConfig, PruningPolicy, int, PrintWriter)}, with sequences of {@code context} tokens. */
+    Engine engine(Model model, KvCacheConfig kv, PruningPolicy policy, int batchSize, PrintWriter log, int context) {
         validate();
-        int context = contextLength(model);
         if (context > model.config().contextLength()) {
-            log.printf("winnow: note: a context of %d tokens is longer than the %d tokens the model was trained for%n",
+            log.printf("winnow: warning: a context of %,d tokens is longer than the %,d tokens the model was trained for%n",
                     context, model.config().contextLength());
         }
         try {

@@ -16,6 +16,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /**
@@ -25,8 +26,13 @@ import java.util.concurrent.Callable;
 @Command(name = "perplexity", mixinStandardHelpOptions = true,
         description = {"Measure the perplexity of a text, token by token through the paged KV cache with the chosen "
                 + "pruning, in consecutive windows of --ctx tokens (documents separated by lines holding only "
-                + "<|endoftext|>, each starting with BOS). Results on stdout, progress on stderr."})
+                + "<|endoftext|>, each starting with BOS). Results on stdout, progress on stderr.",
+                "Windows are " + PerplexityCommand.DEFAULT_CONTEXT + " tokens unless --ctx says otherwise (or the model's "
+                        + "context, if shorter), as in llama.cpp: the context in a model's metadata is often far longer "
+                        + "than the texts it was trained on, and makes a run slow."})
 final class PerplexityCommand implements Callable<Integer> {
+    static final int DEFAULT_CONTEXT = 512;
+
     @Spec
     CommandSpec spec;
 
@@ -57,24 +63,25 @@ final class PerplexityCommand implements Callable<Integer> {
         modelOptions.validate();
         try (Model model = modelFile.load(err, pruneOptions.adapter);
              Model base = klBase == null ? null : Model.load(klBase);
-             Engine engine = modelOptions.engine(model, KvCacheConfig.defaults(), policy, 1, err);
+             Engine engine = modelOptions.engine(model, KvCacheConfig.defaults(), policy, 1, err,
+                     modelOptions.contextLength(model, DEFAULT_CONTEXT));
              Engine baseEngine = base == null ? null
-                     : modelOptions.engine(base, KvCacheConfig.defaults(), new PruningPolicy.None(), 1, err)) {
+                     : modelOptions.engine(base, KvCacheConfig.defaults(), new PruningPolicy.None(), 1, err,
+                     engine.config().contextLength())) {
             int contextLength = engine.config().contextLength();
             int[] stream = TextCorpus.tokenize(text, model.tokenizer(), model.vocabulary().addBos() && model.tokenizer().bos() >= 0);
-            int windows = PerplexityEvaluator.windowCount(stream.length, contextLength);
+            Progress progress = Progress.start(err, "perplexity",
+                    PerplexityEvaluator.windowCount(stream.length, contextLength), "windows");
             long start = System.nanoTime();
             PerplexityEvaluator.Result result;
             try {
-                result = PerplexityEvaluator.measure(engine, baseEngine, stream, done -> {
-                    err.printf("\rwinnow: window %d of %d", done, windows);
-                    err.flush();
-                });
+                result = PerplexityEvaluator.measure(engine, baseEngine, stream, (windows, tokens, perplexity) ->
+                        progress.update(windows, String.format(Locale.ROOT, "ppl %.4f over %,d tokens", perplexity, tokens)));
             } catch (IllegalArgumentException e) {
                 throw new UserInputException(e.getMessage());
             }
-            err.printf("%nwinnow: %d tokens in %.1f s%n", result.tokens(), (System.nanoTime() - start) / 1e9);
-            err.flush();
+            progress.finish(String.format(Locale.ROOT, "winnow: %,d tokens in %.1f s", result.tokens(),
+                    (System.nanoTime() - start) / 1e9));
             if (json) {
                 ObjectMapper mapper = new ObjectMapper();
                 ObjectNode node = mapper.createObjectNode();
@@ -92,7 +99,7 @@ final class PerplexityCommand implements Callable<Integer> {
                 }
                 out.println(mapper.writeValueAsString(node));
             } else {
-                out.printf("perplexity %.4f over %d tokens (%d windows of up to %d), pruning %s%n", result.perplexity(),
+                out.printf(Locale.ROOT, "perplexity %.4f over %,d tokens (%,d windows of up to %,d), pruning %s%n", result.perplexity(),
                         result.tokens(), result.windows(), contextLength, policy);
                 out.printf("kept fraction %.4f at the end of a window, sparsity %.4f%n", result.keptFraction(), result.sparsity());
                 if (base != null) {

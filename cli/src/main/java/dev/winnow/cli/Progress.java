@@ -8,7 +8,8 @@ import java.util.function.LongSupplier;
  * The progress display of every long task (loading, pull, quantize, perplexity, train-pruning). On a terminal it
  * redraws one line in place, at most ten times a second: a bar, the count, the rate, the time left and what the task
  * wants to say (a running perplexity, a loss). Anywhere else (a log file, a pipe) it writes a plain line each time
- * another tenth of the work is done, so a log holds a few readable lines and no carriage returns.
+ * another tenth of the work is done (or every {@link #loggingEvery} units), so a log holds a few readable lines and
+ * no carriage returns. Lines that must stay (an evaluation, a checkpoint) go through {@link #note}.
  *
  * <p>The launcher tells Java whether stderr is a terminal ({@code -Dwinnow.stderr.terminal=true}); the JVM cannot
  * see it through the launcher's filter.
@@ -29,6 +30,8 @@ final class Progress {
     private final long started;
     private long lastDrawn;
     private int loggedSteps;
+    private long logEvery;
+    private long lastLogged;
     private int drawnWidth;
 
     /**
@@ -50,6 +53,7 @@ final class Progress {
         this.clock = clock;
         this.started = clock.getAsLong();
         this.lastDrawn = started - REDRAW_NANOS;
+        this.lastLogged = resumedFrom;
     }
 
     /** Progress of {@code total} {@code unit}s (0: unknown) on stderr, drawn as the launcher says stderr is. */
@@ -71,6 +75,12 @@ final class Progress {
                 draw(line(done, detail, now));
                 lastDrawn = now;
             }
+        } else if (logEvery > 0) {
+            if (done / logEvery > lastLogged / logEvery || done == total && lastLogged < done) {
+                lastLogged = done;
+                err.println(line(done, detail, now));
+                err.flush();
+            }
         } else if (total > 0) {
             int steps = (int) Math.min(LOG_STEPS, done * LOG_STEPS / total);
             if (steps > loggedSteps) {
@@ -79,6 +89,28 @@ final class Progress {
                 err.flush();
             }
         }
+    }
+
+    /** In a log, a line every {@code units} units (and at the end) instead of one per tenth. */
+    Progress loggingEvery(long units) {
+        if (units < 1) {
+            throw new IllegalArgumentException("log interval " + units);
+        }
+        this.logEvery = units;
+        return this;
+    }
+
+    /** A line that stays: on a terminal it replaces the progress line, which is drawn again below it. */
+    void note(String text) {
+        if (terminal && drawnWidth > 0) {
+            draw(text);
+            err.println();
+            drawnWidth = 0;
+            lastDrawn = clock.getAsLong() - REDRAW_NANOS;
+        } else {
+            err.println(text);
+        }
+        err.flush();
     }
 
     /** Ends the display: the terminal line is replaced by {@code summary}; a log gets the summary line. */

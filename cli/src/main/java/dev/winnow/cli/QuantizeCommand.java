@@ -52,14 +52,16 @@ final class QuantizeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "IN", description = "GGUF model to read.")
-    Path input;
+    @Parameters(arity = "1..3", paramLabel = "[IN] OUT [TYPE]",
+            description = "The GGUF model to read (unless -m names it), the GGUF file to write (replaced if it exists) "
+                    + "and the type (unless --type names it), as llama-quantize takes them.")
+    List<String> files;
 
-    @Parameters(index = "1", paramLabel = "OUT", description = "GGUF file to write (replaced if it exists).")
-    Path output;
+    @Option(names = {"-m", "--model"}, paramLabel = "IN", description = "GGUF model to read.")
+    Path modelOption;
 
-    @Option(names = "--type", required = true, paramLabel = "TYPE", description = "q8_0, q4_0, q4_k or q6_k.")
-    String typeName;
+    @Option(names = "--type", paramLabel = "TYPE", description = "q8_0, q4_0, q4_k or q6_k (or give it after OUT).")
+    String typeOption;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N",
             description = "Threads encoding rows (default: the number of cores, ${DEFAULT-VALUE}).")
@@ -67,10 +69,23 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        List<String> rest = new ArrayList<>(files);
+        Path input = modelOption != null ? modelOption : Path.of(rest.removeFirst());
+        if (rest.isEmpty()) {
+            throw usage("Missing the output file: winnow quantize IN OUT TYPE (or -m IN OUT TYPE)");
+        }
+        Path output = Path.of(rest.removeFirst());
+        if (!rest.isEmpty() && typeOption != null) {
+            throw usage("give the type either after OUT or with --type, not both");
+        }
+        if (rest.isEmpty() && typeOption == null) {
+            throw usage("Missing the type: winnow quantize IN OUT TYPE, with TYPE one of q8_0, q4_0, q4_k, q6_k");
+        }
+        String typeName = typeOption != null ? typeOption : rest.getFirst();
         GgmlType type = TYPES.get(typeName.toLowerCase(Locale.ROOT));
         if (type == null) {
-            throw new CommandLine.ParameterException(spec.commandLine(),
-                    "--type must be one of q8_0, q4_0, q4_k, q6_k, got '" + typeName + "'");
+            throw usage((typeOption != null ? "--type" : "TYPE") + " must be one of q8_0, q4_0, q4_k, q6_k, got '"
+                    + typeName + "'");
         }
         ThreadCount.check(spec, threads);
         if (Files.exists(output) && Files.isSameFile(input, output)) {
@@ -151,5 +166,9 @@ final class QuantizeCommand implements Callable<Integer> {
                 Quantize.quantize(target, row, 0, cols, destination, r * rowBytes);
             }
         });
+    }
+
+    private CommandLine.ParameterException usage(String message) {
+        return new CommandLine.ParameterException(spec.commandLine(), message);
     }
 }

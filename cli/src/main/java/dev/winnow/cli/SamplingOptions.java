@@ -1,11 +1,17 @@
 package dev.winnow.cli;
 
 import dev.winnow.engine.sampling.SamplerConfig;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** Sampling options shared by the generating commands. */
 final class SamplingOptions {
     private static final SamplerConfig DEFAULTS = SamplerConfig.defaults();
+
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec spec;
 
     @Option(names = {"--temperature", "--temp"}, paramLabel = "T",
             description = "Sampling temperature; 0 is greedy (default: ${DEFAULT-VALUE}).")
@@ -32,12 +38,13 @@ final class SamplingOptions {
     @Option(names = {"-s", "--seed"}, paramLabel = "S", description = "Random seed, for repeatable sampling (default: random).")
     Long seed;
 
+    /** The sampler's configuration; a value out of range is a wrong command line. */
     SamplerConfig config() {
         try {
             return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN,
                     seed != null ? seed : System.nanoTime());
         } catch (IllegalArgumentException e) {
-            throw new UserInputException(e.getMessage());
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
     }
 }

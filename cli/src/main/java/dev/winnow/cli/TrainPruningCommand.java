@@ -11,6 +11,7 @@ import dev.winnow.engine.training.TrainingConfig;
 import dev.winnow.engine.training.TrainingData;
 import dev.winnow.gguf.GgufValue;
 import dev.winnow.tensors.WorkerPool;
+import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -23,6 +24,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
@@ -130,7 +132,7 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
     @Option(names = "--checkpoint", paramLabel = "FILE", description = "The checkpoint file (default: OUT.gguf.checkpoint).")
     Path checkpoint;
 
-    @Option(names = "--log-every", paramLabel = "K", description = "Print a progress line every K steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--log-every", paramLabel = "K", description = "In a log, a progress line every K steps; on a terminal one line is redrawn (default: ${DEFAULT-VALUE}).")
     int logEvery = 10;
 
     @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Continue the run saved in CHECKPOINT, exactly where it stopped.")
@@ -182,32 +184,31 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
         }, "winnow-train-interrupt");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
-            TrainingConfig config = trainer.config();
             long started = System.nanoTime();
             int firstStep = trainer.completedSteps();
+            Progress progress = Progress.resume(err, "train-pruning", trainer.config().steps(), "steps", firstStep)
+                    .loggingEvery(logEvery);
             while (!trainer.finished()) {
                 Trainer.StepReport report = trainer.step();
                 int done = report.step();
-                if (done % logEvery == 0 || done == firstStep + 1 || trainer.finished()) {
-                    printProgress(err, report, config, started, done - firstStep);
-                }
+                progress.update(done, stepDetail(report, (System.nanoTime() - started) / 1e9 / (done - firstStep)));
                 if (stopRequested) {
                     Checkpoint.save(trainer, model.getFileName().toString(), checkpointPath);
-                    err.printf("winnow: interrupted after step %d; checkpoint written to %s (continue with --resume %s)%n",
-                            done, checkpointPath, checkpointPath);
-                    err.flush();
+                    progress.note("winnow: interrupted after step %d; checkpoint written to %s (continue with --resume %s)"
+                            .formatted(done, checkpointPath, checkpointPath));
                     return INTERRUPTED;
                 }
                 if (evalEvery > 0 && done % evalEvery == 0 && !trainer.finished()) {
-                    printEvaluation(err, trainer, done);
+                    progress.note(evaluation(trainer, done));
                 }
                 if (checkpointEvery > 0 && done % checkpointEvery == 0 && !trainer.finished()) {
                     Checkpoint.save(trainer, model.getFileName().toString(), checkpointPath);
-                    err.printf("winnow: checkpoint written to %s%n", checkpointPath);
+                    progress.note("winnow: checkpoint written to " + checkpointPath);
                 }
-                err.flush();
             }
-            printEvaluation(err, trainer, trainer.completedSteps());
+            progress.finish(String.format(Locale.ROOT, "winnow: %,d steps in %s",
+                    trainer.completedSteps() - firstStep, Progress.duration((System.nanoTime() - started) / 1e9)));
+            err.println(evaluation(trainer, trainer.completedSteps()));
             writeOutput(trainer, base);
             err.printf("winnow: wrote %s%n", output);
             err.flush();
@@ -222,23 +223,21 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
         }
     }
 
-    private void printProgress(PrintWriter err, Trainer.StepReport r, TrainingConfig config, long started, int stepsThisRun) {
-        double seconds = (System.nanoTime() - started) / 1e9;
-        double perStep = seconds / stepsThisRun;
-        long eta = Math.round(perStep * (config.steps() - r.step()));
-        err.printf("step %d/%d | loss %.4f = lm %.4f + sparsity %.4f | kept %.3f | alpha %.3f | lr %.1e/%.1e | grad %.3f | %,.0f tok/s | ETA %dm%02ds%n",
-                r.step(), config.steps(), r.loss(), r.lmLoss(), r.sparsityLoss(), r.keptFraction(), r.alpha(),
-                r.learningRate(), r.moduleLearningRate(), r.gradientNorm(), r.tokens() / perStep, eta / 60, eta % 60);
+    /** What a step did, after the count, rate and time left that the progress line shows. */
+    private static String stepDetail(Trainer.StepReport r, double secondsPerStep) {
+        return String.format(Locale.ROOT, "loss %.4f = lm %.4f + sparsity %.4f | kept %.3f | alpha %.3f | lr %.1e/%.1e "
+                        + "| grad %.3f | %,.0f tok/s", r.loss(), r.lmLoss(), r.sparsityLoss(), r.keptFraction(), r.alpha(),
+                r.learningRate(), r.moduleLearningRate(), r.gradientNorm(), r.tokens() / secondsPerStep);
     }
 
-    private void printEvaluation(PrintWriter err, Trainer trainer, int step) {
+    private static String evaluation(Trainer trainer, int step) {
         boolean distill = trainer.data().distilled();
         Trainer.Evaluation hard = trainer.evaluate(Double.POSITIVE_INFINITY);
         Trainer.Evaluation soft = trainer.evaluate(trainer.config().alpha(Math.max(0, step - 1)));
         String measure = distill ? "kl %.4f".formatted(hard.lmLoss()) : "loss %.4f (perplexity %.3f)".formatted(hard.lmLoss(), Math.exp(hard.lmLoss()));
-        err.printf("eval after step %d (%,d held-out tokens): %s, kept %.3f with the hard decisions of inference | soft (alpha %.3f): %s %.4f, kept %.3f%n",
-                step, hard.tokens(), measure, hard.keptFraction(), soft.alpha(), distill ? "kl" : "loss", soft.lmLoss(),
-                soft.keptFraction());
+        return "eval after step %d (%,d held-out tokens): %s, kept %.3f with the hard decisions of inference | soft (alpha %.3f): %s %.4f, kept %.3f"
+                .formatted(step, hard.tokens(), measure, hard.keptFraction(), soft.alpha(), distill ? "kl" : "loss",
+                        soft.lmLoss(), soft.keptFraction());
     }
 
     private void writeOutput(Trainer trainer, Model base) throws IOException {
@@ -255,19 +254,19 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
     private void validate() {
         ThreadCount.check(spec, threads);
         if (evalEvery < 0 || checkpointEvery < 0 || logEvery < 1) {
-            throw new UserInputException("--eval-every and --checkpoint-every must be >= 0 and --log-every >= 1");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--eval-every and --checkpoint-every must be >= 0 and --log-every >= 1");
         }
         if (evalRows < 1) {
-            throw new UserInputException("--eval-rows must be at least 1, got " + evalRows);
+            throw new CommandLine.ParameterException(spec.commandLine(), "--eval-rows must be at least 1, got " + evalRows);
         }
         if (distill && source.data == null) {
-            throw new UserInputException("--distill needs --data (--self-distill is distilled already)");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--distill needs --data (--self-distill is distilled already)");
         }
         if (source.selfDistill != null && source.selfDistill < 1) {
-            throw new UserInputException("--self-distill needs at least 1 sequence, got " + source.selfDistill);
+            throw new CommandLine.ParameterException(spec.commandLine(), "--self-distill needs at least 1 sequence, got " + source.selfDistill);
         }
         if (resume == null && (gamma == null || steps == null)) {
-            throw new UserInputException("--gamma and --steps are required (unless --resume continues a run)");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--gamma and --steps are required (unless --resume continues a run)");
         }
     }
 
@@ -275,7 +274,7 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
         TrainingConfig.Mode trainingMode = userInput(() -> TrainingConfig.Mode.parse(mode));
         TrainingConfig.Decay decay = userInput(() -> TrainingConfig.Decay.parse(lrDecay));
         if (adapterOnly && trainingMode != TrainingConfig.Mode.MODULE) {
-            throw new UserInputException("--adapter-only needs --mode module: in mode all the base model changes too");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--adapter-only needs --mode module: in mode all the base model changes too");
         }
         int effectiveRank = base.pruningModule().map(m -> m.interactionDim()).orElse(rank);
         int warmupSteps = warmup != null ? warmup : steps / 10;
@@ -323,27 +322,26 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
                 return text;
             }
             int windows = text.distillationWindows();
-            err.printf("winnow: computing %s's next-token distributions on %d windows of %d tokens%n",
+            err.printf("winnow: computing %s's next-token distributions on %,d windows of %,d tokens%n",
                     model.getFileName(), windows, config.seqLen());
-            err.flush();
-            return TextData.distilled(text, base, pool, done -> {
-                if (done % 64 == 0 || done == windows) {
-                    err.printf("winnow: distributions of %d of %d windows%n", done, windows);
-                    err.flush();
+            Progress progress = Progress.start(err, "distributions", windows, "windows");
+            TextData distilled = TextData.distilled(text, base, pool, done -> {
+                synchronized (progress) { // told from the pool's threads
+                    progress.update(done, "");
                 }
             });
+            progress.finish("winnow: distributions of %,d windows ready".formatted(windows));
+            return distilled;
         }
         int count = source.selfDistill;
         int heldOut = Math.max(1, Math.min(evalRows, count / 8));
-        err.printf("winnow: sampling %d + %d sequences of %d tokens from %s for self-distillation%n", count, heldOut,
+        err.printf("winnow: sampling %,d + %,d sequences of %,d tokens from %s for self-distillation%n", count, heldOut,
                 config.seqLen(), model.getFileName());
-        err.flush();
-        return SelfDistillData.sample(base, count, heldOut, config.seqLen(), config.seed(), threads, done -> {
-            if (done % 16 == 0 || done == count + heldOut) {
-                err.printf("winnow: sampled %d of %d%n", done, count + heldOut);
-                err.flush();
-            }
-        });
+        Progress progress = Progress.start(err, "self-distillation", count + heldOut, "sequences");
+        SelfDistillData sampled = SelfDistillData.sample(base, count, heldOut, config.seqLen(), config.seed(), threads,
+                done -> progress.update(done, ""));
+        progress.finish("winnow: %,d sequences sampled".formatted(count + heldOut));
+        return sampled;
     }
 
     @FunctionalInterface

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -63,6 +64,37 @@ class ProgressTest {
         now += 4_000_000_000L;
         progress.update((3L << 30) + (1L << 29), "");
         assertEquals("winnow: model.gguf  87% 3.50 GiB/4.00 GiB | 128.0 MiB/s | ETA 4s", text.toString().strip());
+    }
+
+    @Test
+    void aLogCanGetALineEveryKUnitsAndOneAtTheEnd() {
+        StringWriter text = new StringWriter();
+        Progress progress = new Progress(new PrintWriter(text), "train-pruning", 23, "steps", 3, false, () -> now)
+                .loggingEvery(5);
+        for (int done = 4; done <= 23; done++) {
+            now += 500_000_000L;
+            progress.update(done, "loss 2.5");
+        }
+        List<String> lines = text.toString().lines().toList();
+        assertEquals(List.of("5/23", "10/23", "15/23", "20/23", "23/23"),
+                lines.stream().map(line -> line.replaceAll(".* (\\d+/23) steps .*", "$1")).toList(), text.toString());
+        assertTrue(lines.getFirst().endsWith("| 2.00 steps/s | ETA 9s | loss 2.5"), lines.getFirst());
+    }
+
+    @Test
+    void aNoteStaysAboveTheRedrawnLine() {
+        StringWriter text = new StringWriter();
+        Progress progress = new Progress(new PrintWriter(text), "train-pruning", 10, "steps", 0, true, () -> now);
+        now += 1_000_000_000L;
+        progress.update(1, "loss 3.0");
+        progress.note("eval after step 1");
+        now += 1_000_000_000L;
+        progress.update(2, "loss 2.9");
+        String screen = text.toString();
+        String[] lines = screen.split("\n");
+        assertEquals(2, lines.length, screen);
+        assertTrue(lines[0].startsWith("\rwinnow: train-pruning [") && lines[0].contains("\reval after step 1"), lines[0]);
+        assertTrue(lines[1].startsWith("\rwinnow: train-pruning [") && lines[1].endsWith("| loss 2.9"), lines[1]);
     }
 
     @Test

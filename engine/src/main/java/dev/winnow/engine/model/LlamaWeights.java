@@ -44,8 +44,8 @@ public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, Norm outp
     public record FeedForward(Norm norm, Projection gate, Projection up, Projection down) {
     }
 
-    /** Finds and shape-checks every tensor the configuration needs. */
-    public static LlamaWeights load(GgufFile file, LlamaConfig c) {
+    /** Finds and shape-checks every tensor the configuration needs, telling {@code layersLoaded} after each layer. */
+    public static LlamaWeights load(GgufFile file, LlamaConfig c, Model.LayerListener layersLoaded) {
         // Each layer has tensors of its own, so the file bounds the layer count before anything is sized by it.
         if (c.layers() > file.tensors().size()) {
             throw new ModelLoadException("block_count is %d, but the file holds only %d tensors, fewer than one per layer"
@@ -83,6 +83,7 @@ public record LlamaWeights(FloatTensor tokenEmbedding, Layer[] layers, Norm outp
                     new Projection(matrix(file, p + "ffn_down.weight", c.ffnDim(), c.dim()),
                             gpt2 ? vector(file, p + "ffn_down.bias", c.dim()) : null));
             layers[i] = new Layer(attention, feedForward);
+            layersLoaded.layersReady(i + 1, c.layers());
         }
         boolean tied = file.tensor("output.weight").isEmpty();
         FloatTensor output = tied ? embedding : matrix(file, "output.weight", c.dim(), c.vocabularySize());

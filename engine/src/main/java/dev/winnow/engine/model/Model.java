@@ -31,6 +31,17 @@ public record Model(GgufFile file, Vocabulary vocabulary, Tokenizer tokenizer, L
      * @throws ModelLoadException                  when it is GGUF but not a model (or adapter) Winnow can run
      */
     public static Model load(Path path, Path adapterPath) throws IOException {
+        return load(path, adapterPath, (done, total) -> { });
+    }
+
+    /** Told, while a model loads, how many of its layers have their weights ready. */
+    @FunctionalInterface
+    public interface LayerListener {
+        void layersReady(int done, int total);
+    }
+
+    /** As {@link #load(Path, Path)}, telling {@code layersLoaded} after each layer. */
+    public static Model load(Path path, Path adapterPath, LayerListener layersLoaded) throws IOException {
         GgufFile file = GgufFile.open(path);
         GgufFile adapter = null;
         try {
@@ -41,7 +52,7 @@ public record Model(GgufFile file, Vocabulary vocabulary, Tokenizer tokenizer, L
                 throw new ModelLoadException("llama.vocab_size is %d but the tokenizer has %d tokens"
                         .formatted(config.vocabularySize(), vocabulary.tokens().length));
             }
-            LlamaModel llama = new LlamaModel(config, LlamaWeights.load(file, config));
+            LlamaModel llama = new LlamaModel(config, LlamaWeights.load(file, config, layersLoaded));
             adapter = adapterPath == null ? null : GgufFile.open(adapterPath);
             PruningModule module = adapter != null ? PruningModule.read(adapter, config)
                     : PruningModule.find(file, config).orElse(null);

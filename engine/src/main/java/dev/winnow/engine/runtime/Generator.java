@@ -9,9 +9,14 @@ public final class Generator {
     /** Why generation ended. */
     public enum StopReason { END_OF_GENERATION, TOKEN_LIMIT, CONTEXT_FULL, STOPPED }
 
-    /** What a generation did and how fast. */
+    /**
+     * What a generation did and how fast.
+     *
+     * @param firstTokenNanos from the start of reading the prompt until the first generated token was sampled (the
+     *                        latency a user waits for; 0 when nothing was generated)
+     */
     public record Result(int promptTokens, int generatedTokens, long promptNanos, long generationNanos,
-                         StopReason stopReason) {
+                         long firstTokenNanos, StopReason stopReason) {
         public double promptTokensPerSecond() {
             return rate(promptTokens, promptNanos);
         }
@@ -19,6 +24,11 @@ public final class Generator {
         /** Generated tokens per second, counting the sampling and the forward pass of each. */
         public double generationTokensPerSecond() {
             return rate(generatedTokens, generationNanos);
+        }
+
+        /** Generated tokens per second after the first: the steady decoding speed. */
+        public double steadyGenerationTokensPerSecond() {
+            return generatedTokens < 2 ? 0 : rate(generatedTokens - 1, promptNanos + generationNanos - firstTokenNanos);
         }
 
         private static double rate(int tokens, long nanos) {
@@ -67,6 +77,8 @@ public final class Generator {
         }
         long promptNanos = System.nanoTime() - start;
 
+        long promptStart = start;
+        long firstTokenNanos = 0;
         start = System.nanoTime();
         int generated = 0;
         StopReason reason;
@@ -85,6 +97,9 @@ public final class Generator {
                 break;
             }
             generated++;
+            if (generated == 1) {
+                firstTokenNanos = System.nanoTime() - promptStart;
+            }
             if (!text.isEmpty()) {
                 sink.accept(text);
             }
@@ -98,6 +113,6 @@ public final class Generator {
         if (!rest.isEmpty()) {
             sink.accept(rest);
         }
-        return new Result(prompt.length, generated, promptNanos, System.nanoTime() - start, reason);
+        return new Result(prompt.length, generated, promptNanos, System.nanoTime() - start, firstTokenNanos, reason);
     }
 }

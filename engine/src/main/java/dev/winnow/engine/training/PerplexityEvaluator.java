@@ -7,8 +7,6 @@ import dev.winnow.engine.runtime.Sequence;
 import dev.winnow.engine.runtime.SequenceOptions;
 import dev.winnow.tensors.VectorMath;
 
-import java.util.function.IntConsumer;
-
 /**
  * Teacher-forced perplexity with pruning applied exactly as at inference: the token stream is cut into
  * consecutive windows of the engine's context length, and each window is read by a fresh sequence one token
@@ -32,6 +30,12 @@ public final class PerplexityEvaluator {
                          double top1Agreement) {
     }
 
+    /** Told after each window: windows and predicted tokens so far, and the perplexity over those tokens. */
+    @FunctionalInterface
+    public interface Listener {
+        void windowDone(int windows, int tokens, double runningPerplexity);
+    }
+
     private PerplexityEvaluator() {
     }
 
@@ -39,9 +43,9 @@ public final class PerplexityEvaluator {
      * Measures the model of {@code engine}, pruned by its policy, on {@code stream}, in windows of its context length.
      *
      * @param base     the engine of a dense model to compare the next-token distributions with, or null
-     * @param progress told the number of windows done after each one
+     * @param progress told how far the measurement is after each window
      */
-    public static Result measure(Engine engine, Engine base, int[] stream, IntConsumer progress) {
+    public static Result measure(Engine engine, Engine base, int[] stream, Listener progress) {
         Model model = engine.model();
         int contextLength = engine.config().contextLength();
         if (contextLength < 2) {
@@ -104,7 +108,7 @@ public final class PerplexityEvaluator {
                 prunedPairs += windowSparsity / layers * windowPairs;
                 pairs += windowPairs;
                 windows++;
-                progress.accept(windows);
+                progress.windowDone(windows, tokens, Math.exp(nll / tokens));
             }
         } finally {
             sequence.reset();

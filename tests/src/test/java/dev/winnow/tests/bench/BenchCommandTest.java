@@ -96,11 +96,11 @@ class BenchCommandTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = ';', value = {
-            "-p;0;-n;0;1;nothing to measure",
-            "-r;0;-n;2;1;--reps must be at least 1",
+            "-p;0;-n;0;2;nothing to measure",
+            "-r;0;-n;2;2;--reps must be at least 1",
             "-t;0;-n;2;2;--threads must be at least 1",
-            "-d;3,-1;-n;2;1;--depth must list depths of 0 or more",
-            "-p;-4;-n;2;1;must be 0 or more"})
+            "-d;3,-1;-n;2;2;--depth must list depths of 0 or more",
+            "-p;-4;-n;2;2;must be 0 or more"})
     void badOptionsAreRefusedWithAReason(String option, String value, String other, String otherValue, int exitCode,
                                          String mention, @TempDir Path dir) throws IOException {
         CliRunner.Run run = CliRunner.run("bench", "-m", tinyModel(dir).toString(), option, value, other, otherValue);

@@ -116,7 +116,7 @@ class CliErrorsTest {
     @Test
     void invalidSamplingValuesAreRejected() {
         Path model = SharedFiles.requireShared("models/stories260K.gguf");
-        assertOneLineError(CliRunner.run("generate", "-m", model.toString(), "-p", "hi", "--temperature", "-1"), 1,
+        assertOneLineError(CliRunner.run("generate", "-m", model.toString(), "-p", "hi", "--temperature", "-1"), 2,
                 "temperature");
         assertOneLineError(CliRunner.run("generate", "-m", model.toString(), "-p", "hi", "--threads", "0"), 2,
                 "--threads");

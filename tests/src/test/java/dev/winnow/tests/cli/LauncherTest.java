@@ -4,11 +4,9 @@ import dev.winnow.tests.SharedFiles;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -26,44 +24,14 @@ class LauncherTest {
 
     @BeforeAll
     static void findJar() {
-        root = Path.of(System.getProperty("user.dir")).toAbsolutePath().getParent();
-        Path jar = root.resolve("cli/target/winnow.jar");
-        if (!Files.isRegularFile(jar)) {
-            System.err.println("SKIPPED LauncherTest: " + jar + " is not built (run ./mvnw verify, not ./mvnw test)");
-        }
-        assumeTrue(Files.isRegularFile(jar), jar + " is not built (run ./mvnw verify)");
-    }
-
-    record Result(int exitCode, String out, String err) {
-    }
-
-    private static Result launch(String stdin, Map<String, String> env, String... args) throws IOException, InterruptedException {
-        ProcessBuilder builder = new ProcessBuilder();
-        builder.command().add(root.resolve("bin/winnow").toString());
-        builder.command().addAll(List.of(args));
-        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
-        builder.environment().putAll(env);
-        Path outFile = Files.createTempFile("winnow-out", ".txt");
-        Path errFile = Files.createTempFile("winnow-err", ".txt");
-        try {
-            builder.redirectOutput(outFile.toFile()).redirectError(errFile.toFile());
-            Process process = builder.start();
-            try (var in = process.getOutputStream()) {
-                in.write(stdin.getBytes(StandardCharsets.UTF_8));
-            }
-            assertTrue(process.waitFor(120, TimeUnit.SECONDS), "winnow did not finish in 120 s");
-            return new Result(process.exitValue(), Files.readString(outFile), Files.readString(errFile));
-        } finally {
-            Files.deleteIfExists(outFile);
-            Files.deleteIfExists(errFile);
-        }
+        root = Launcher.root();
     }
 
     @Test
     void generatesTheReferenceStory() throws Exception {
         Path model = SharedFiles.requireShared("models/stories260K.gguf");
         String expected = Files.readString(SharedFiles.requireShared("models/reference/once-upon-a-time.txt"));
-        Result r = launch("", Map.of(), "generate", "-m", model.toString(), "-p", "Once upon a time", "-n", "196",
+        Launcher.Result r = Launcher.launch("", Map.of(), "generate", "-m", model.toString(), "-p", "Once upon a time", "-n", "196",
                 "--temperature", "0");
         assertEquals(0, r.exitCode(), r.err());
         assertEquals(expected, r.out());
@@ -74,7 +42,7 @@ class LauncherTest {
     @Test
     void chatKeepsTheConversationAndAnswersCommands() throws Exception {
         Path model = SharedFiles.requireShared("models/stories260K.gguf");
-        Result r = launch("Once upon a time\n/stats\nThe end\n/reset\n/quit\n", Map.of(),
+        Launcher.Result r = Launcher.launch("Once upon a time\n/stats\nThe end\n/reset\n/quit\n", Map.of(),
                 "chat", "-m", model.toString(), "-n", "20", "--temperature", "0");
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.err().contains("context"), r.err());
@@ -87,7 +55,7 @@ class LauncherTest {
     void refusesAnOldJava() throws Exception {
         Path oldJava = Path.of("/usr/lib/jvm/java-17-openjdk-amd64");
         assumeTrue(Files.isDirectory(oldJava), "no JDK 17 on this machine to test the refusal with");
-        Result r = launch("", Map.of("JAVA_HOME", oldJava.toString(), "PATH", oldJava.resolve("bin") + ":/usr/bin:/bin"),
+        Launcher.Result r = Launcher.launch("", Map.of("JAVA_HOME", oldJava.toString(), "PATH", oldJava.resolve("bin") + ":/usr/bin:/bin"),
                 "--version");
         assertEquals(1, r.exitCode(), r.err());
         assertTrue(r.err().contains("Java 25"), r.err());
@@ -114,7 +82,7 @@ class LauncherTest {
     void ctrlCInATerminalLetsTrainingSayWhereItStopped() throws Exception {
         Path model = SharedFiles.requireShared("models/stories260K.gguf");
         Path data = SharedFiles.requireShared("data/tinystories-dev.txt");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/tmux")), "tmux is not installed; no terminal to press Ctrl-C in");
+        Launcher.requireTmux();
         Path dir = Files.createTempDirectory("winnow-ctrl-c");
         String session = "winnow-test-" + ProcessHandle.current().pid();
         // bash (waits for the job and goes on when it exits on its own) runs the script whatever tmux's shell is.
@@ -123,17 +91,17 @@ class LauncherTest {
                 + " --data " + data + " --gamma 0.1 --steps 100000 --batch 1 --seq-len 32 --checkpoint-every 0"
                 + " --eval-every 0 -t 1 2>" + dir.resolve("err.txt") + "\necho $? >" + dir.resolve("exit.txt")
                 + "\nsleep 60\n");
-        tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "bash " + script);
+        Launcher.tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "bash " + script);
         try {
             Path err = dir.resolve("err.txt");
-            awaitTrue(() -> Files.exists(err) && Files.readString(err).contains("step "), "training never started", err);
-            tmux("send-keys", "-t", session, "C-c");
+            Launcher.awaitTrue(() -> Files.exists(err) && Files.readString(err).contains(" steps | "), "training never started", err);
+            Launcher.tmux("send-keys", "-t", session, "C-c");
             Path exit = dir.resolve("exit.txt");
-            awaitTrue(() -> Files.exists(exit) && !Files.readString(exit).isBlank(), "winnow did not stop on Ctrl-C", err);
+            Launcher.awaitTrue(() -> Files.exists(exit) && !Files.readString(exit).isBlank(), "winnow did not stop on Ctrl-C", err);
             assertTrue(Files.readString(err).contains("interrupted after step"), Files.readString(err));
             assertEquals("130", Files.readString(exit).strip(), Files.readString(err));
         } finally {
-            tmux("kill-session", "-t", session);
+            Launcher.tmux("kill-session", "-t", session);
         }
     }
 
@@ -141,59 +109,43 @@ class LauncherTest {
     @Test
     void ctrlCInAChatStopsTheReplyAndKeepsTheConversation() throws Exception {
         Path model = SharedFiles.requireShared("models/stories260K.gguf");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/tmux")), "tmux is not installed; no terminal to press Ctrl-C in");
+        Launcher.requireTmux();
         Path dir = Files.createTempDirectory("winnow-chat-ctrl-c");
         Path saved = dir.resolve("talk.json");
         String session = "winnow-chat-" + ProcessHandle.current().pid();
         Path script = Files.writeString(dir.resolve("run.sh"), "export JAVA_HOME=" + System.getProperty("java.home")
                 + "\n" + root.resolve("bin/winnow") + " chat -m " + model + " -n -1 --temperature 0 -t 1 2>"
                 + dir.resolve("err.txt") + "\necho $? >" + dir.resolve("exit.txt") + "\nsleep 60\n");
-        tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "bash " + script);
+        Launcher.tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "bash " + script);
         try {
             Path err = dir.resolve("err.txt");
-            awaitTrue(() -> Files.exists(err) && Files.readString(err).contains("/help lists the commands"),
+            Launcher.awaitTrue(() -> Files.exists(err) && Files.readString(err).contains("/help lists the commands"),
                     "chat never started", err);
-            tmux("send-keys", "-t", session, "Once upon a time", "Enter");
-            tmux("send-keys", "-t", session, "C-c");
+            // Keys typed before the line editor reads are the terminal's: its line discipline would eat the Ctrl-C.
+            Launcher.awaitTrue(() -> Launcher.screen(session).lines().anyMatch(line -> line.strip().equals(">")),
+                    "the chat's prompt never showed", err);
+            Launcher.tmux("send-keys", "-t", session, "Once upon a time", "Enter");
+            // Ctrl-C while the reply is being written: once its text shows (before, the reply may not have begun).
+            Launcher.awaitTrue(() -> Launcher.screen(session).matches("(?s).*> Once upon a time\n\\s*\\S.*"),
+                    "the reply never began", err);
+            Launcher.tmux("send-keys", "-t", session, "C-c");
             // Whether the reply was still being written or had ended, Ctrl-C must leave the chat running.
-            tmux("send-keys", "-t", session, "/save " + saved, "Enter");
-            awaitTrue(() -> Files.exists(saved), "the chat did not answer /save after Ctrl-C", err);
-            tmux("send-keys", "-t", session, "/exit", "Enter");
+            Launcher.tmux("send-keys", "-t", session, "/save " + saved, "Enter");
+            Launcher.awaitTrue(() -> Files.exists(saved), "the chat did not answer /save after Ctrl-C", err);
+            Launcher.tmux("send-keys", "-t", session, "/exit", "Enter");
             Path exit = dir.resolve("exit.txt");
-            awaitTrue(() -> Files.exists(exit) && !Files.readString(exit).isBlank(), "chat did not leave on /exit", err);
+            Launcher.awaitTrue(() -> Files.exists(exit) && !Files.readString(exit).isBlank(), "chat did not leave on /exit", err);
             assertEquals("0", Files.readString(exit).strip(), Files.readString(err));
             assertTrue(Files.readString(saved).contains("\"content\" : \"Once upon a time\""), Files.readString(saved));
+            assertTrue(Files.readString(err).contains("winnow: reply stopped; the conversation goes on"), Files.readString(err));
         } finally {
-            tmux("kill-session", "-t", session);
+            Launcher.tmux("kill-session", "-t", session);
         }
-    }
-
-    private interface Check {
-        boolean holds() throws IOException;
-    }
-
-    /** Waits (bounded generously: the suite runs on a loaded machine) until the check holds. */
-    private static void awaitTrue(Check check, String failure, Path log) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (!check.holds()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(failure + ": " + (Files.exists(log) ? Files.readString(log) : "(no output)"));
-            }
-            Thread.sleep(200);
-        }
-    }
-
-    private static void tmux(String... args) throws IOException, InterruptedException {
-        ProcessBuilder builder = new ProcessBuilder("tmux");
-        builder.command().addAll(List.of(args));
-        Process process = builder.redirectErrorStream(true).start();
-        process.getInputStream().readAllBytes();
-        assertTrue(process.waitFor(30, TimeUnit.SECONDS), "tmux did not answer");
     }
 
     @Test
     void printsItsVersion() throws Exception {
-        Result r = launch("", Map.of(), "--version");
+        Launcher.Result r = Launcher.launch("", Map.of(), "--version");
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().startsWith("winnow"), r.out());
         assertTrue(r.out().contains(", commit "), "the build's commit: " + r.out());

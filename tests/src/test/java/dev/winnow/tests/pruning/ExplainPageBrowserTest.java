@@ -20,7 +20,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The --explain page opens in a real browser (headless Chromium, Debian's package): its script runs, every token
- * becomes a shaded span and every layer gets its token-by-step picture. Skipped, saying why, without Chromium.
+ * becomes a shaded span and every layer gets its token-by-step picture, and the page says what it shows (model and
+ * module, where the prompt ends, the axes, each layer's sparsity, special tokens by name). Skipped, saying why,
+ * without Chromium.
  */
 class ExplainPageBrowserTest {
 
@@ -43,6 +45,18 @@ class ExplainPageBrowserTest {
         assertEquals(5, count(dom, "<canvas"), "one picture per layer");
         assertTrue(dom.contains("policy window:2:10, 45 tokens, 5 layers; tokens kept per layer: 12, 12, 12, 12, 12"), dom);
         assertTrue(dom.contains(">Once</span>") || dom.contains(">Once <"), "the text is shown");
+        assertTrue(!Files.readString(page).contains("\"<s>\""), "no '<' of the data appears raw inside the page's script");
+        assertTrue(dom.contains("What each layer of stories260K.gguf kept"), "the model in the title");
+        assertTrue(dom.contains("model stories260K.gguf, pruning module none, policy window:2:10"), "model and module");
+        assertTrue(dom.contains("the prompt is the first 5 tokens"), "where the prompt ends, in the summary");
+        String text = dom.substring(dom.indexOf("id=\"text\""));
+        int marker = text.indexOf("class=\"prompt-end\"");
+        assertTrue(marker > 0, "the prompt's end is marked in the text");
+        assertEquals(5, count(text.substring(0, marker), "<span class=\"tok"), "after the prompt's 5 tokens");
+        assertTrue(dom.contains("<span class=\"tok special\" data-position=\"0\""), "BOS shown as a special token");
+        assertTrue(dom.contains("&lt;s&gt;</span>"), "by its name, escaped");
+        assertEquals(5, count(dom, "x: token position 0–44 → y: step 0–44 ↓"), "axes labelled on each layer");
+        assertTrue(dom.matches("(?s).*layer 4: 12 of 45 kept, sparsity \\d+\\.\\d%.*"), "each layer's sparsity");
 
         Path screenshot = dir.resolve("explain.png");
         chromium(chromium, dir, "--screenshot=" + screenshot, "--window-size=1200,900", page.toUri().toString());

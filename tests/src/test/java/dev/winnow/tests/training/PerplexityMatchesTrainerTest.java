@@ -33,7 +33,7 @@ class PerplexityMatchesTrainerTest {
         try (Model model = Model.load(file);
              Engine measuring = new Engine(model, EngineConfig.single(1, context, new PruningPolicy.None()))) {
             int[] stream = TextCorpus.tokenize(text, model.tokenizer(), true);
-            double engine = PerplexityEvaluator.measure(measuring, null, stream, done -> { }).perplexity();
+            double engine = PerplexityEvaluator.measure(measuring, null, stream, (windows, tokens, perplexity) -> { }).perplexity();
 
             ModelParameters parameters = ModelParameters.fromModel(model, 4, 1);
             for (int l = 0; l < model.config().layers(); l++) {

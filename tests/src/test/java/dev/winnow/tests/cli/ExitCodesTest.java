@@ -1,0 +1,95 @@
+package dev.winnow.tests.cli;
+
+import dev.winnow.tests.SharedFiles;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Every exit code of the README's table, as a user meets it. */
+class ExitCodesTest {
+
+    @Test
+    void zeroWhenTheCommandDidItsWork() throws Exception {
+        assertEquals(0, Launcher.launch("", Map.of(), "--version").exitCode());
+        Path model = SharedFiles.requireShared("models/stories260K.gguf");
+        assertEquals(0, CliRunner.run("tokenize", "-m", model.toString(), "Once").exitCode());
+    }
+
+    @Test
+    void oneWhenTheWorkCannotBeDone(@TempDir Path dir) throws Exception {
+        Launcher.Result missing = Launcher.launch("", Map.of(), "generate", "-m", dir.resolve("absent.gguf").toString(),
+                "-p", "hi");
+        assertEquals(1, missing.exitCode(), missing.err());
+        assertTrue(missing.err().contains("file not found"), missing.err());
+        Path garbage = Files.writeString(dir.resolve("garbage.gguf"), "not a model");
+        assertEquals(1, CliRunner.run("inspect", garbage.toString()).exitCode());
+    }
+
+    /** Out-of-range values are a wrong command line, like unknown options: 2, with a pointer to --help. */
+    @ParameterizedTest
+    @CsvSource({
+            "generate, --top-p, 2, top-p must be in (0, 1]",
+            "generate, --top-p, 0, top-p must be in (0, 1]",
+            "generate, --temp, -1, temperature must be",
+            "generate, --min-p, 1.5, min-p must be",
+            "generate, --top-k, -3, top-k must be",
+            "generate, --repeat-last-n, -1, repeat-last-n must be",
+            "chat, --top-p, 2, top-p must be in (0, 1]",
+            "generate, -n, -2, -n must be -1 or more",
+            "generate, --no-such-flag, x, Unknown option"})
+    void twoForAWrongCommandLine(String command, String option, String value, String mention) {
+        Path model = SharedFiles.requireShared("models/stories260K.gguf");
+        List<String> args = new ArrayList<>(List.of(command, "-m", model.toString(), option, value));
+        if (command.equals("generate")) {
+            args.addAll(List.of("-p", "hi"));
+        }
+        CliRunner.Run run = CliRunner.run(args.toArray(String[]::new));
+        assertEquals(2, run.exitCode(), run.err());
+        assertTrue(run.err().startsWith("winnow: "), run.err());
+        assertTrue(run.err().contains(mention), run.err());
+        assertTrue(run.err().contains(" --help' for usage"), run.err());
+        assertFalse(run.err().contains("\tat "), run.err());
+    }
+
+    @Test
+    void twoThroughTheLauncherToo() throws Exception {
+        Path model = SharedFiles.requireShared("models/stories260K.gguf");
+        Launcher.Result r = Launcher.launch("", Map.of(), "generate", "-m", model.toString(), "-p", "hi", "--top-p", "2");
+        assertEquals(2, r.exitCode(), r.err());
+    }
+
+    /** SIGINT (Ctrl-C) ends a command with 130, as a shell reports it; the launcher does not hide it. */
+    @Test
+    void oneThirtyWhenInterrupted(@TempDir Path dir) throws Exception {
+        Path model = SharedFiles.requireShared("models/stories260K.gguf");
+        Path data = SharedFiles.requireShared("data/tinystories-dev.txt");
+        Path err = dir.resolve("err.txt");
+        ProcessBuilder builder = new ProcessBuilder(Launcher.root().resolve("bin/winnow").toString(), "perplexity",
+                "-m", model.toString(), "-f", data.toString(), "-t", "1")
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile());
+        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        Process process = builder.start();
+        try {
+            // The whole file takes minutes: it is still reading when the signal comes.
+            Launcher.awaitTrue(() -> Files.readString(err).contains("winnow: loaded"), "perplexity never started", err);
+            Process kill = new ProcessBuilder("kill", "-INT", Long.toString(process.pid())).start();
+            assertTrue(kill.waitFor(30, TimeUnit.SECONDS));
+            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "perplexity did not stop on SIGINT");
+            assertEquals(130, process.exitValue(), Files.readString(err));
+        } finally {
+            process.destroyForcibly();
+        }
+    }
+}
