@@ -289,8 +289,9 @@ public final class PagedKvCache implements KvCache {
         blockCount = count;
         blockWeights = weights;
         // Query rows are split only as far as it takes to give every thread work: each piece converts the pages
-        // once more.
-        blockPieces = Math.min(count, Math.ceilDiv(2 * workers.threads(), geometry.kvHeads()));
+        // once more. Not at all when weights are recorded: the pieces of a KV head would add to its heads' weight
+        // sums at the same time.
+        blockPieces = weights != null ? 1 : Math.min(count, Math.ceilDiv(2 * workers.threads(), geometry.kvHeads()));
         int tasks = geometry.kvHeads() * blockPieces;
         if (tiles.length < tasks) {
             tiles = new Tile[tasks];

@@ -11,8 +11,6 @@ import dev.winnow.tensors.WorkerPool;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,18 +31,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class PromptFinalRowProperties {
     private static final int VOCAB = 37;
     private static final int CONTEXT = 320;
-    private static WorkerPool workers;
-
-    @BeforeContainer
-    static void start() {
-        workers = new WorkerPool(2);
-    }
-
-    @AfterContainer
-    static void stop() {
-        workers.close();
-    }
-
     @Property(tries = 40)
     void finalLogitsAreThoseOfComputingEveryRow(@ForAll @IntRange(min = 1, max = 300) int length,
                                                 @ForAll @IntRange(min = 1, max = 128) int block,
@@ -68,7 +54,8 @@ class PromptFinalRowProperties {
         Path file = Files.createTempFile("final-row", ".gguf");
         try (AutoCloseable deleted = () -> Files.deleteIfExists(file)) {
             tiny.write(file);
-            try (Model model = Model.load(file); PagePool skipping = pages(model); PagePool every = pages(model)) {
+            try (Model model = Model.load(file); WorkerPool workers = new WorkerPool(2);
+                 PagePool skipping = pages(model); PagePool every = pages(model)) {
                 LlamaModel llama = model.llama();
                 LlamaModel.State state = llama.newState(LlamaModel.DEFAULT_BLOCK, workers);
                 SequenceState skipped = sequence(model, skipping, policy);
@@ -86,7 +73,7 @@ class PromptFinalRowProperties {
                     computed.advance(count);
                     for (int layer = 0; layer < 2; layer++) {
                         assertArrayEquals(((PagedKvCache) computed.cache()).positions(layer),
-                                ((PagedKvCache) skipped.cache()).positions(layer), "layer %d after %d tokens".formatted(layer, at + count));
+                                ((PagedKvCache) skipped.cache()).positions(layer), "layer %d after %d tokens in blocks of %d, %s".formatted(layer, at + count, block, policy));
                     }
                 }
                 for (int v = 0; v < VOCAB; v++) {
