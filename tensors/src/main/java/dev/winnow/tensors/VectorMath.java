@@ -25,6 +25,11 @@ public final class VectorMath {
     private VectorMath() {
     }
 
+    /** Floats in the vectors the kernels use: 4, 8 or 16. */
+    public static int lanes() {
+        return LANES;
+    }
+
     /**
      * sum of a[aOff + i] * b[bOff + i] for i in [0, n), accumulated in float: two running vectors, interleaved, then
      * their sum's lanes ({@link Vectors#sum}), then the values that fill no vector.
@@ -60,9 +65,10 @@ public final class VectorMath {
     /**
      * out[j] = (sum over d in [0, n) of q[qOff + d] * columns[d * width + j]) * scale + mask[j] for j in [0, width),
      * each sum a fused multiply-add per d in ascending order; returns the largest out[j]. One query's attention
-     * scores against a page of keys stored column by column (key j's value d at {@code d * width + j}), so that
+     * scores against a tile of keys stored column by column (key j's value d at {@code d * width + j}), so that
      * LANES keys are scored at once however short a head is; mask[j] is 0 for a key the query sees, -infinity
-     * for one it does not.
+     * for one it does not. Four vectors of keys are scored side by side, so that four chains of multiply-adds
+     * hide each other's latency (one chain waits for each add to finish: a head of 8 is 8 adds in a row).
      */
     public static float maskedColumnDots(float[] q, int qOff, int n, float[] columns, int width, float scale,
                                          float[] mask, float[] out) {
@@ -72,6 +78,28 @@ public final class VectorMath {
         checkRange("out", out, 0, width);
         FloatVector maxV = FloatVector.broadcast(FLOAT, Float.NEGATIVE_INFINITY);
         int j = 0;
+        for (int quadEnd = width - 4 * LANES; j <= quadEnd; j += 4 * LANES) {
+            FloatVector sum0 = FloatVector.zero(FLOAT);
+            FloatVector sum1 = FloatVector.zero(FLOAT);
+            FloatVector sum2 = FloatVector.zero(FLOAT);
+            FloatVector sum3 = FloatVector.zero(FLOAT);
+            for (int d = 0, column = j; d < n; d++, column += width) {
+                FloatVector qd = FloatVector.broadcast(FLOAT, q[qOff + d]);
+                sum0 = FloatVector.fromArray(FLOAT, columns, column).fma(qd, sum0);
+                sum1 = FloatVector.fromArray(FLOAT, columns, column + LANES).fma(qd, sum1);
+                sum2 = FloatVector.fromArray(FLOAT, columns, column + 2 * LANES).fma(qd, sum2);
+                sum3 = FloatVector.fromArray(FLOAT, columns, column + 3 * LANES).fma(qd, sum3);
+            }
+            FloatVector scores0 = sum0.mul(scale).add(FloatVector.fromArray(FLOAT, mask, j));
+            FloatVector scores1 = sum1.mul(scale).add(FloatVector.fromArray(FLOAT, mask, j + LANES));
+            FloatVector scores2 = sum2.mul(scale).add(FloatVector.fromArray(FLOAT, mask, j + 2 * LANES));
+            FloatVector scores3 = sum3.mul(scale).add(FloatVector.fromArray(FLOAT, mask, j + 3 * LANES));
+            scores0.intoArray(out, j);
+            scores1.intoArray(out, j + LANES);
+            scores2.intoArray(out, j + 2 * LANES);
+            scores3.intoArray(out, j + 3 * LANES);
+            maxV = maxV.max(scores0.max(scores1).max(scores2.max(scores3)));
+        }
         for (int vectorEnd = width - LANES; j <= vectorEnd; j += LANES) {
             FloatVector sum = FloatVector.zero(FLOAT);
             for (int d = 0; d < n; d++) {
@@ -91,6 +119,77 @@ public final class VectorMath {
             max = Math.max(max, out[j]);
         }
         return max;
+    }
+
+    /**
+     * out[outOff + d] += the sum over j in [0, width) of weights[j] * columns[d * width + j], for d in [0, n): the
+     * weighted sum of attention values stored column by column (value d of key j at {@code d * width + j}), for
+     * heads narrower than a vector, where adding row after row would leave most lanes idle (stories260K: heads of
+     * 8 values, 16 lanes). For each d, lane l sums the keys j = l (mod LANES) of the whole vectors in ascending
+     * order (fused multiply-adds), the lanes are added pairwise ({@code lanes}: LANES floats of scratch), the keys
+     * past the last whole vector are added one by one, and the total is added to out. Four values d are summed
+     * side by side, so that their chains of multiply-adds overlap and share each load of the weights.
+     */
+    public static void addWeightedColumns(float[] weights, float[] columns, int width, int n, float[] lanes,
+                                          float[] out, int outOff) {
+        checkRange("weights", weights, 0, width);
+        checkRange("columns", columns, 0, n * width);
+        checkRange("lanes", lanes, 0, LANES);
+        checkRange("out", out, outOff, n);
+        int vectorEnd = width - width % LANES;
+        int d = 0;
+        for (; d <= n - 4; d += 4) {
+            int column = d * width;
+            FloatVector sum0 = FloatVector.zero(FLOAT);
+            FloatVector sum1 = FloatVector.zero(FLOAT);
+            FloatVector sum2 = FloatVector.zero(FLOAT);
+            FloatVector sum3 = FloatVector.zero(FLOAT);
+            for (int j = 0; j < vectorEnd; j += LANES) {
+                FloatVector w = FloatVector.fromArray(FLOAT, weights, j);
+                sum0 = FloatVector.fromArray(FLOAT, columns, column + j).fma(w, sum0);
+                sum1 = FloatVector.fromArray(FLOAT, columns, column + width + j).fma(w, sum1);
+                sum2 = FloatVector.fromArray(FLOAT, columns, column + 2 * width + j).fma(w, sum2);
+                sum3 = FloatVector.fromArray(FLOAT, columns, column + 3 * width + j).fma(w, sum3);
+            }
+            sum0.intoArray(lanes, 0);
+            out[outOff + d] += columnTail(weights, columns, column, vectorEnd, width, pairwiseSum(lanes));
+            sum1.intoArray(lanes, 0);
+            out[outOff + d + 1] += columnTail(weights, columns, column + width, vectorEnd, width, pairwiseSum(lanes));
+            sum2.intoArray(lanes, 0);
+            out[outOff + d + 2] += columnTail(weights, columns, column + 2 * width, vectorEnd, width, pairwiseSum(lanes));
+            sum3.intoArray(lanes, 0);
+            out[outOff + d + 3] += columnTail(weights, columns, column + 3 * width, vectorEnd, width, pairwiseSum(lanes));
+        }
+        for (; d < n; d++) {
+            int column = d * width;
+            FloatVector sum = FloatVector.zero(FLOAT);
+            for (int j = 0; j < vectorEnd; j += LANES) {
+                sum = FloatVector.fromArray(FLOAT, columns, column + j).fma(FloatVector.fromArray(FLOAT, weights, j), sum);
+            }
+            sum.intoArray(lanes, 0);
+            out[outOff + d] += columnTail(weights, columns, column, vectorEnd, width, pairwiseSum(lanes));
+        }
+    }
+
+    /** sum plus weights[j] * columns[column + j] for j in [from, width), one fused multiply-add after the other. */
+    private static float columnTail(float[] weights, float[] columns, int column, int from, int width, float sum) {
+        for (int j = from; j < width; j++) {
+            sum = Math.fma(columns[column + j], weights[j], sum);
+        }
+        return sum;
+    }
+
+    /**
+     * The sum of lanes[0 .. LANES) in a fixed order: lane i plus lane i + LANES/2, and so on down to one (the same
+     * additions interpreted and compiled, unlike a vector's own lane reduction, whose order is the JIT's).
+     */
+    private static float pairwiseSum(float[] lanes) {
+        for (int half = LANES / 2; half > 0; half /= 2) {
+            for (int lane = 0; lane < half; lane++) {
+                lanes[lane] += lanes[lane + half];
+            }
+        }
+        return lanes[0];
     }
 
     /**
@@ -273,12 +372,7 @@ public final class VectorMath {
         // where the JIT does not inline it (attention's online softmax calls this once per query head and tile).
         float[] lanes = LANE_VECTORS.get();
         sumV.intoArray(lanes, 0);
-        for (int half = LANES / 2; half > 0; half /= 2) {
-            for (int lane = 0; lane < half; lane++) {
-                lanes[lane] += lanes[lane + half];
-            }
-        }
-        float sum = lanes[0];
+        float sum = pairwiseSum(lanes);
         for (; i < n; i++) {
             float e = exp((x[xOff + i] - shift) * scale);
             out[outOff + i] = e;

@@ -41,6 +41,7 @@ final class NarrowVectorsCheck {
         math.maxIsTheScalarMaximum(seed);
         math.addWeightedRowsIsAxpyRowAfterRow(seed);
         math.maskedColumnDotsAreFusedColumnSums(seed);
+        math.addWeightedColumnsSumsEachColumnInItsDocumentedOrder(seed);
         math.swigluIsSiluOfGateTimesUp(seed);
         System.out.println("ok");
     }

@@ -177,7 +177,7 @@ class VectorMathTest {
     @Property(tries = 8)
     void maskedColumnDotsAreFusedColumnSums(@ForAll long seed) {
         Random r = new Random(seed);
-        for (int width = 0; width <= 70; width++) {
+        for (int width = 0; width <= 100; width++) {
             int n = 1 + r.nextInt(40);
             Range q = Range.random(n, r, 1);
             float[] columns = new float[n * width];
@@ -204,6 +204,58 @@ class VectorMathTest {
             }
             assertEquals(Float.floatToIntBits(expectedMax), Float.floatToIntBits(max), "maximum of " + width);
             assertEquals(GUARD, out[width]);
+        }
+    }
+
+    /**
+     * addWeightedColumns adds to each output, to the bit, what its documented order gives: per lane the fused
+     * multiply-adds of the keys of that lane in the whole vectors, the lanes added pairwise, then the keys of the
+     * tail one by one; and that is within the float summation bound of the exact weighted sum.
+     */
+    @Property(tries = 8)
+    void addWeightedColumnsSumsEachColumnInItsDocumentedOrder(@ForAll long seed) {
+        Random r = new Random(seed);
+        int lanes = Vectors.LANES;
+        for (int width = 0; width <= 90; width++) {
+            int n = 1 + r.nextInt(12);
+            float[] columns = new float[n * width];
+            float[] weights = new float[width];
+            for (int i = 0; i < columns.length; i++) {
+                columns[i] = (float) r.nextGaussian();
+            }
+            for (int j = 0; j < width; j++) {
+                weights[j] = r.nextInt(5) == 0 ? 0f : r.nextFloat();
+            }
+            Range out = Range.random(n, r, 1);
+            float[] before = out.values();
+            VectorMath.addWeightedColumns(weights, columns, width, n, new float[lanes], out.array(), out.off());
+            int vectorEnd = width - width % lanes;
+            for (int d = 0; d < n; d++) {
+                float[] partial = new float[lanes];
+                for (int j = 0; j < vectorEnd; j++) {
+                    partial[j % lanes] = Math.fma(columns[d * width + j], weights[j], partial[j % lanes]);
+                }
+                for (int half = lanes / 2; half > 0; half /= 2) {
+                    for (int lane = 0; lane < half; lane++) {
+                        partial[lane] += partial[lane + half];
+                    }
+                }
+                float sum = partial[0];
+                double exact = 0;
+                double magnitude = 0;
+                for (int j = 0; j < width; j++) {
+                    if (j >= vectorEnd) {
+                        sum = Math.fma(columns[d * width + j], weights[j], sum);
+                    }
+                    exact += (double) columns[d * width + j] * weights[j];
+                    magnitude += Math.abs((double) columns[d * width + j] * weights[j]);
+                }
+                float expected = before[d] + sum;
+                assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(out.at(d)), "value " + d + " of width " + width);
+                assertWithin(before[d] + exact, out.at(d), (width + 2) * U * (magnitude + Math.abs(before[d])),
+                        "value " + d + " of width " + width);
+            }
+            out.assertGuardsIntact();
         }
     }
 

@@ -21,8 +21,12 @@ import java.util.Arrays;
 public final class PagedKvCache implements KvCache {
     /** Below this many multiply-adds, handing KV heads to other threads costs more than it saves. */
     private static final long PARALLEL_WORK_THRESHOLD = 1 << 15;
-    /** Slots attention scores at once (whole pages, at least one): enough that a query head's per-call costs fade. */
-    private static final int TILE_SLOTS = 64;
+    /**
+     * Key values attention converts and scores at once per KV head (whole pages, at least one): enough slots that a
+     * query head's per-tile costs fade (64 keys of 64 values, 512 of 8), few enough that the tile stays in the
+     * first-level cache while every query of the block reads it.
+     */
+    private static final int TILE_FLOATS = 4096;
 
     private final PagePool pool;
     private final PageMemory memory;
@@ -285,8 +289,9 @@ public final class PagedKvCache implements KvCache {
         blockCount = count;
         blockWeights = weights;
         // Query rows are split only as far as it takes to give every thread work: each piece converts the pages
-        // once more.
-        blockPieces = Math.min(count, Math.ceilDiv(2 * workers.threads(), geometry.kvHeads()));
+        // once more. Not at all when weights are recorded: the pieces of a KV head would add to its heads' weight
+        // sums at the same time.
+        blockPieces = weights != null ? 1 : Math.min(count, Math.ceilDiv(2 * workers.threads(), geometry.kvHeads()));
         int tasks = geometry.kvHeads() * blockPieces;
         if (tiles.length < tasks) {
             tiles = new Tile[tasks];
@@ -364,8 +369,7 @@ public final class PagedKvCache implements KvCache {
                         runningMax[row] = tileMax;
                     }
                     runningSum[row] += VectorMath.expShifted(tile.scores, 0, tile.width, runningMax[row]);
-                    VectorMath.addWeightedRows(tile.scores, 0, tile.values, tile.rowStarts, tile.width, headDim, out,
-                            qOffset);
+                    tile.addWeightedValues(out, qOffset);
                 }
             }
         }
@@ -411,9 +415,10 @@ public final class PagedKvCache implements KvCache {
     }
 
     /**
-     * One attention task's view of a run of consecutive pages of the layer's table (up to {@link #TILE_SLOTS}
-     * slots, so that the reductions and calls of each query head are shared by that many keys): their keys for
-     * one KV head as columns (so that a query scores the keys a vector at a time), their values, each slot's
+     * One attention task's view of a run of consecutive pages of the layer's table (up to {@link #TILE_FLOATS}
+     * key values, so that the reductions and calls of each query head are shared by that many keys): their keys
+     * for one KV head as columns (so that a query scores the keys a vector at a time), their values (as rows, or
+     * as columns too for a head narrower than half a vector, whose rows would leave most lanes idle), each slot's
      * position and visibility, and one query head's scores, then weights. Tile slot {@code k * pageSize + slot}
      * is slot {@code slot} of the tile's k-th page.
      */
@@ -423,6 +428,11 @@ public final class PagedKvCache implements KvCache {
         final float[] keys;
         final float[] keyColumns;
         final float[] values;
+        /** Whether the values are weighted as columns ({@link #valueColumns}) rather than rows. */
+        final boolean valuesByColumn;
+        final float[] valueColumns;
+        /** A vector's worth of scratch for {@link VectorMath#addWeightedColumns}. */
+        final float[] lanes = new float[VectorMath.lanes()];
         final float[] scores;
         /** Where each tile slot's value row starts in {@link #values}. */
         final int[] rowStarts;
@@ -444,11 +454,13 @@ public final class PagedKvCache implements KvCache {
         int earlier;
 
         Tile(int pageSize, int headDim) {
-            capacity = Math.max(1, TILE_SLOTS / pageSize);
+            capacity = Math.max(1, TILE_FLOATS / (headDim * pageSize));
             int slots = capacity * pageSize;
             keys = new float[slots * headDim];
             keyColumns = new float[slots * headDim];
             values = new float[slots * headDim];
+            valuesByColumn = 2 * headDim <= VectorMath.lanes();
+            valueColumns = new float[valuesByColumn ? slots * headDim : 0];
             scores = new float[slots];
             rowStarts = new int[slots];
             for (int slot = 0; slot < slots; slot++) {
@@ -477,11 +489,7 @@ public final class PagedKvCache implements KvCache {
             for (int k = 0; k < pages; k++) {
                 memory.readKeys(block.pages.get(firstPage + k), kvHead, keys, k * pageSize * headDim);
             }
-            for (int slot = 0; slot < width; slot++) {
-                for (int d = 0; d < headDim; d++) {
-                    keyColumns[d * width + slot] = keys[slot * headDim + d];
-                }
-            }
+            transpose(keys, keyColumns);
             Arrays.fill(liveMask, 0, width, Float.NEGATIVE_INFINITY);
             lastPosition = Integer.MIN_VALUE;
             firstHiding = Integer.MAX_VALUE;
@@ -516,6 +524,28 @@ public final class PagedKvCache implements KvCache {
                     int at = k * pageSize + Long.numberOfTrailingZeros(free);
                     Arrays.fill(values, at * headDim, (at + 1) * headDim, 0f);
                 }
+            }
+            if (valuesByColumn) {
+                transpose(values, valueColumns);
+            }
+        }
+
+        /** Rows of the tile's slots (headDim values each) into columns (value d of every slot together). */
+        private void transpose(float[] rows, float[] columns) {
+            int headDim = geometry.headDim();
+            for (int slot = 0; slot < width; slot++) {
+                for (int d = 0; d < headDim; d++) {
+                    columns[d * width + slot] = rows[slot * headDim + d];
+                }
+            }
+        }
+
+        /** out[outOff .. + headDim) += the values weighted by {@link #scores}. */
+        void addWeightedValues(float[] out, int outOff) {
+            if (valuesByColumn) {
+                VectorMath.addWeightedColumns(scores, valueColumns, width, geometry.headDim(), lanes, out, outOff);
+            } else {
+                VectorMath.addWeightedRows(scores, 0, values, rowStarts, width, geometry.headDim(), out, outOff);
             }
         }
 

@@ -1,5 +1,6 @@
 package dev.winnow.engine.model;
 
+import dev.winnow.engine.kv.AttentionWeights;
 import dev.winnow.engine.kv.KvCache;
 import dev.winnow.tensors.FloatTensor;
 import dev.winnow.tensors.VectorMath;
@@ -66,7 +67,7 @@ public final class LlamaModel {
         final float[] rowXb;
         final float[] rowK;
         final float[] rowV;
-        /** {@code blockSize x vocabulary} logits of a batch, allocated by the first {@link #forwardBatch}. */
+        /** {@code blockSize x vocabulary} logits of a batch or of every token of a block, allocated on first use. */
         float[] batchLogits;
         /** The attention of a batch's rows, allocated by the first {@link #forwardBatch}. */
         RowAttention rowAttention;
@@ -97,12 +98,42 @@ public final class LlamaModel {
     /**
      * Runs {@code count} tokens from {@code tokens[offset]} at the sequence's positions on, storing their keys and
      * values in its cache; its pruner decides, layer by layer, which cached tokens the block's queries still see
-     * and which leave the cache.
+     * and which leave the cache. Past its keys and values, the last layer computes the final token's row alone
+     * (no row when no logits are asked for); {@link #forwardEveryToken} computes them all.
      *
      * @param computeLogits false for prompt blocks whose next-token distribution nobody reads
      * @return the logits after the last token (inside {@code s}, valid until the next call), or null
      */
     public float[] forward(SequenceState sequence, int[] tokens, int offset, int count, State s, boolean computeLogits) {
+        runLayers(sequence, tokens, offset, count, s, computeLogits ? 1 : 0);
+        if (!computeLogits) {
+            return null;
+        }
+        // the final token's row, the only one the last layer computed
+        normRow(s.xb, 0, s.x, 0, weights.outputNorm());
+        weights.output().matVec(s.xb, s.logits, s.pool);
+        return s.logits;
+    }
+
+    /**
+     * As {@link #forward}, but every token of the block goes through the last layer and the output matrix: the
+     * logits after each token (what perplexity reads). Row {@code count - 1} is, bit for bit, what {@link #forward}
+     * returns for the block, without computing the rows nobody reads.
+     *
+     * @return {@code count x vocabulary} logits, row after row (inside {@code s}, valid until the next call)
+     */
+    public float[] forwardEveryToken(SequenceState sequence, int[] tokens, int offset, int count, State s) {
+        runLayers(sequence, tokens, offset, count, s, count);
+        normRows(s.xb, s.x, weights.outputNorm(), count);
+        weights.output().matMul(s.xb, batchLogits(s), count, s.pool);
+        return s.batchLogits;
+    }
+
+    /**
+     * The layers over a block, the last one for the block's last {@code read} rows only: the others are read by
+     * nobody past their keys and values. Those rows' outputs end as the first rows of {@code s.x}.
+     */
+    private void runLayers(SequenceState sequence, int[] tokens, int offset, int count, State s, int read) {
         checkBlock(count, s);
         int firstPosition = sequence.position();
         embed(tokens, offset, count, s);
@@ -110,24 +141,36 @@ public final class LlamaModel {
             addPosition(s, i, firstPosition + i);
         }
         requireFinite(s, count, -1);
-        for (int l = 0; l < config.layers(); l++) {
+        int lastLayer = config.layers() - 1;
+        for (int l = 0; l <= lastLayer; l++) {
             LlamaWeights.Layer w = weights.layers()[l];
             projectQueryKeyValue(w, s, count);
             for (int i = 0; i < count; i++) {
                 rotate(s, i);
             }
-            attend(l, sequence, count, s);
-            outputAndFeedForward(w, s, count);
-            requireFinite(s, count, l);
+            int rows = l < lastLayer ? count : read;
+            int attended = attend(l, sequence, count, s, rows);
+            if (rows < count) {
+                keepLastRows(s.attention, attended, rows, config.queryDim());
+                keepLastRows(s.x, count, rows, config.dim());
+            }
+            if (rows > 0) {
+                outputAndFeedForward(w, s, rows);
+                requireFinite(s, rows, l);
+            }
         }
+    }
 
-        if (!computeLogits) {
-            return null;
+    private float[] batchLogits(State s) {
+        if (s.batchLogits == null) {
+            s.batchLogits = new float[s.blockSize * config.vocabularySize()];
         }
-        int dim = config.dim();
-        normRow(s.xb, 0, s.x, (count - 1) * dim, weights.outputNorm());
-        weights.output().matVec(s.xb, s.logits, s.pool);
-        return s.logits;
+        return s.batchLogits;
+    }
+
+    /** Moves the last {@code keep} of {@code rows} rows of {@code width} values to the front of {@code a}. */
+    private static void keepLastRows(float[] a, int rows, int keep, int width) {
+        System.arraycopy(a, (rows - keep) * width, a, 0, keep * width);
     }
 
     /**
@@ -177,11 +220,8 @@ public final class LlamaModel {
             attention.rows = null; // no reference to a finished sequence stays behind
         }
 
-        if (s.batchLogits == null) {
-            s.batchLogits = new float[s.blockSize * config.vocabularySize()];
-        }
         normRows(s.xb, s.x, weights.outputNorm(), count);
-        weights.output().matMul(s.xb, s.batchLogits, count, s.pool);
+        weights.output().matMul(s.xb, batchLogits(s), count, s.pool);
         return s.batchLogits;
     }
 
@@ -288,17 +328,27 @@ public final class LlamaModel {
 
     /**
      * One layer's attention for {@code count} consecutive tokens of one sequence: their keys and values into the
-     * cache, the pruner's decisions around the causal attention of their queries.
+     * cache, the pruner's decisions around the causal attention of their queries. Only the last {@code read}
+     * queries are attended when nobody reads the others: neither the caller nor the pruner (which may need every
+     * query's attention weights, or the last one's).
+     *
+     * @return how many queries were attended, the block's last ones, whose outputs are the first rows of
+     *         {@code s.attention}
      */
-    private static void attend(int layer, SequenceState sequence, int count, State s) {
+    private int attend(int layer, SequenceState sequence, int count, State s, int read) {
         KvCache cache = sequence.cache();
         Pruner pruner = sequence.pruner();
         int firstPosition = sequence.position();
         cache.store(layer, firstPosition, count, s.k, s.v);
         pruner.beforeAttention(layer, s.xb, firstPosition, count, s.pool);
-        cache.attend(layer, s.q, s.attention, firstPosition, count, s.pool,
-                pruner.attentionWeights(layer, firstPosition, count));
+        AttentionWeights weights = pruner.attentionWeights(layer, firstPosition, count);
+        int attended = weights == null ? read : weights.lastQueryOnly() ? Math.max(read, 1) : count;
+        if (attended > 0) {
+            keepLastRows(s.q, count, attended, config.queryDim());
+            cache.attend(layer, s.q, s.attention, firstPosition + count - attended, attended, s.pool, weights);
+        }
         pruner.afterAttention(layer, firstPosition, count);
+        return attended;
     }
 
     /**

@@ -27,7 +27,9 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
  * the engine printed before the runtime existed: the files beside this class were written by the jar of commit
  * fafa5b3 with the same command line ({@code generate -m stories260K.gguf -p PROMPT -n 100 --prune POLICY -t 2},
  * {@code --temperature 0} or {@code --temperature 0.8 --seed 7}; for dcp the module of
- * {@code dcp-init --rank 8 --std 0.1 --bias 1 --seed 3}).
+ * {@code dcp-init --rank 8 --std 0.1 --bias 1 --seed 3}). One file, Tom-and-Lily_dcp_seeded.txt, was written again
+ * when attention began to sum the values of narrow heads lane by lane (a different order of the same additions):
+ * its seeded sample parts from the old text in the last line.
  */
 class SameOutputAsBeforeProperties {
     private static Path adapterDir;
