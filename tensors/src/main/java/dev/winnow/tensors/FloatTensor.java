@@ -111,16 +111,47 @@ public abstract class FloatTensor {
         checkVector("input", x, xOffset, cols);
         checkVector("output", out, outOffset, rows);
         prepareProducts(pool);
-        WorkerPool.RangeTask rowDots = (start, end) -> {
+        RowDots rowDots = ROW_DOTS.get();
+        rowDots.set(this, x, xOffset, out, outOffset);
+        try {
+            runParts(rowDots, rows, 1, pool);
+        } finally {
+            rowDots.set(null, null, 0, null, 0);
+        }
+    }
+
+    /**
+     * The pieces of a matrix-vector product, one reused object per calling thread: a capturing lambda would be a new
+     * object per product wherever the compiler does not inline the pool's hand-off, and a decode step makes hundreds
+     * of products. Safe to reuse: the caller waits for every piece, and a pool refuses nested loops.
+     */
+    private static final ThreadLocal<RowDots> ROW_DOTS = ThreadLocal.withInitial(RowDots::new);
+
+    private static final class RowDots implements WorkerPool.RangeTask {
+        private FloatTensor tensor;
+        private float[] x;
+        private int xOffset;
+        private float[] out;
+        private int outOffset;
+
+        void set(FloatTensor tensor, float[] x, int xOffset, float[] out, int outOffset) {
+            this.tensor = tensor;
+            this.x = x;
+            this.xOffset = xOffset;
+            this.out = out;
+            this.outOffset = outOffset;
+        }
+
+        @Override
+        public void run(int start, int end) {
             int stride = (end - start) / STREAMS;
             for (int r = start; r < start + stride; r++) {
-                productDots(r, stride, x, xOffset, out, outOffset);
+                tensor.productDots(r, stride, x, xOffset, out, outOffset);
             }
             for (int r = start + STREAMS * stride; r < end; r++) {
-                out[outOffset + r] = productDot(r, x, xOffset);
+                out[outOffset + r] = tensor.productDot(r, x, xOffset);
             }
-        };
-        runParts(rowDots, rows, 1, pool);
+        }
     }
 
     /**
