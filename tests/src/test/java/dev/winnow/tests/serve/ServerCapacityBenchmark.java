@@ -26,7 +26,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * One fixed KV budget (room for {@code winnow.serve.dense} dense conversations), {@code winnow.serve.clients}
  * clients at once, each one conversation of {@code winnow.serve.tokens} generated tokens; for each policy in
  * {@code winnow.serve.policies} (';'-separated pruning specs) it prints how many sequences the decode steps
- * carried (mean and most), the preemptions, the KV bytes a sequence held at most, and the aggregate tokens/s.
+ * carried on average, the most held at once past nine tenths of their conversation, the preemptions, the KV bytes
+ * a sequence held at most, the pruned fraction at a conversation's end, and the aggregate tokens/s.
  */
 class ServerCapacityBenchmark {
     private static final String PROMPT = "Once upon a time";
@@ -52,9 +53,9 @@ class ServerCapacityBenchmark {
                             + "%d clients at once, load average %.1f at the start%n", path.getFileName(), threads,
                     context, budget, dense, conversation, clients, loadAverage());
             StringBuilder table = new StringBuilder("""
-                    | --prune | sequences per decode step, mean | most at once | preemptions | KV bytes per sequence, most | its pruned fraction | tokens/s | failed |
+                    | --prune | sequences per decode step, mean | most at once past %,d tokens | preemptions | KV bytes per sequence, most | pruned fraction at the end | tokens/s | failed |
                     |---|---:|---:|---:|---:|---:|---:|---:|
-                    """);
+                    """.formatted(longPast(conversation)));
             for (String spec : policies) {
                 SchedulerConfig config = new SchedulerConfig(clients, clients, context,
                         new KvCacheConfig(KvCacheConfig.DEFAULT_PAGE_SIZE, KvCacheConfig.defaults().storage(), budget),
@@ -65,15 +66,15 @@ class ServerCapacityBenchmark {
                     double steps = harness.metric("winnow_decode_steps_total");
                     double rows = harness.metric("winnow_decode_rows_total");
                     double preempted = harness.metric("winnow_preemptions_total");
-                    Watch watch = new Watch(metrics);
+                    Watch watch = new Watch(metrics, longPast(conversation));
                     Thread watcher = Thread.ofPlatform().daemon().start(watch);
                     LoadRun.Result result = LoadRun.run(harness, clients, 1, tokens, PROMPT, 3600);
                     watch.running.set(false);
                     watcher.join();
                     table.append("| %s | %.2f | %d | %.0f | %,d | %.2f | %.1f | %d |%n".formatted(spec,
                             (harness.metric("winnow_decode_rows_total") - rows) / (harness.metric("winnow_decode_steps_total") - steps),
-                            watch.most, harness.metric("winnow_preemptions_total") - preempted, watch.mostBytes,
-                            watch.prunedAtMost, result.tokensPerSecond(), result.failures().size()));
+                            watch.mostLong, harness.metric("winnow_preemptions_total") - preempted, watch.mostBytes,
+                            watch.prunedAtLongest, result.tokensPerSecond(), result.failures().size()));
                     assertTrue(result.failures().isEmpty(), result.failures().toString());
                 }
             }
@@ -81,29 +82,42 @@ class ServerCapacityBenchmark {
         }
     }
 
-    /** Samples the published batch every few milliseconds: the most sequences and bytes seen. */
+    /** A conversation counts as long past nine tenths of its length. */
+    private static int longPast(int conversation) {
+        return conversation * 9 / 10;
+    }
+
+    /**
+     * Samples the published batch every few milliseconds: the most sequences at once that are long, the most
+     * bytes one sequence held, and the pruned fraction of the longest sequence seen.
+     */
     private static final class Watch implements Runnable {
         final AtomicBoolean running = new AtomicBoolean(true);
         final ServerMetrics metrics;
-        int most;
+        final int longPast;
+        int mostLong;
         long mostBytes;
-        double prunedAtMost;
+        int longest;
+        double prunedAtLongest;
 
-        Watch(ServerMetrics metrics) {
+        Watch(ServerMetrics metrics, int longPast) {
             this.metrics = metrics;
+            this.longPast = longPast;
         }
 
         @Override
         public void run() {
             while (running.get()) {
-                List<SequenceStatus> batch = metrics.sequences();
-                most = Math.max(most, batch.size());
-                for (SequenceStatus sequence : batch) {
-                    if (sequence.kvBytes() > mostBytes) {
-                        mostBytes = sequence.kvBytes();
-                        prunedAtMost = sequence.prunedFraction();
+                int holdingLong = 0;
+                for (SequenceStatus sequence : metrics.sequences()) {
+                    holdingLong += sequence.position() > longPast ? 1 : 0;
+                    mostBytes = Math.max(mostBytes, sequence.kvBytes());
+                    if (sequence.position() >= longest) {
+                        longest = sequence.position();
+                        prunedAtLongest = sequence.prunedFraction();
                     }
                 }
+                mostLong = Math.max(mostLong, holdingLong);
                 try {
                     Thread.sleep(5);
                 } catch (InterruptedException e) {
