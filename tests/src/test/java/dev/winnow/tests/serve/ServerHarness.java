@@ -8,6 +8,7 @@ import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.engine.serve.SchedulerConfig;
+import dev.winnow.tests.SharedFiles;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -145,6 +146,14 @@ final class ServerHarness implements AutoCloseable {
     @Override
     public void close() {
         server.stop(Duration.ZERO);
+    }
+
+    /**
+     * stories260K for a jqwik container's servers, or null without the shared files (the container's
+     * {@link dev.winnow.tests.SharedFiles.SkipWithoutShared} hook then skips every property, saying why).
+     */
+    static Model storiesOrNull() throws IOException {
+        return SharedFiles.sharedDir().isEmpty() ? null : Model.load(SharedFiles.requireShared("models/stories260K.gguf"));
     }
 
     /** Closes a test class's server, then its model; either may be missing (the class was skipped). */
