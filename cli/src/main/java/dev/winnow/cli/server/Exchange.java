@@ -28,10 +28,17 @@ final class Exchange {
     private boolean begun;
     private InputStream body;
     private boolean bodyRead;
+    private int tokensIn = -1;
+    private int tokensOut = -1;
 
     Exchange(Request request, Response response) {
         this.request = request;
         this.response = response;
+    }
+
+    /** When the request's first byte arrived, on {@link System#nanoTime}'s clock. */
+    long beginNanos() {
+        return request.getBeginNanoTime();
     }
 
     String method() {
@@ -50,6 +57,20 @@ final class Exchange {
 
     void setHeader(String name, String value) {
         response.getHeaders().put(name, value);
+    }
+
+    /** Records the tokens this request read and produced, for the request log (-1: not known). */
+    void countTokens(int in, int out) {
+        tokensIn = in;
+        tokensOut = out;
+    }
+
+    int tokensIn() {
+        return tokensIn;
+    }
+
+    int tokensOut() {
+        return tokensOut;
     }
 
     /** Tells Jetty's error handler, should it answer this request after a failure, that it is counted already. */

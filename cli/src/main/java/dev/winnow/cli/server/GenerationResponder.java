@@ -55,6 +55,7 @@ final class GenerationResponder {
                 continue;
             }
             ended = event.isLast();
+            countTokens(event);
             if (event instanceof SequenceEvent.Failed failed && !exchange.begun()) {
                 return Replies.error(exchange, Failures.toApi(failed));
             }
@@ -91,6 +92,7 @@ final class GenerationResponder {
                 continue;
             }
             ended = event.isLast();
+            countTokens(event);
             switch (event) {
                 case SequenceEvent.Text piece -> text.append(piece.text());
                 case SequenceEvent.Finished finished -> {
@@ -105,6 +107,16 @@ final class GenerationResponder {
                     }
                     return finish(error.status, Replies.errorBody(error));
                 }
+            }
+        }
+    }
+
+    /** The request log's token counts, from the sequence's last event. */
+    private void countTokens(SequenceEvent event) {
+        switch (event) {
+            case SequenceEvent.Finished finished -> exchange.countTokens(finished.promptTokens(), finished.completionTokens());
+            case SequenceEvent.Failed failed -> exchange.countTokens(handle.promptTokens(), failed.completionTokens());
+            case SequenceEvent.Text text -> {
             }
         }
     }

@@ -9,6 +9,7 @@ import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.util.Callback;
 
 import java.nio.ByteBuffer;
+import java.util.function.Consumer;
 
 /**
  * Jetty's answers to requests it refuses before any handler sees them (a malformed request line or header, a
@@ -20,9 +21,11 @@ final class JsonErrorHandler extends ErrorHandler {
     private static final int MAX_REASON_CHARS = 200;
 
     private final ServerMetrics metrics;
+    private final Consumer<String> log;
 
-    JsonErrorHandler(ServerMetrics metrics) {
+    JsonErrorHandler(ServerMetrics metrics, Consumer<String> log) {
         this.metrics = metrics;
+        this.log = log;
     }
 
     @Override
@@ -31,6 +34,8 @@ final class JsonErrorHandler extends ErrorHandler {
         String reason = request.getAttribute(ERROR_MESSAGE) instanceof String message ? message : null;
         if (request.getAttribute(COUNTED) == null) {
             metrics.countRequest("other", status);
+            log.accept(RequestLog.line(request.getMethod(), request.getHttpURI().getPath(), status, -1, -1,
+                    request.getBeginNanoTime()));
         }
         byte[] body = Replies.write(Replies.errorBody(toApi(status, reason)));
         response.setStatus(status);
@@ -60,16 +65,6 @@ final class JsonErrorHandler extends ErrorHandler {
         };
         String what = status == 400 ? "the HTTP request is malformed" : "HTTP " + status;
         return new ApiException(status, status >= 500 ? "server_error" : "invalid_request_error", null, code,
-                reason == null || reason.isBlank() ? what : what + ": " + printable(reason), 0);
-    }
-
-    /** The reason as printable ASCII and of bounded length: it can quote the client's own bytes. */
-    private static String printable(String reason) {
-        StringBuilder kept = new StringBuilder();
-        for (int i = 0; i < reason.length() && kept.length() < MAX_REASON_CHARS; i++) {
-            char c = reason.charAt(i);
-            kept.append(c >= 0x20 && c < 0x7f ? c : '?');
-        }
-        return reason.length() > MAX_REASON_CHARS ? kept + "..." : kept.toString();
+                reason == null || reason.isBlank() ? what : what + ": " + RequestLog.printable(reason, MAX_REASON_CHARS), 0);
     }
 }

@@ -2,12 +2,14 @@ package dev.winnow.cli.server;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.serve.RejectedRequestException;
 import dev.winnow.engine.serve.Scheduler;
 import dev.winnow.engine.serve.SchedulerConfig;
 import dev.winnow.engine.serve.SequenceHandle;
+import dev.winnow.engine.serve.SequenceStatus;
 import dev.winnow.engine.serve.ServerMetrics;
 
 import org.eclipse.jetty.server.Handler;
@@ -23,6 +25,8 @@ import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.channels.UnresolvedAddressException;
@@ -41,12 +45,15 @@ import java.util.function.Consumer;
 /**
  * An OpenAI-compatible HTTP server over the continuous-batching {@link Scheduler}, on Jetty with one virtual
  * thread per request. Endpoints: {@code POST /v1/chat/completions}, {@code POST /v1/completions}
- * (both streaming or not), {@code GET /v1/models}, {@code GET /v1/models/{id}}, {@code GET /health},
- * {@code GET /metrics} (each also answers HEAD). Every path, known or not, answers JSON; errors use OpenAI's
+ * (both streaming or not), {@code GET /v1/models}, {@code GET /v1/models/{id}}, {@code POST /tokenize} and
+ * {@code POST /detokenize} (as llama-server has them), {@code GET /health}, {@code GET /metrics} (each GET also
+ * answers HEAD). Each request is logged in one line ({@link RequestLog}). Every path, known or not, answers JSON; errors use OpenAI's
  * format and never carry a stack trace (those go to the log); so do the requests Jetty itself refuses
  * ({@link JsonErrorHandler}). Slow clients are bounded by {@link Settings}' timeouts and connection cap.
  */
 public final class OpenAiServer implements AutoCloseable {
+    /** The chat page served at {@code /}: one self-contained file, no external scripts, styles or fonts. */
+    private static final byte[] CHAT_PAGE_HTML = chatPage();
     /** How long a stop waits for the answers in flight to write their last events before closing connections. */
     private static final long LAST_WRITES_MILLIS = 10_000;
 
@@ -76,12 +83,16 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** The paths the server answers, with their metric label. */
     private enum Route {
+        CHAT_PAGE("/", "GET", false),
         HEALTH("/health", "GET", false),
         METRICS("/metrics", "GET", true),
         MODELS("/v1/models", "GET", true),
         MODEL("/v1/models/{id}", "GET", true),
         CHAT("/v1/chat/completions", "POST", true),
         COMPLETIONS("/v1/completions", "POST", true),
+        TOKENIZE("/tokenize", "POST", true),
+        DETOKENIZE("/detokenize", "POST", true),
+        SEQUENCES("/sequences", "GET", true),
         UNKNOWN("other", null, false);
 
         final String label;
@@ -106,6 +117,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     private final Scheduler scheduler;
     private final RequestParser parser;
+    private final Tokenization tokenization;
     private final Settings settings;
     private final Server jetty;
     private final ServerConnector connector;
@@ -113,14 +125,17 @@ public final class OpenAiServer implements AutoCloseable {
     private final int port;
     private final Consumer<String> log;
     private final long created = System.currentTimeMillis() / 1000;
+    private final String pruning;
     private final byte[] apiKeyBytes;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean stopping;
 
-    private OpenAiServer(Scheduler scheduler, RequestParser parser, Settings settings, Consumer<String> log)
-            throws IOException {
+    private OpenAiServer(Scheduler scheduler, RequestParser parser, Tokenization tokenization, String pruning,
+                         Settings settings, Consumer<String> log) throws IOException {
         this.scheduler = scheduler;
         this.parser = parser;
+        this.tokenization = tokenization;
+        this.pruning = pruning;
         this.settings = settings;
         this.log = log;
         this.apiKeyBytes = settings.apiKey() == null ? null : settings.apiKey().getBytes(StandardCharsets.UTF_8);
@@ -142,7 +157,7 @@ public final class OpenAiServer implements AutoCloseable {
         connector.setIdleTimeout(settings.limits().headerTimeout().toMillis());
         jetty.addConnector(connector);
         jetty.addBean(new NetworkConnectionLimit(settings.limits().maxConnections(), connector));
-        jetty.setErrorHandler(new JsonErrorHandler(scheduler.metrics()));
+        jetty.setErrorHandler(new JsonErrorHandler(scheduler.metrics(), log));
         // On stop, Jetty closes the connections only after the requests in flight have written their last event
         // (the scheduler has ended every sequence by then), or after a bound.
         jetty.setHandler(new GracefulHandler(new Handler.Abstract() {
@@ -173,7 +188,8 @@ public final class OpenAiServer implements AutoCloseable {
             throws IOException {
         Scheduler scheduler = new Scheduler(model, config, log);
         try {
-            return new OpenAiServer(scheduler, new RequestParser(model, config.contextLength()), settings, log);
+            return new OpenAiServer(scheduler, new RequestParser(model, config.contextLength()), new Tokenization(model),
+                    config.pruning().toString(), settings, log);
         } catch (IOException | RuntimeException e) {
             scheduler.close();
             throw e;
@@ -266,6 +282,8 @@ public final class OpenAiServer implements AutoCloseable {
                     "internal error: " + e + " (details in the server log)", 0), status);
         } finally {
             scheduler.metrics().countRequest(route.label, status);
+            log.accept(RequestLog.line(exchange.method(), exchange.path(), status, exchange.tokensIn(),
+                    exchange.tokensOut(), exchange.beginNanos()));
             if (broken == null) {
                 callback.succeeded();
             } else {
@@ -278,7 +296,7 @@ public final class OpenAiServer implements AutoCloseable {
         String method = exchange.method();
         if (route == Route.UNKNOWN) {
             throw new ApiException(404, "invalid_request_error", null, "unknown_url",
-                    "Unknown request URL: %s %s. Winnow serves /v1/chat/completions, /v1/completions, /v1/models, /health and /metrics."
+                    "Unknown request URL: %s %s. Winnow serves /v1/chat/completions, /v1/completions, /v1/models, /tokenize, /detokenize, /sequences, /health, /metrics and a chat page at /."
                             .formatted(method, exchange.path()), 0);
         }
         if (route.authenticated) {
@@ -291,7 +309,14 @@ public final class OpenAiServer implements AutoCloseable {
                     "%s %s is not allowed; use %s".formatted(method, route.label, route.method), 0);
         }
         return switch (route) {
+            case CHAT_PAGE -> {
+                // The page's own script and style are inline; it may talk to this server only.
+                exchange.setHeader("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; "
+                        + "style-src 'unsafe-inline'; connect-src 'self'; img-src data:");
+                yield Replies.bytes(exchange, 200, "text/html; charset=utf-8", CHAT_PAGE_HTML);
+            }
             case HEALTH -> health(exchange);
+            case SEQUENCES -> Replies.json(exchange, 200, sequences());
             case METRICS -> Replies.text(exchange, 200, "text/plain; version=0.0.4; charset=utf-8",
                     scheduler.metrics().prometheusText());
             case MODELS -> {
@@ -310,6 +335,8 @@ public final class OpenAiServer implements AutoCloseable {
             }
             case CHAT -> generate(exchange, ParsedRequest.Kind.CHAT);
             case COMPLETIONS -> generate(exchange, ParsedRequest.Kind.COMPLETION);
+            case TOKENIZE -> Replies.json(exchange, 200, tokenization.tokenize(readBody(exchange), exchange));
+            case DETOKENIZE -> Replies.json(exchange, 200, tokenization.detokenize(readBody(exchange), exchange));
             case UNKNOWN -> throw new IllegalStateException("unknown routes were answered above");
         };
     }
@@ -320,6 +347,30 @@ public final class OpenAiServer implements AutoCloseable {
         health.put("active_sequences", scheduler.metrics().activeSequences());
         health.put("queue_depth", scheduler.metrics().queueDepth());
         return Replies.json(exchange, stopping ? 503 : 200, health);
+    }
+
+    /** {@code GET /sequences}: the batch as the decode loop last published it, with what pruning keeps. */
+    private ObjectNode sequences() {
+        ServerMetrics metrics = scheduler.metrics();
+        ObjectNode answer = Replies.JSON.createObjectNode();
+        answer.put("pruning", pruning);
+        answer.put("kv_bytes_in_use", metrics.bytesInUse());
+        answer.put("kv_bytes_max", metrics.bytesMax());
+        ArrayNode list = answer.putArray("sequences");
+        for (SequenceStatus status : metrics.sequences()) {
+            ObjectNode sequence = list.addObject();
+            sequence.put("id", status.id());
+            sequence.put("prompt_tokens", status.promptTokens());
+            sequence.put("completion_tokens", status.completionTokens());
+            sequence.put("position", status.position());
+            sequence.put("kv_bytes", status.kvBytes());
+            sequence.put("pruned_fraction", status.prunedFraction());
+            ArrayNode kept = sequence.putArray("kept_tokens_per_layer");
+            for (int tokens : status.keptTokensPerLayer()) {
+                kept.add(tokens);
+            }
+        }
+        return answer;
     }
 
     private ObjectNode modelObject() {
@@ -336,6 +387,7 @@ public final class OpenAiServer implements AutoCloseable {
             throw Failures.shuttingDown();
         }
         ParsedRequest request = parser.parse(kind, readBody(exchange));
+        exchange.countTokens(request.generation().prompt().length, -1);
         SequenceHandle handle;
         try {
             handle = scheduler.submit(request.generation());
@@ -344,6 +396,8 @@ public final class OpenAiServer implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw ApiException.invalid(null, e.getMessage());
         }
+        // Names the sequence in /sequences and /metrics, so that a client (the chat page) can watch its own.
+        exchange.setHeader("X-Winnow-Sequence", Long.toString(handle.id()));
         String id = (kind == ParsedRequest.Kind.CHAT ? "chatcmpl-" : "cmpl-")
                 + HexFormat.of().formatHex(randomBytes(12));
         GenerationResponder responder = new GenerationResponder(exchange, request, handle,
@@ -354,6 +408,17 @@ public final class OpenAiServer implements AutoCloseable {
             if (!responder.ended()) {
                 handle.cancel();
             }
+        }
+    }
+
+    private static byte[] chatPage() {
+        try (InputStream page = OpenAiServer.class.getResourceAsStream("chat.html")) {
+            if (page == null) {
+                throw new IllegalStateException("chat.html is missing from the jar");
+            }
+            return page.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading chat.html from the jar", e);
         }
     }
 

@@ -85,7 +85,7 @@ final class Replies {
         }
     }
 
-    private static int bytes(Exchange exchange, int status, String contentType, byte[] body) throws IOException {
+    static int bytes(Exchange exchange, int status, String contentType, byte[] body) throws IOException {
         exchange.setHeader("Content-Type", contentType);
         exchange.begin(status, body.length);
         exchange.end(body);

@@ -273,18 +273,26 @@ final class RequestParser {
     }
 
     private int[] tokenIds(JsonNode ids) {
-        int vocabulary = model.config().vocabularySize();
+        int[] tokens = tokenIds(ids, "prompt", model.config().vocabularySize());
+        if (tokens.length == 0) {
+            throw ApiException.invalid("prompt", "the prompt has no tokens");
+        }
+        return tokens;
+    }
+
+    /** An array of token ids, each checked against the vocabulary; {@code param} names the field in errors. */
+    static int[] tokenIds(JsonNode ids, String param, int vocabulary) {
+        if (!ids.isArray()) {
+            throw ApiException.invalid(param, "'%s' must be an array of token ids".formatted(param));
+        }
         int[] tokens = new int[ids.size()];
         for (int i = 0; i < tokens.length; i++) {
             JsonNode id = ids.get(i);
             if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0 || id.asInt() >= vocabulary) {
-                throw ApiException.invalid("prompt", "prompt token %d is %s; token ids are integers from 0 to %d"
-                        .formatted(i, id, vocabulary - 1));
+                throw ApiException.invalid(param, "%s token %d is %s; token ids are integers from 0 to %d"
+                        .formatted(param, i, id, vocabulary - 1));
             }
             tokens[i] = id.asInt();
-        }
-        if (tokens.length == 0) {
-            throw ApiException.invalid("prompt", "the prompt has no tokens");
         }
         return tokens;
     }

@@ -62,6 +62,11 @@ final class Request implements SequenceHandle {
     }
 
     @Override
+    public long id() {
+        return id;
+    }
+
+    @Override
     public int promptTokens() {
         return promptTokens;
     }

@@ -488,7 +488,7 @@ public final class Scheduler implements AutoCloseable {
         releasePages(request);
         request.phase = Request.Phase.DONE;
         metrics.failed(failure);
-        request.send(new SequenceEvent.Failed(failure, message));
+        request.send(new SequenceEvent.Failed(failure, message, request.generated()));
     }
 
     /** Returns the request's pages to the pool, recording how much of what it stored was pruned. */
@@ -507,16 +507,23 @@ public final class Scheduler implements AutoCloseable {
     }
 
     private void publishGauges() {
+        List<SequenceStatus> sequences = new ArrayList<>(active.size());
         long stored = 0;
         long live = 0;
         for (Request request : active) {
+            Sequence sequence = request.sequence;
+            int[] kept = new int[layers];
             for (int layer = 0; layer < layers; layer++) {
-                stored += request.sequence.position();
-                live += request.sequence.cache().tokens(layer);
+                kept[layer] = sequence.cache().tokens(layer);
+                stored += sequence.position();
+                live += kept[layer];
             }
+            sequences.add(new SequenceStatus(request.id, request.promptTokens(), Math.max(0, request.generated()),
+                    sequence.position(), kept, sequence.cache().bytesHeld()));
         }
         metrics.publish(active.size(), engine.pages().pagesInUse(), engine.pages().maxPages(),
-                engine.pages().bytesInUse(), engine.pages().pageBytes(), stored == 0 ? 0 : 1 - (double) live / stored);
+                engine.pages().bytesInUse(), engine.pages().pageBytes(), stored == 0 ? 0 : 1 - (double) live / stored,
+                sequences);
     }
 
     private void report(String what, Throwable e) {

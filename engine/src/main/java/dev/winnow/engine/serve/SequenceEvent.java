@@ -11,8 +11,8 @@ public sealed interface SequenceEvent {
     record Finished(FinishReason reason, int promptTokens, int completionTokens) implements SequenceEvent {
     }
 
-    /** Generation ended without finishing; no event follows. */
-    record Failed(Failure failure, String message) implements SequenceEvent {
+    /** Generation ended without finishing, after {@code completionTokens} tokens; no event follows. */
+    record Failed(Failure failure, String message, int completionTokens) implements SequenceEvent {
     }
 
     /** Why a sequence failed. */

@@ -5,6 +5,9 @@ import java.util.concurrent.TimeUnit;
 /** A request's view of its sequence in the scheduler: its events, and a way to give it up. */
 public interface SequenceHandle {
 
+    /** The sequence's id, as {@link ServerMetrics#sequences()} names it. */
+    long id();
+
     /** Tokens of the prompt. */
     int promptTokens();
 

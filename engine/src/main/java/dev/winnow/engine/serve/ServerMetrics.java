@@ -1,6 +1,7 @@
 package dev.winnow.engine.serve;
 
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -31,6 +32,7 @@ public final class ServerMetrics {
     private volatile long bytesInUse;
     private volatile long pageBytes;
     private volatile double prunedFraction;
+    private volatile List<SequenceStatus> sequences = List.of();
 
     ServerMetrics() {
         for (FinishReason reason : FinishReason.values()) {
@@ -66,7 +68,18 @@ public final class ServerMetrics {
         queueDepth = depth;
     }
 
-    void publish(int active, int pages, long maxPages, long bytes, long bytesPerPage, double pruned) {
+    /** The sequences in the batch, as of the decode loop's last step. */
+    public List<SequenceStatus> sequences() {
+        return sequences;
+    }
+
+    public long bytesMax() {
+        return pagesMax * pageBytes;
+    }
+
+    void publish(int active, int pages, long maxPages, long bytes, long bytesPerPage, double pruned,
+                 List<SequenceStatus> batch) {
+        sequences = List.copyOf(batch);
         activeSequences = active;
         pagesInUse = pages;
         pagesMax = maxPages;
@@ -141,6 +154,18 @@ public final class ServerMetrics {
         gauge(out, "winnow_kv_bytes_max", "Bytes of KV pages the budget allows.", pagesMax * pageBytes);
         gauge(out, "winnow_kv_pruned_fraction",
                 "Of the token slots the active sequences stored (over all layers), the fraction pruned away.", prunedFraction);
+        List<SequenceStatus> batch = sequences;
+        header(out, "winnow_sequence_kv_bytes", "gauge", "Bytes of KV pages each sequence in the batch holds.");
+        for (SequenceStatus sequence : batch) {
+            out.append("winnow_sequence_kv_bytes{sequence=\"").append(sequence.id()).append("\"} ")
+                    .append(sequence.kvBytes()).append('\n');
+        }
+        header(out, "winnow_sequence_pruned_fraction", "gauge",
+                "Of the token slots each sequence in the batch stored (over all layers), the fraction pruned away.");
+        for (SequenceStatus sequence : batch) {
+            out.append("winnow_sequence_pruned_fraction{sequence=\"").append(sequence.id()).append("\"} ")
+                    .append(sequence.prunedFraction()).append('\n');
+        }
         counter(out, "winnow_kv_slots_stored_total", "Token slots (tokens x layers) stored by finished sequences.",
                 slotsStored.sum());
         counter(out, "winnow_kv_slots_pruned_total", "Of those, the slots pruning freed before the sequence ended.",

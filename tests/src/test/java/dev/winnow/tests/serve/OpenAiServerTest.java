@@ -226,7 +226,7 @@ class OpenAiServerTest {
         assertEquals(200, head.statusCode());
         assertEquals("", head.body());
         assertError(harness.get("/v1/engines"), 404, null);
-        assertError(harness.get("/"), 404, null);
+        assertError(harness.get("/index.html"), 404, null);
         assertError(harness.get("/v1/chat/completions"), 405, null);
         assertError(harness.post("/v1/models", "{}"), 405, null);
         JsonNode models = ServerHarness.JSON.readTree(harness.get("/v1/models").body());
@@ -254,6 +254,21 @@ class OpenAiServerTest {
             String start = readUntil(socket.getInputStream(), "data: ");
             assertTrue(start.startsWith("HTTP/1.1 200"), start);
             harness.awaitMetric("winnow_kv_pages_in_use", pages -> pages > 0);
+            // The response named its sequence; /sequences and /metrics show what its cache holds.
+            java.util.regex.Matcher named = java.util.regex.Pattern.compile("(?i)X-Winnow-Sequence: (\\d+)").matcher(start);
+            assertTrue(named.find(), start);
+            String id = named.group(1);
+            harness.awaitMetric("winnow_sequence_kv_bytes{sequence=\"" + id + "\"}", bytes -> bytes > 0);
+            JsonNode sequences = ServerHarness.JSON.readTree(harness.get("/sequences").body());
+            JsonNode mine = null;
+            for (JsonNode sequence : sequences.get("sequences")) {
+                mine = sequence.get("id").asText().equals(id) ? sequence : mine;
+            }
+            assertTrue(mine != null && mine.get("kv_bytes").asLong() > 0, sequences.toString());
+            assertEquals(model.config().layers(), mine.get("kept_tokens_per_layer").size());
+            assertEquals(mine.get("position").asInt(), mine.get("kept_tokens_per_layer").get(0).asInt(), "no pruning");
+            assertEquals(0.0, mine.get("pruned_fraction").asDouble());
+            assertEquals("none", sequences.get("pruning").asText());
         }
         harness.awaitMetric("winnow_sequences_finished_total{reason=\"cancelled\"}", n -> n == cancelledBefore + 1);
         harness.awaitMetric("winnow_kv_pages_in_use", pages -> pages == 0);

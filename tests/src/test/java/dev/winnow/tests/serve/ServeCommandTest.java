@@ -95,6 +95,10 @@ class ServeCommandTest {
                     .build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(200, response.statusCode(), response.body());
             assertTrue(response.body().contains("\"completion_tokens\":8"), response.body());
+            // The request's line in the log: method, path, status, tokens read/produced, milliseconds.
+            String logged = lines.poll(60, TimeUnit.SECONDS);
+            assertNotNull(logged, "no request log line");
+            assertTrue(logged.matches("winnow serve: POST /v1/chat/completions 200 tokens \\d+/8 \\d+ ms"), logged);
             process.toHandle().destroy(); // SIGTERM; Process.destroy() would also close the stream we read
             assertTrue(process.waitFor(30, TimeUnit.SECONDS), "the server did not stop within 30 s of SIGTERM");
             String shutdown = lines.poll(10, TimeUnit.SECONDS);

@@ -8,6 +8,7 @@ import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.engine.serve.SchedulerConfig;
+import dev.winnow.tests.SharedFiles;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -19,15 +20,22 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.regex.Pattern;
 
 /** A server on an ephemeral loopback port, in this JVM, and a real HTTP client talking to it. */
 final class ServerHarness implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String KEY = "test-key";
 
+    /** The request log's line shape; other log lines (failures) are also printed. */
+    private static final Pattern REQUEST_LINE = Pattern.compile("winnow serve: \\S+ \\S+ \\d{3} tokens \\S+ \\d+ ms");
+
+    /** Every line the server logged. */
+    final List<String> log = Collections.synchronizedList(new ArrayList<>());
     final OpenAiServer server;
     final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     final String base;
@@ -43,7 +51,12 @@ final class ServerHarness implements AutoCloseable {
 
     ServerHarness(Model model, SchedulerConfig config, int maxRequestBytes, ConnectionLimits limits) throws IOException {
         server = OpenAiServer.start(model, config,
-                new OpenAiServer.Settings("127.0.0.1", 0, KEY, maxRequestBytes, "test-model", limits), System.err::println);
+                new OpenAiServer.Settings("127.0.0.1", 0, KEY, maxRequestBytes, "test-model", limits), line -> {
+                    log.add(line);
+                    if (!REQUEST_LINE.matcher(line).matches()) {
+                        System.err.println(line);
+                    }
+                });
         base = "http://127.0.0.1:" + server.port();
     }
 
@@ -133,6 +146,14 @@ final class ServerHarness implements AutoCloseable {
     @Override
     public void close() {
         server.stop(Duration.ZERO);
+    }
+
+    /**
+     * stories260K for a jqwik container's servers, or null without the shared files (the container's
+     * {@link dev.winnow.tests.SharedFiles.SkipWithoutShared} hook then skips every property, saying why).
+     */
+    static Model storiesOrNull() throws IOException {
+        return SharedFiles.sharedDir().isEmpty() ? null : Model.load(SharedFiles.requireShared("models/stories260K.gguf"));
     }
 
     /** Closes a test class's server, then its model; either may be missing (the class was skipped). */
