@@ -48,7 +48,7 @@ class ServerCapacityBenchmark {
         List<String> policies = List.of(System.getProperty("winnow.serve.policies", "none;window:4:200").split(";"));
         try (Model model = Model.load(path)) {
             int conversation = model.tokenizer().encode(PROMPT, model.vocabulary().addBos(), true).length + tokens;
-            KvBudget budget = new KvBudget.Tokens((long) dense * conversation);
+            KvBudget budget = KvBudget.tokens((long) dense * conversation);
             System.err.printf("%n%s, %d threads, context %d, KV budget %s (%d dense conversations of %d tokens), "
                             + "%d clients at once, load average %.1f at the start%n", path.getFileName(), threads,
                     context, budget, dense, conversation, clients, loadAverage());
