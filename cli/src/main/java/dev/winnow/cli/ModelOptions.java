@@ -5,6 +5,7 @@ import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
 import dev.winnow.engine.runtime.Engine;
 import dev.winnow.engine.runtime.EngineConfig;
+import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -44,7 +45,7 @@ final class ModelOptions {
     void validate() {
         ThreadCount.check(spec, threads);
         if (contextLength != null && contextLength < 1) {
-            throw new UserInputException("--ctx must be positive, got " + contextLength);
+            throw new CommandLine.ParameterException(spec.commandLine(), "--ctx must be positive, got " + contextLength);
         }
     }
 

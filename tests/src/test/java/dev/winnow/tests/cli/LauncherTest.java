@@ -3,6 +3,7 @@ package dev.winnow.tests.cli;
 import dev.winnow.tests.SharedFiles;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -152,5 +153,26 @@ class LauncherTest {
         assertTrue(r.out().contains("JDK " + Runtime.version().feature()), r.out());
         assertTrue(r.out().matches("(?s).*Vector API: \\d+-bit vectors.*"), r.out());
         assertTrue(r.out().contains("threads: " + Runtime.getRuntime().availableProcessors() + " cores"), r.out());
+    }
+
+    /** An ahead-of-time cache recorded for the jar is used on the next start; one the JVM cannot use is ignored quietly. */
+    @Test
+    void usesARecordedAheadOfTimeCacheAndIgnoresABrokenOne(@TempDir Path dir) throws Exception {
+        Path cache = dir.resolve("winnow.aot");
+        Launcher.Result record = Launcher.launch("", Map.of("JAVA_OPTS", "-XX:AOTCacheOutput=" + cache
+                + " -Xlog:aot=off -Xlog:cds=off"), "--version");
+        assertEquals(0, record.exitCode(), record.err());
+        assertTrue(Files.size(cache) > 0, "a cache was recorded");
+
+        Launcher.Result used = Launcher.launch("", Map.of("WINNOW_AOT_CACHE", cache.toString(), "JAVA_OPTS", "-Xlog:aot=info"),
+                "--version");
+        assertEquals(0, used.exitCode(), used.err());
+        assertTrue(used.out().contains("Opened AOT cache " + cache), used.out());
+
+        Path broken = Files.writeString(dir.resolve("broken.aot"), "not a cache");
+        Launcher.Result ignored = Launcher.launch("", Map.of("WINNOW_AOT_CACHE", broken.toString()), "--version");
+        assertEquals(0, ignored.exitCode(), ignored.err());
+        assertTrue(ignored.out().startsWith("winnow"), ignored.out());
+        assertEquals("", ignored.err(), "nothing said about the broken cache");
     }
 }

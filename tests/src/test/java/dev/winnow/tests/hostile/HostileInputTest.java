@@ -155,7 +155,7 @@ class HostileInputTest {
     @Test
     void kvBudgetsBeyondALongAreNamedAndTheLargestLongWorks() {
         assertOneLineError(CliRunner.run("generate", "-m", stories().toString(), "-p", "hi", "-n", "2",
-                "--kv-budget", "99999999999999999999"), 1, "KV budget '99999999999999999999' is too large");
+                "--kv-budget", "99999999999999999999"), 2, "KV budget '99999999999999999999' is too large");
         CliRunner.Run largest = CliRunner.run("generate", "-m", stories().toString(), "-p", "hi", "-n", "2",
                 "--kv-budget", "9223372036854775807", "--temperature", "0");
         assertEquals(0, largest.exitCode(), largest.err());
@@ -178,7 +178,7 @@ class HostileInputTest {
 
     @Test
     void aZeroContextIsRefusedLikeANegativeOne() {
-        assertOneLineError(CliRunner.run("generate", "-m", stories().toString(), "-p", "hi", "--ctx", "0"), 1,
+        assertOneLineError(CliRunner.run("generate", "-m", stories().toString(), "-p", "hi", "--ctx", "0"), 2,
                 "--ctx must be positive, got 0");
     }
 
