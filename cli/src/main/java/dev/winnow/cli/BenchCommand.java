@@ -102,7 +102,7 @@ final class BenchCommand implements Callable<Integer> {
         long loadStart = System.nanoTime();
         PruningPolicy policy = pruneOptions.policy();
         KvCacheConfig kvConfig = KvCacheConfig.defaults();
-        try (Model loaded = Model.load(model, pruneOptions.adapter);
+        try (Model loaded = LoadProgress.load(err, model, pruneOptions.adapter);
              Engine engine = modelOptions.engine(loaded, kvConfig, policy, 1, err);
              Engine denseEngine = policy instanceof PruningPolicy.None ? null
                      : modelOptions.engine(loaded, kvConfig, new PruningPolicy.None(), 1, err)) {

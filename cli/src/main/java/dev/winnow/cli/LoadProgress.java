@@ -2,7 +2,10 @@ package dev.winnow.cli;
 
 import dev.winnow.engine.model.Model;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
 import java.util.function.LongSupplier;
 
 /**
@@ -25,6 +28,20 @@ final class LoadProgress implements Model.LayerListener {
         this.terminal = terminal;
         this.clock = clock;
         this.started = clock.getAsLong();
+    }
+
+    /**
+     * Loads {@code path} with a pruning adapter laid over it (null: none), showing the progress when it takes a
+     * while and ending with one line on {@code log}: the model's shape and the time it took.
+     */
+    static Model load(PrintWriter log, Path path, Path adapter) throws IOException {
+        long start = System.nanoTime();
+        LoadProgress progress = of(log, path.getFileName().toString());
+        Model loaded = Model.load(path, adapter, progress);
+        progress.finish(String.format(Locale.ROOT, "winnow: loaded %s (%d layers, dim %,d, vocabulary %,d) in %.0f ms",
+                path.getFileName(), loaded.config().layers(), loaded.config().dim(), loaded.config().vocabularySize(),
+                (System.nanoTime() - start) / 1e6));
+        return loaded;
     }
 
     /** Loading {@code file}'s layers, drawn as the launcher says stderr is. */

@@ -9,7 +9,6 @@ import picocli.CommandLine.Spec;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.Locale;
 
 /**
  * The model file a command reads, given as a path ({@code -m}) or as a file on the Hugging Face hub
@@ -50,13 +49,6 @@ final class ModelFile {
 
     /** Loads the model with a pruning adapter laid over it (null: none), reporting the time it took on {@code log}. */
     Model load(PrintWriter log, Path adapter) throws IOException {
-        Path path = path(log);
-        long start = System.nanoTime();
-        LoadProgress progress = LoadProgress.of(log, path.getFileName().toString());
-        Model loaded = Model.load(path, adapter, progress);
-        progress.finish(String.format(Locale.ROOT, "winnow: loaded %s (%d layers, dim %,d, vocabulary %,d) in %.0f ms",
-                path.getFileName(), loaded.config().layers(), loaded.config().dim(), loaded.config().vocabularySize(),
-                (System.nanoTime() - start) / 1e6));
-        return loaded;
+        return LoadProgress.load(log, path(log), adapter);
     }
 }

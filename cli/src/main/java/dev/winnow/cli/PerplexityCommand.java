@@ -62,7 +62,7 @@ final class PerplexityCommand implements Callable<Integer> {
         PruningPolicy policy = pruneOptions.policy();
         modelOptions.validate();
         try (Model model = modelFile.load(err, pruneOptions.adapter);
-             Model base = klBase == null ? null : Model.load(klBase);
+             Model base = klBase == null ? null : LoadProgress.load(err, klBase, null);
              Engine engine = modelOptions.engine(model, KvCacheConfig.defaults(), policy, 1, err,
                      modelOptions.contextLength(model, DEFAULT_CONTEXT));
              Engine baseEngine = base == null ? null

@@ -152,7 +152,7 @@ final class TrainPruningCommand implements java.util.concurrent.Callable<Integer
         validate();
         Path checkpointPath = checkpoint != null ? checkpoint : output.resolveSibling(output.getFileName() + ".checkpoint");
         model = modelFile.path(err);
-        try (Model base = Model.load(model); WorkerPool pool = new WorkerPool(threads)) {
+        try (Model base = LoadProgress.load(err, model, null); WorkerPool pool = new WorkerPool(threads)) {
             TrainingConfig config = resume != null ? resumedConfig() : newConfig(base);
             if (config.seqLen() > base.config().contextLength()) {
                 throw new UserInputException("--seq-len %d is longer than the model's context (%d tokens)"

@@ -26,6 +26,8 @@ class SpeedReportsTest {
                 "-t", "1", "--prune", "window:2:6");
         assertEquals(0, run.exitCode(), run.err());
         assertTrue(run.err().contains("runs once untimed before it is measured"), run.err());
+        // Loaded as every command loads a model: with the progress display when slow, and one line when done.
+        assertTrue(run.err().contains("winnow: loaded stories260K.gguf (5 layers"), run.err());
         assertTrue(run.out().contains("after one untimed warm-up run of each test"), run.out());
         assertTrue(run.out().contains("| test | window:2:6 t/s | dense t/s | ratio |"), run.out());
         List<String> ratios = run.out().lines().filter(line -> line.matches("\\| (pp24|tg8)( @ d16)? \\| [\\d.]+ \\| [\\d.]+ \\| [\\d.]+x \\|"))
