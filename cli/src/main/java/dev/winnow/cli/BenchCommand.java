@@ -95,7 +95,7 @@ final class BenchCommand implements Callable<Integer> {
         if (modelOptions.contextLength == null) {
             modelOptions.contextLength = needed;
         } else if (modelOptions.contextLength < needed) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--ctx %d is shorter than depth + tokens = %d".formatted(modelOptions.contextLength, needed));
+            throw usage("--ctx %d is shorter than depth + tokens = %d".formatted(modelOptions.contextLength, needed));
         }
         PrintWriter err = spec.commandLine().getErr();
         Path model = modelFile.path(err);
@@ -150,20 +150,25 @@ final class BenchCommand implements Callable<Integer> {
 
     private void validate() {
         if (promptTokens < 0 || generatedTokens < 0) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "-p and -n must be 0 or more, got -p %d -n %d".formatted(promptTokens, generatedTokens));
+            throw usage("-p and -n must be 0 or more, got -p %d -n %d".formatted(promptTokens, generatedTokens));
         }
         if (promptTokens == 0 && generatedTokens == 0) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "-p and -n are both 0: nothing to measure");
+            throw usage("-p and -n are both 0: nothing to measure");
         }
         if (reps < 1) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--reps must be at least 1, got " + reps);
+            throw usage("--reps must be at least 1, got " + reps);
         }
         if (depths.length == 0 || Arrays.stream(depths).anyMatch(d -> d < 0)) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--depth must list depths of 0 or more, got " + Arrays.toString(depths));
+            throw usage("--depth must list depths of 0 or more, got " + Arrays.toString(depths));
         }
         if ((long) Arrays.stream(depths).max().orElseThrow() + Math.max(promptTokens, generatedTokens) > Integer.MAX_VALUE / 2) {
-            throw new UserInputException("depth + tokens is too large");
+            throw usage("depth + tokens is too large");
         }
+    }
+
+    /** A wrong command line: exit 2 with the usage hint, as for every command. */
+    private CommandLine.ParameterException usage(String message) {
+        return new CommandLine.ParameterException(spec.commandLine(), message);
     }
 
     /**

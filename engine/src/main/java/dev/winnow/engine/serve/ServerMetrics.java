@@ -1,5 +1,6 @@
 package dev.winnow.engine.serve;
 
+import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -77,9 +78,10 @@ public final class ServerMetrics {
         return pagesMax * pageBytes;
     }
 
+    /** {@code batch} becomes the published list: the decode loop builds it anew for each step and never touches it again. */
     void publish(int active, int pages, long maxPages, long bytes, long bytesPerPage, double pruned,
                  List<SequenceStatus> batch) {
-        sequences = List.copyOf(batch);
+        sequences = Collections.unmodifiableList(batch);
         activeSequences = active;
         pagesInUse = pages;
         pagesMax = maxPages;

@@ -100,7 +100,8 @@ class BenchCommandTest {
             "-r;0;-n;2;2;--reps must be at least 1",
             "-t;0;-n;2;2;--threads must be at least 1",
             "-d;3,-1;-n;2;2;--depth must list depths of 0 or more",
-            "-p;-4;-n;2;2;must be 0 or more"})
+            "-p;-4;-n;2;2;must be 0 or more",
+            "-d;2000000000;-n;2;2;depth + tokens is too large"})
     void badOptionsAreRefusedWithAReason(String option, String value, String other, String otherValue, int exitCode,
                                          String mention, @TempDir Path dir) throws IOException {
         CliRunner.Run run = CliRunner.run("bench", "-m", tinyModel(dir).toString(), option, value, other, otherValue);
