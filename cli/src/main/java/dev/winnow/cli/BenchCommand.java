@@ -336,14 +336,15 @@ final class BenchCommand implements Callable<Integer> {
         return String.format(Locale.ROOT, "%.2f MiB", bytes / (1024.0 * 1024.0));
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     /**
      * The report as one JSON object. The top-level speeds are those of the first depth; {@code depths} holds
      * every depth's. A skipped test has a null median and an empty list; numbers are rounded to three decimals.
      */
     static String toJson(Report r) {
-        ObjectNode root = JSON.createObjectNode();
+        // A mapper made here and not held in a static field: picocli creates every command object at start-up, and
+        // a static ObjectMapper cost every command, --version included, about half a second of class loading.
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode root = json.createObjectNode();
         root.put("model", r.model());
         root.put("model_bytes", r.modelBytes());
         root.put("threads", r.threads());
@@ -368,7 +369,7 @@ final class BenchCommand implements Callable<Integer> {
             putDepths(root.putArray("dense"), r.dense());
         }
         try {
-            return JSON.writeValueAsString(root);
+            return json.writeValueAsString(root);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("the bench report could not be written as JSON", e);
         }
