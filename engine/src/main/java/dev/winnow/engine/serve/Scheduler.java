@@ -22,7 +22,8 @@ import java.util.function.Consumer;
  * {@link Engine}. Requests wait in a bounded queue; between steps the loop admits them (up to {@code parallel}
  * sequences, while the KV pool has room) and runs one {@link Engine#step} per step for all of them at once: a
  * token of each decoding sequence beside the next prompt block of each new one, so each weight matrix is read once
- * per step however many sequences there are, and a new prompt does not hold the others back for a pass of its own. Sequences leave the batch when they finish, fail or are cancelled, and their pages go back to the pool at
+ * per step however many sequences there are, and a new prompt does not hold the others back for a pass of its
+ * own. Sequences leave the batch when they finish, fail or are cancelled, and their pages go back to the pool at
  * once. Every sequence has its own cache and pruner over the engine's one page pool: a token pruned in one
  * conversation frees room for another.
  *
