@@ -43,21 +43,22 @@ public final class ForwardSequence {
         float[] logits = null;
         for (int offset = 0; offset < tokens.length; offset += block) {
             int count = Math.min(block, tokens.length - offset);
-            logits = llama.forward(sequence, tokens, offset, count, state, offset + count == tokens.length);
-            sequence.advance(count);
+            logits = read(tokens, offset, count, offset + count == tokens.length);
         }
         return logits;
+    }
+
+    /** Reads {@code tokens[offset ..]} as one block; the logits after it, or null when not asked for. */
+    public float[] read(int[] tokens, int offset, int count, boolean logits) {
+        float[] out = llama.forward(sequence, tokens, offset, count, state, logits);
+        sequence.advance(count);
+        return out;
     }
 
     /** Reads one token; the logits after it. */
     public float[] next(int token) {
         single[0] = token;
         return ingest(single);
-    }
-
-    /** Counts a token that a batch step read for this sequence. */
-    public void advance() {
-        sequence.advance(1);
     }
 
     /** Forgets everything read. */

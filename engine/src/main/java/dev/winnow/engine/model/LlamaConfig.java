@@ -33,10 +33,10 @@ public record LlamaConfig(int contextLength, int dim, int layers, int ffnDim, in
                           int ropeDim, float ropeBase, float normEps, int vocabularySize, Architecture architecture,
                           float ropePositionScale, float[] ropeFrequencyFactors) {
     /**
-     * The widest activation row (query heads, key heads, feed-forward, vocabulary): a block of
-     * {@link LlamaModel#DEFAULT_BLOCK} such rows is one Java array.
+     * The widest activation row (query heads, key heads, feed-forward, vocabulary): a pass of
+     * {@link LlamaModel#MAX_ROWS} such rows is one Java array.
      */
-    static final int MAX_WIDTH = (Integer.MAX_VALUE - 8) / LlamaModel.DEFAULT_BLOCK;
+    static final int MAX_WIDTH = (Integer.MAX_VALUE - 8) / LlamaModel.MAX_ROWS;
 
     public LlamaConfig {
         require(dim > 0 && layers > 0 && ffnDim > 0 && heads > 0 && kvHeads > 0 && headDim > 0 && vocabularySize > 0,

@@ -6,6 +6,8 @@ import dev.winnow.tensors.FloatTensor;
 import dev.winnow.tensors.VectorMath;
 import dev.winnow.tensors.WorkerPool;
 
+import java.util.Arrays;
+
 /**
  * The Llama forward pass, top to bottom, for a block of consecutive tokens (a prompt chunk, or the one token of
  * a decode step): embedding, then per block RMSNorm, Q/K/V projections, RoPE, causal attention through the KV
@@ -17,6 +19,8 @@ import dev.winnow.tensors.WorkerPool;
 public final class LlamaModel {
     /** Tokens processed together when a prompt is read: each weight row is then reused for all of them. */
     public static final int DEFAULT_BLOCK = 128;
+    /** The most rows one pass holds: a prompt block beside a batch of decode rows. */
+    public static final int MAX_ROWS = 512;
 
     private final LlamaConfig config;
     private final LlamaWeights weights;
@@ -50,6 +54,7 @@ public final class LlamaModel {
      */
     public static final class State {
         final int blockSize;
+        private final LlamaConfig config;
         final WorkerPool pool;
         final float[] x;
         final float[] xb;
@@ -71,12 +76,15 @@ public final class LlamaModel {
         float[] batchLogits;
         /** The attention of a batch's rows, allocated by the first {@link #forwardBatch}. */
         RowAttention rowAttention;
+        /** A prompt block's rows inside a batch, allocated by the first batch that holds one. */
+        private BlockScratch blockScratch;
 
         State(LlamaConfig c, int ropePairs, int blockSize, WorkerPool pool) {
-            if (blockSize < 1) {
-                throw new IllegalArgumentException("block size must be positive, got " + blockSize);
+            if (blockSize < 1 || blockSize > MAX_ROWS) {
+                throw new IllegalArgumentException("block size must be 1 to %d, got %d".formatted(MAX_ROWS, blockSize));
             }
             this.blockSize = blockSize;
+            this.config = c;
             this.pool = pool;
             x = new float[blockSize * c.dim()];
             xb = new float[blockSize * Math.max(c.dim(), c.queryDim())];
@@ -92,6 +100,26 @@ public final class LlamaModel {
             rowXb = new float[c.dim()];
             rowK = new float[c.kvDim()];
             rowV = new float[c.kvDim()];
+        }
+
+        /** The most rows one pass holds. */
+        public int blockSize() {
+            return blockSize;
+        }
+
+        BlockScratch blockScratch() {
+            if (blockScratch == null) {
+                blockScratch = new BlockScratch(blockSize, config);
+            }
+            return blockScratch;
+        }
+    }
+
+    /** One prompt block's rows of a batch, copied out to run through its own cache and pruner. */
+    private record BlockScratch(float[] xb, float[] q, float[] k, float[] v, float[] attention) {
+        BlockScratch(int rows, LlamaConfig c) {
+            this(new float[rows * c.dim()], new float[rows * c.queryDim()], new float[rows * c.kvDim()],
+                    new float[rows * c.kvDim()], new float[rows * c.queryDim()]);
         }
     }
 
@@ -149,7 +177,7 @@ public final class LlamaModel {
                 rotate(s, i);
             }
             int rows = l < lastLayer ? count : read;
-            int attended = attend(l, sequence, count, s, rows);
+            int attended = attend(l, sequence, count, rows, s.xb, s.q, s.k, s.v, s.attention, s.pool);
             if (rows < count) {
                 keepLastRows(s.attention, attended, rows, config.queryDim());
                 keepLastRows(s.x, count, rows, config.dim());
@@ -174,87 +202,171 @@ public final class LlamaModel {
     }
 
     /**
-     * One decode step for {@code count} sequences at once: row i is token {@code tokens[i]} at the position of
-     * sequence {@code rows[i]}. Every weight matrix is applied once to all rows ({@link FloatTensor#matMul}, whose
-     * outputs do not depend on the other rows); RoPE, the cache, the pruner and attention work row by row, each
-     * against its own sequence. Row i gives exactly the logits that {@link #forward} of that one token on that
-     * sequence gives.
+     * One pass over several sequences at once: sequence {@code rows[j]} reads the {@code counts[j]} tokens that
+     * follow in {@code tokens} (segment j: one token of a decode step, or a block of a prompt) at its positions on.
+     * Every weight matrix is applied once to all the rows ({@link FloatTensor#matMul}, whose outputs do not depend
+     * on the other rows); RoPE, the cache, the pruner and attention work segment by segment, each against its own
+     * sequence, as {@link #forward} does for that segment alone. Logits are computed for the last row of each
+     * segment with {@code logits[j]} set, and are exactly those {@link #forward} returns for that segment.
      *
-     * @return {@code count x vocabulary} logits, row after row (inside {@code s}, valid until the next call)
-     * @throws IllegalArgumentException when the arrays are shorter than {@code count}, {@code count} is outside
-     *                                  1 .. block size, a token is outside the vocabulary, or two rows share a cache
+     * @return the logits of the segments that asked for them, {@code vocabulary} values each, in segment order
+     *         (inside {@code s}, valid until the next call)
+     * @throws IllegalArgumentException when the arrays are shorter than {@code segments}, the rows are outside
+     *                                  1 .. block size, a token is outside the vocabulary, or two segments share a
+     *                                  cache
      */
-    public float[] forwardBatch(SequenceState[] rows, int[] tokens, int count, State s) {
-        checkBlock(count, s);
-        if (tokens.length < count || rows.length < count) {
-            throw new IllegalArgumentException("a batch of %d rows needs that many tokens (%d) and sequences (%d)"
-                    .formatted(count, tokens.length, rows.length));
+    public float[] forwardBatch(SequenceState[] rows, int[] tokens, int[] counts, boolean[] logits, int segments,
+                                State s) {
+        if (rows.length < segments || counts.length < segments || logits.length < segments) {
+            throw new IllegalArgumentException("a batch of %d segments needs that many sequences (%d), counts (%d) and logit flags (%d)"
+                    .formatted(segments, rows.length, counts.length, logits.length));
         }
-        for (int i = 0; i < count; i++) {
-            for (int j = 0; j < i; j++) {
+        int total = 0;
+        for (int j = 0; j < segments; j++) {
+            if (counts[j] < 1) {
+                throw new IllegalArgumentException("segment %d reads %d tokens".formatted(j, counts[j]));
+            }
+            total += counts[j];
+            for (int i = 0; i < j; i++) {
                 if (rows[i].cache() == rows[j].cache()) {
-                    throw new IllegalArgumentException("batch rows %d and %d share one cache: a batch holds one token per sequence"
-                            .formatted(j, i));
+                    throw new IllegalArgumentException("batch segments %d and %d share one cache: a pass reads one segment per sequence"
+                            .formatted(i, j));
                 }
             }
         }
-        embed(tokens, 0, count, s);
-        for (int i = 0; i < count; i++) {
-            addPosition(s, i, rows[i].position());
+        checkBlock(total, s);
+        if (tokens.length < total) {
+            throw new IllegalArgumentException("a batch of %d rows needs that many tokens, got %d".formatted(total, tokens.length));
         }
-        requireFinite(s, count, -1);
+        embed(tokens, 0, total, s);
+        for (int j = 0, row = 0; j < segments; row += counts[j], j++) {
+            for (int i = 0; i < counts[j]; i++) {
+                addPosition(s, row + i, rows[j].position() + i);
+            }
+        }
+        requireFinite(s, total, -1);
         if (s.rowAttention == null) {
             s.rowAttention = new RowAttention(s.blockSize, config.queryDim());
         }
         RowAttention attention = s.rowAttention;
         attention.rows = rows;
+        int lastLayer = config.layers() - 1;
+        int read = total;
         try {
-            for (int l = 0; l < config.layers(); l++) {
+            for (int l = 0; l <= lastLayer; l++) {
                 LlamaWeights.Layer w = weights.layers()[l];
-                projectQueryKeyValue(w, s, count);
-                attendRows(l, count, s, attention);
-                outputAndFeedForward(w, s, count);
-                requireFinite(s, count, l);
+                projectQueryKeyValue(w, s, total);
+                attendSegments(l, counts, l < lastLayer ? null : logits, segments, s, attention);
+                if (l == lastLayer) {
+                    read = keepLogitRows(s, counts, logits, segments);
+                }
+                if (read > 0) {
+                    outputAndFeedForward(w, s, read);
+                    requireFinite(s, read, l);
+                }
             }
         } finally {
             attention.rows = null; // no reference to a finished sequence stays behind
         }
-
-        normRows(s.xb, s.x, weights.outputNorm(), count);
-        weights.output().matMul(s.xb, batchLogits(s), count, s.pool);
+        if (read > 0) {
+            normRows(s.xb, s.x, weights.outputNorm(), read);
+            weights.output().matMul(s.xb, batchLogits(s), read, s.pool);
+        }
         return s.batchLogits;
     }
 
     /**
-     * The steps of {@link #attend} for every row of a batch, each against its own sequence: storing and the pruner's
-     * decisions touch the shared page pool and run row after row; the attention itself reads only its own
-     * sequence's pages and runs for several rows in parallel.
+     * Keeps, in the last layer, only the rows whose logits are asked for (each such segment's last row) and moves
+     * them, with their attention outputs, to the front; the other rows' keys and values are stored already.
+     *
+     * @return how many rows were kept
      */
-    private void attendRows(int layer, int count, State s, RowAttention attention) {
+    private int keepLogitRows(State s, int[] counts, boolean[] logits, int segments) {
+        int dim = config.dim();
+        int queryDim = config.queryDim();
+        int kept = 0;
+        for (int j = 0, end = 0; j < segments; j++) {
+            end += counts[j];
+            if (logits[j]) {
+                if (end - 1 != kept) {
+                    System.arraycopy(s.x, (end - 1) * dim, s.x, kept * dim, dim);
+                    System.arraycopy(s.attention, (end - 1) * queryDim, s.attention, kept * queryDim, queryDim);
+                }
+                kept++;
+            }
+        }
+        return kept;
+    }
+
+    /**
+     * The steps of {@link #attend} for every segment of a batch, each against its own sequence. One-token segments
+     * (decode rows): storing and the pruner's decisions touch the shared page pool and run row after row; the
+     * attention itself reads only its own sequence's pages and runs for several rows in parallel. A longer segment
+     * (a prompt block) runs {@link #attend} as {@link #forward} does, its heads spread over the workers.
+     *
+     * @param logits in the last layer, which segments' last rows are read past it (their attention outputs are
+     *               then the segment's last row); null in the other layers, where every row is
+     */
+    private void attendSegments(int layer, int[] counts, boolean[] logits, int segments, State s,
+                                RowAttention attention) {
         int dim = config.dim();
         int queryDim = config.queryDim();
         int kvDim = config.kvDim();
         SequenceState[] rows = attention.rows;
-        for (int i = 0; i < count; i++) {
-            int position = rows[i].position();
-            rotate(s, i);
-            System.arraycopy(s.xb, i * dim, s.rowXb, 0, dim);
-            System.arraycopy(s.q, i * queryDim, attention.queries[i], 0, queryDim);
-            System.arraycopy(s.k, i * kvDim, s.rowK, 0, kvDim);
-            System.arraycopy(s.v, i * kvDim, s.rowV, 0, kvDim);
-            rows[i].cache().store(layer, position, 1, s.rowK, s.rowV);
-            rows[i].pruner().beforeAttention(layer, s.rowXb, position, 1, s.pool);
+        int single = 0;
+        for (int j = 0, row = 0; j < segments; row += counts[j], j++) {
+            for (int i = 0; i < counts[j]; i++) {
+                rotate(s, row + i);
+            }
+            if (counts[j] > 1) {
+                continue;
+            }
+            int position = rows[j].position();
+            System.arraycopy(s.xb, row * dim, s.rowXb, 0, dim);
+            System.arraycopy(s.q, row * queryDim, attention.queries[single], 0, queryDim);
+            System.arraycopy(s.k, row * kvDim, s.rowK, 0, kvDim);
+            System.arraycopy(s.v, row * kvDim, s.rowV, 0, kvDim);
+            rows[j].cache().store(layer, position, 1, s.rowK, s.rowV);
+            rows[j].pruner().beforeAttention(layer, s.rowXb, position, 1, s.pool);
+            attention.segments[single++] = j;
         }
         attention.layer = layer;
-        if (count == 1) {
+        if (single == 1) {
             attention.attend(0, s.pool);
-        } else {
-            s.pool.parallelForPieces(count, 1, attention);
+        } else if (single > 1) {
+            s.pool.parallelForPieces(single, 1, attention);
         }
-        for (int i = 0; i < count; i++) {
-            rows[i].pruner().afterAttention(layer, rows[i].position(), 1);
-            System.arraycopy(attention.outputs[i], 0, s.attention, i * queryDim, queryDim);
+        for (int i = 0; i < single; i++) {
+            int j = attention.segments[i];
+            rows[j].pruner().afterAttention(layer, rows[j].position(), 1);
         }
+        for (int j = 0, row = 0, next = 0; j < segments; row += counts[j], j++) {
+            if (counts[j] == 1) {
+                System.arraycopy(attention.outputs[next++], 0, s.attention, row * queryDim, queryDim);
+            } else {
+                attendBlock(layer, rows[j], row, counts[j], logits == null ? counts[j] : logits[j] ? 1 : 0, s);
+            }
+        }
+    }
+
+    /**
+     * {@link #attend} for a prompt block that sits at rows {@code row ..} of a batch: its rows go through the
+     * block scratch of {@code s} and its attention outputs come back to the same rows (the last {@code attended}
+     * of them).
+     */
+    private void attendBlock(int layer, SequenceState sequence, int row, int count, int read, State s) {
+        BlockScratch scratch = s.blockScratch();
+        int dim = config.dim();
+        int queryDim = config.queryDim();
+        int kvDim = config.kvDim();
+        System.arraycopy(s.xb, row * dim, scratch.xb, 0, count * dim);
+        System.arraycopy(s.q, row * queryDim, scratch.q, 0, count * queryDim);
+        System.arraycopy(s.k, row * kvDim, scratch.k, 0, count * kvDim);
+        System.arraycopy(s.v, row * kvDim, scratch.v, 0, count * kvDim);
+        int attended = attend(layer, sequence, count, read, scratch.xb, scratch.q, scratch.k, scratch.v,
+                scratch.attention, s.pool);
+        Arrays.fill(s.attention, row * queryDim, (row + count) * queryDim, 0f);
+        System.arraycopy(scratch.attention, 0, s.attention, (row + count - attended) * queryDim, attended * queryDim);
     }
 
     private static void checkBlock(int count, State s) {
@@ -333,19 +445,20 @@ public final class LlamaModel {
      * query's attention weights, or the last one's).
      *
      * @return how many queries were attended, the block's last ones, whose outputs are the first rows of
-     *         {@code s.attention}
+     *         {@code out}
      */
-    private int attend(int layer, SequenceState sequence, int count, State s, int read) {
+    private int attend(int layer, SequenceState sequence, int count, int read, float[] xb, float[] q, float[] k,
+                       float[] v, float[] out, WorkerPool pool) {
         KvCache cache = sequence.cache();
         Pruner pruner = sequence.pruner();
         int firstPosition = sequence.position();
-        cache.store(layer, firstPosition, count, s.k, s.v);
-        pruner.beforeAttention(layer, s.xb, firstPosition, count, s.pool);
+        cache.store(layer, firstPosition, count, k, v);
+        pruner.beforeAttention(layer, xb, firstPosition, count, pool);
         AttentionWeights weights = pruner.attentionWeights(layer, firstPosition, count);
         int attended = weights == null ? read : weights.lastQueryOnly() ? Math.max(read, 1) : count;
         if (attended > 0) {
-            keepLastRows(s.q, count, attended, config.queryDim());
-            cache.attend(layer, s.q, s.attention, firstPosition + count - attended, attended, s.pool, weights);
+            keepLastRows(q, count, attended, config.queryDim());
+            cache.attend(layer, q, out, firstPosition + count - attended, attended, pool, weights);
         }
         pruner.afterAttention(layer, firstPosition, count);
         return attended;
@@ -363,19 +476,23 @@ public final class LlamaModel {
 
         final float[][] queries;
         final float[][] outputs;
+        /** The batch segment of each row attended here. */
+        final int[] segments;
         int layer;
         SequenceState[] rows;
 
         RowAttention(int rows, int queryDim) {
             queries = new float[rows][queryDim];
             outputs = new float[rows][queryDim];
+            segments = new int[rows];
         }
 
         /** Row {@code i}'s attention against its own sequence, on {@code pool}'s threads. */
         void attend(int i, WorkerPool pool) {
-            int position = rows[i].position();
-            rows[i].cache().attend(layer, queries[i], outputs[i], position, 1, pool,
-                    rows[i].pruner().attentionWeights(layer, position, 1));
+            SequenceState sequence = rows[segments[i]];
+            int position = sequence.position();
+            sequence.cache().attend(layer, queries[i], outputs[i], position, 1, pool,
+                    sequence.pruner().attentionWeights(layer, position, 1));
         }
 
         @Override

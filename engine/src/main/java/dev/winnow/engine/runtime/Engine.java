@@ -25,6 +25,8 @@ public final class Engine implements AutoCloseable {
     /** One row of logits, copied out of the forward pass's buffers to be adjusted and sampled. */
     final float[] logitsRow;
     private final int[] batchTokens;
+    private final int[] batchCounts;
+    private final boolean[] batchLogits;
     private final SequenceState[] batchStates;
 
     /**
@@ -38,9 +40,12 @@ public final class Engine implements AutoCloseable {
         this.pages = config.kv().newPool(geometry, config.pruning().interactionDim(model), config.batchSize(),
                 config.pruning().peakTokensPerLayer(config.contextLength()));
         this.workers = new WorkerPool(config.threads());
-        this.state = model.llama().newState(Math.max(LlamaModel.DEFAULT_BLOCK, config.batchSize()), workers);
+        // room for a prompt block beside the other sequences' decode rows
+        this.state = model.llama().newState(LlamaModel.DEFAULT_BLOCK + config.batchSize() - 1, workers);
         this.logitsRow = new float[model.config().vocabularySize()];
-        this.batchTokens = new int[config.batchSize()];
+        this.batchTokens = new int[state.blockSize()];
+        this.batchCounts = new int[config.batchSize()];
+        this.batchLogits = new boolean[config.batchSize()];
         this.batchStates = new SequenceState[config.batchSize()];
     }
 
@@ -70,20 +75,38 @@ public final class Engine implements AutoCloseable {
         return state;
     }
 
+    /** The most tokens one {@link #step} reads over all its sequences. */
+    public int rowsPerStep() {
+        return state.blockSize();
+    }
+
     /**
-     * One decode step for {@code count} sequences at once: each reads its next pending token (see
-     * {@link Sequence#step}), every weight matrix applied once to all of them. Each sequence then holds its logits,
-     * exactly those it would get alone.
+     * One forward pass for {@code count} sequences at once: each reads what it has next (see
+     * {@link Sequence#nextRead}), the next block of its prompt or its next token, and every weight matrix is
+     * applied once to all their rows. Each sequence then holds what reading that alone would have given it: the
+     * same cache and, once it has read every accepted token, the same logits.
+     *
+     * @throws IllegalArgumentException when the sequences read more than {@link #rowsPerStep} tokens together
      */
     public void step(Sequence[] rows, int count) {
+        int total = 0;
         for (int i = 0; i < count; i++) {
-            batchTokens[i] = rows[i].pendingToken();
+            int read = rows[i].nextRead();
+            if (total + read > batchTokens.length) {
+                throw new IllegalArgumentException("a step reads at most %d tokens, and these %d sequences have more to read"
+                        .formatted(batchTokens.length, count));
+            }
+            rows[i].copyNextRead(batchTokens, total);
+            total += read;
+            batchCounts[i] = read;
+            batchLogits[i] = rows[i].position() + read == rows[i].length();
             batchStates[i] = rows[i].state;
         }
         try {
-            float[] logits = model.llama().forwardBatch(batchStates, batchTokens, count, state);
-            for (int i = 0; i < count; i++) {
-                rows[i].advance(1, logits, i * logitsRow.length);
+            float[] logits = model.llama().forwardBatch(batchStates, batchTokens, batchCounts, batchLogits, count, state);
+            for (int i = 0, row = 0; i < count; i++) {
+                rows[i].advance(batchCounts[i], batchLogits[i] ? logits : null, row * logitsRow.length);
+                row += batchLogits[i] ? 1 : 0;
             }
         } finally {
             Arrays.fill(batchStates, 0, count, null); // no reference to a finished sequence stays behind

@@ -166,13 +166,38 @@ public final class Sequence {
     }
 
     /** The next token waiting to be read one at a time. */
-    int pendingToken() {
+    private int pendingToken() {
         int position = state.position();
         if (position >= length || position < promptEnd) {
             throw new IllegalStateException("sequence has no token to read by itself: %d accepted, %d read, prompt %d"
                     .formatted(length, position, promptEnd));
         }
         return tokens[position];
+    }
+
+    /**
+     * How many tokens the sequence reads next in an {@link Engine#step}: the next block of its prompt, as
+     * {@link #readBlock} reads it, or its next token alone.
+     *
+     * @throws IllegalStateException when every accepted token is read
+     */
+    public int nextRead() {
+        int position = state.position();
+        if (position < promptEnd) {
+            return Math.min(LlamaModel.DEFAULT_BLOCK, promptEnd - position);
+        }
+        pendingToken();
+        return 1;
+    }
+
+    /** Copies the tokens {@link #nextRead} counts to {@code to[offset ..]}. */
+    void copyNextRead(int[] to, int offset) {
+        System.arraycopy(tokens, state.position(), to, offset, nextRead());
+    }
+
+    /** Whether the next tokens to read are a prompt's, read in blocks. */
+    public boolean readingPrompt() {
+        return state.position() < promptEnd;
     }
 
     void advance(int count, float[] out, int offset) {
@@ -230,13 +255,16 @@ public final class Sequence {
         return held;
     }
 
-    /** Layers whose pages are all full: each needs a new page for one more token. */
-    public int pagesForNextToken() {
+    /**
+     * The most new pages storing {@code count} more tokens takes, over all layers: pages whose free slots
+     * cannot hold them (pruning only ever frees slots).
+     */
+    public int pagesForNextTokens(int count) {
+        int pageSize = engine.pages().pageSize();
         int need = 0;
         for (int layer = 0; layer < engine.geometry().layers(); layer++) {
-            if (cache.tokens(layer) == cache.pageCount(layer) * engine.pages().pageSize()) {
-                need++;
-            }
+            int free = cache.pageCount(layer) * pageSize - cache.tokens(layer);
+            need += Math.max(0, (count - free + pageSize - 1) / pageSize);
         }
         return need;
     }

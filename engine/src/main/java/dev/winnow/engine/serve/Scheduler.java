@@ -20,9 +20,10 @@ import java.util.function.Consumer;
 /**
  * Continuous batching: one decode loop serves every request, each request one {@link Sequence} of one
  * {@link Engine}. Requests wait in a bounded queue; between steps the loop admits them (up to {@code parallel}
- * sequences, while the KV pool has room), reads their prompts a block per step, and runs one {@link Engine#step}
- * for all decoding sequences at once, so each weight matrix is read once per step however many sequences there
- * are. Sequences leave the batch when they finish, fail or are cancelled, and their pages go back to the pool at
+ * sequences, while the KV pool has room) and runs one {@link Engine#step} per step for all of them at once: a
+ * token of each decoding sequence beside the next prompt block of each new one, so each weight matrix is read once
+ * per step however many sequences there are, and a new prompt does not hold the others back for a pass of its
+ * own. Sequences leave the batch when they finish, fail or are cancelled, and their pages go back to the pool at
  * once. Every sequence has its own cache and pruner over the engine's one page pool: a token pruned in one
  * conversation frees room for another.
  *
@@ -314,21 +315,38 @@ public final class Scheduler implements AutoCloseable {
             }
         }
         active.removeIf(request -> request.phase == Request.Phase.DONE);
+        // A prompt block that might not fit beside the decode rows' next tokens is read alone first, where a
+        // full pool puts back only that sequence; the others join the decode step's pass.
+        long free = freePagesBesideDecodeRows();
         for (Request request : List.copyOf(active)) {
             if (request.phase == Request.Phase.PROMPT) {
-                readPromptBlock(request);
+                long pages = request.sequence.pagesForNextTokens(request.sequence.nextRead());
+                if (pages <= free) {
+                    free -= pages;
+                } else {
+                    readPromptBlockAlone(request);
+                }
             }
         }
         active.removeIf(request -> request.phase == Request.Phase.DONE || request.phase == Request.Phase.WAITING);
-        decodeStep();
+        makeRoomForNextTokens();
+        runPass(freePagesBesideDecodeRows());
         active.removeIf(request -> request.phase == Request.Phase.DONE);
     }
 
-    /**
-     * Reads the next block of a sequence's prompt; after the last one, samples the first token (or, for a resumed
-     * sequence, goes back to reading the tokens it had generated, one per step, as it first did).
-     */
-    private void readPromptBlock(Request request) {
+    /** Free pages of the pool past those the decoding sequences may take for their next tokens. */
+    private long freePagesBesideDecodeRows() {
+        long free = engine.pages().maxPages() - engine.pages().pagesInUse();
+        for (Request request : active) {
+            if (request.phase == Request.Phase.DECODING) {
+                free -= request.sequence.pagesForNextTokens(1);
+            }
+        }
+        return free;
+    }
+
+    /** Reads the next block of a sequence's prompt in a pass of its own. */
+    private void readPromptBlockAlone(Request request) {
         boolean read;
         try {
             read = request.sequence.readBlock();
@@ -348,12 +366,22 @@ public final class Scheduler implements AutoCloseable {
             fail(request, SequenceEvent.Failure.INTERNAL, "internal error: " + e);
             return;
         }
+        promptBlockRead(request);
+        if (read && request.generated() == 0) {
+            sampleNext(request);
+        }
+    }
+
+    /**
+     * After a block of a prompt: once it is all read, the sequence decodes (a new one samples its first token
+     * next; a resumed one goes back to reading the tokens it had generated, one per step, as it first did).
+     */
+    private void promptBlockRead(Request request) {
         metrics.promptBlock();
-        if (read) {
+        if (!request.sequence.readingPrompt()) {
             request.phase = Request.Phase.DECODING;
             if (request.generated() == 0) {
                 metrics.promptRead(request.promptTokens());
-                sampleNext(request);
             }
         }
     }
@@ -373,17 +401,32 @@ public final class Scheduler implements AutoCloseable {
     }
 
     /**
-     * One token for every decoding sequence, all rows through the weights at once: the token it sampled, or for a
-     * resumed sequence the next one it had generated.
+     * One pass for the batch: a token for every decoding sequence (the token it sampled, or for a resumed sequence
+     * the next one it had generated) and the next prompt block of each sequence reading one whose pages fit in
+     * {@code free} and whose rows fit in the pass, all through the weights at once.
      */
-    private void decodeStep() {
-        makeRoomForNextTokens();
+    private void runPass(long free) {
         int rows = 0;
+        int tokens = 0;
+        int decoding = 0;
         for (Request request : active) {
             if (request.phase == Request.Phase.DECODING) {
                 batchRequests[rows] = request;
-                batchRows[rows] = request.sequence;
-                rows++;
+                batchRows[rows++] = request.sequence;
+                tokens++;
+                decoding++;
+            }
+        }
+        for (Request request : active) {
+            if (request.phase == Request.Phase.PROMPT) {
+                int read = request.sequence.nextRead();
+                long pages = request.sequence.pagesForNextTokens(read);
+                if (tokens + read <= engine.rowsPerStep() && pages <= free) {
+                    batchRequests[rows] = request;
+                    batchRows[rows++] = request.sequence;
+                    tokens += read;
+                    free -= pages;
+                }
             }
         }
         if (rows == 0) {
@@ -391,14 +434,20 @@ public final class Scheduler implements AutoCloseable {
         }
         try {
             engine.step(batchRows, rows);
-            metrics.decodeStep(rows);
+            if (decoding > 0) {
+                metrics.decodeStep(decoding);
+            }
             for (int i = 0; i < rows; i++) {
-                if (batchRows[i].caughtUp()) {
-                    sampleNext(batchRequests[i]);
+                Request request = batchRequests[i];
+                if (request.phase == Request.Phase.PROMPT) {
+                    promptBlockRead(request);
+                }
+                if (request.phase == Request.Phase.DECODING && request.sequence.caughtUp()) {
+                    sampleNext(request);
                 }
             }
         } catch (RuntimeException e) {
-            // The rows' caches may hold this step's token in some layers only: none of them can go on.
+            // The rows' caches may hold this step's tokens in some layers only: none of them can go on.
             report("decode step over " + rows + " sequences", e);
             for (int i = 0; i < rows; i++) {
                 if (batchRequests[i].phase != Request.Phase.DONE) {
@@ -421,7 +470,7 @@ public final class Scheduler implements AutoCloseable {
             long needed = 0;
             for (Request request : active) {
                 if (request.phase == Request.Phase.DECODING) {
-                    needed += request.sequence.pagesForNextToken();
+                    needed += request.sequence.pagesForNextTokens(1);
                 }
             }
             if (needed <= engine.pages().maxPages() - engine.pages().pagesInUse()) {

@@ -1,5 +1,6 @@
 package dev.winnow.tests.runtime;
 
+import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.kv.PagedKvCache;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
@@ -29,13 +30,17 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * What the server does to a preempted sequence (give its pages back, read everything again when there is room,
- * then go on) leaves it exactly where uninterrupted decoding would have, for every pruning policy: the same
- * tokens kept in every layer with the same keys and values, and the same tokens generated after it. On
- * stories260K with a random DCP module; the resumed sequence shares its decode steps with another sequence.
+ * What the server does to a sequence leaves it exactly where reading it alone would have, for every pruning
+ * policy: the same tokens kept in every layer with the same keys and values, and the same tokens generated after
+ * it. A preempted sequence (its pages given back, everything read again when there is room, then on) ends as
+ * uninterrupted decoding does, sharing its decode steps with another sequence; a prompt read block by block
+ * inside {@link Engine#step}s, beside other sequences' decode rows and prompt blocks (chunked prefill), ends as
+ * {@link Sequence#prefill} alone does. On stories260K with a random DCP module.
  */
 class PreemptionEquivalenceProperties {
     private static final int CONTEXT = 400;
+    /** Sequences that read beside the one whose prompt is read in steps. */
+    private static final int NEIGHBOURS = 3;
     private static Path adapterDir;
     private static Model model;
 
@@ -78,7 +83,7 @@ class PreemptionEquivalenceProperties {
         int[] prompt = random.ints(promptLength, 0, model.config().vocabularySize()).toArray();
         SamplerConfig sampling = new SamplerConfig(0.8f, 40, 0.95f, 0.05f, 1.1f, 64, seed);
         try (Engine engine = new Engine(model, new EngineConfig(2, CONTEXT,
-                dev.winnow.engine.kv.KvCacheConfig.defaults(), policy, 3))) {
+                KvCacheConfig.defaults(), policy, 3))) {
             Sequence through = engine.newSequence(SequenceOptions.of(Sampler.create(sampling), token -> false));
             Sequence preempted = engine.newSequence(SequenceOptions.of(Sampler.create(sampling), token -> false));
             Sequence neighbour = engine.newSequence(SequenceOptions.of(Sampler.create(sampling), token -> false));
@@ -108,6 +113,70 @@ class PreemptionEquivalenceProperties {
             assertArrayEquals(expected, actual, "tokens generated after the preemption");
             assertSameCache(through.cache(), preempted.cache());
         }
+    }
+
+    @Property(tries = 30)
+    void aPromptReadBesideOtherRowsGivesTheTokensOfOneReadAlone(@ForAll("policies") PruningPolicy policy,
+                                                               @ForAll @IntRange(min = 1, max = 300) int promptLength,
+                                                               @ForAll @IntRange(min = 1, max = 30) int generated,
+                                                               @ForAll long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        int vocabulary = model.config().vocabularySize();
+        int[] prompt = random.ints(promptLength, 0, vocabulary).toArray();
+        SamplerConfig sampling = new SamplerConfig(0.8f, 40, 0.95f, 0.05f, 1.1f, 64, seed);
+        try (Engine engine = new Engine(model, new EngineConfig(2, CONTEXT, KvCacheConfig.defaults(), policy,
+                NEIGHBOURS + 2))) {
+            Sequence alone = engine.newSequence(SequenceOptions.of(Sampler.create(sampling), token -> false));
+            Sequence chunked = engine.newSequence(SequenceOptions.of(Sampler.create(sampling), token -> false));
+            alone.prefill(prompt);
+            Sequence[] batch = new Sequence[NEIGHBOURS + 1];
+            batch[0] = chunked;
+            for (int i = 1; i <= NEIGHBOURS; i++) {
+                // neighbours that decode, or read a prompt of their own (in blocks too), while the prompt is read
+                batch[i] = engine.newSequence(SequenceOptions.of(Sampler.create(sampling), token -> false));
+                batch[i].acceptPrompt(random.ints(1 + random.nextInt(random.nextBoolean() ? 8 : 200), 0, vocabulary)
+                        .toArray());
+            }
+            chunked.acceptPrompt(prompt);
+            int[] expected = new int[generated];
+            int[] actual = new int[generated];
+            for (int i = 0; i < generated; i++) {
+                do {
+                    int count = stepWhatFits(engine, batch);
+                    for (int row = 1; row < count; row++) {
+                        if (batch[row].caughtUp()) {
+                            batch[row].sampleNext();
+                        }
+                    }
+                } while (!chunked.caughtUp());
+                expected[i] = sample(alone);
+                actual[i] = sample(chunked);
+                if (i + 1 < generated) {
+                    alone.step();
+                }
+            }
+            assertArrayEquals(expected, actual, "tokens generated after a prompt read in blocks beside other rows");
+            assertSameCache(alone.cache(), chunked.cache());
+        }
+    }
+
+    /**
+     * One step for the sequence under test and as many neighbours, in order, as the step holds; the neighbours
+     * it leaves out go to the end of the batch. Returns how many sequences read.
+     */
+    private static int stepWhatFits(Engine engine, Sequence[] batch) {
+        int rows = batch[0].nextRead();
+        int count = 1;
+        for (int i = 1; i < batch.length; i++) {
+            if (rows + batch[i].nextRead() <= engine.rowsPerStep()) {
+                rows += batch[i].nextRead();
+                Sequence fits = batch[i];
+                batch[i] = batch[count];
+                batch[count++] = fits;
+            }
+        }
+        engine.step(batch, count);
+        return count;
     }
 
     private static void start(Sequence sequence, int[] prompt) {

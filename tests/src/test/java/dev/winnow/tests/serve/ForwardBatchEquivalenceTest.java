@@ -28,14 +28,18 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@link LlamaModel#forwardBatch} over several sequences gives, row for row, exactly the logits of one
- * {@link LlamaModel#forward} call per sequence: on random tiny models (grouped-query attention, partial RoPE,
- * tied or separate output), with sequences that join and leave between steps in any order, each with its own
- * paged cache in one shared pool and its own pruner (none, window, TOVA, H2O or the learned DCP module).
+ * {@link LlamaModel#forwardBatch} over several sequences gives, segment for segment, exactly the logits and the
+ * cache of one {@link LlamaModel#forward} call per sequence: on random tiny models (grouped-query attention,
+ * partial RoPE, tied or separate output), with sequences that join and leave between steps in any order, each
+ * reading one token (a decode row) or a block of several (a prompt chunk) beside the others, with or without its
+ * logits, each with its own paged cache in one shared pool and its own pruner (none, window, TOVA, H2O or the
+ * learned DCP module).
  */
 class ForwardBatchEquivalenceTest {
-    private static final int CONTEXT = 40;
+    private static final int CONTEXT = 48;
     private static final int VOCAB = 41;
+    /** The longest block a sequence reads in one batch. */
+    private static final int MAX_SEGMENT = 5;
 
     @Property(tries = 60)
     void batchRowsEqualSeparateForwardCalls(@ForAll @IntRange(min = 1, max = 2) int layers,
@@ -71,24 +75,30 @@ class ForwardBatchEquivalenceTest {
                     float[] expected = separate[q].ingest(prompt).clone();
                     assertArrayEquals(expected, batched[q].ingest(prompt));
                 }
-                LlamaModel.State batch = llama.newState(sequences, pool);
+                LlamaModel.State batch = llama.newState(sequences * MAX_SEGMENT, pool);
                 for (int step = 0; step < steps; step++) {
                     List<Integer> rows = activeRows(random, sequences);
-                    int[] tokens = new int[rows.size()];
+                    int[] counts = new int[rows.size()];
+                    boolean[] wanted = new boolean[rows.size()];
+                    int[] tokens = random.ints(rows.size() * MAX_SEGMENT, 0, VOCAB).toArray();
                     SequenceState[] batchRows = new SequenceState[rows.size()];
-                    float[][] expected = new float[rows.size()][];
-                    for (int i = 0; i < rows.size(); i++) {
+                    List<float[]> expected = new ArrayList<>();
+                    for (int i = 0, offset = 0; i < rows.size(); offset += counts[i], i++) {
                         batchRows[i] = batched[rows.get(i)].state();
-                        tokens[i] = random.nextInt(VOCAB);
-                        expected[i] = separate[rows.get(i)].next(tokens[i]).clone();
+                        counts[i] = random.nextBoolean() ? 1 : 1 + random.nextInt(MAX_SEGMENT);
+                        wanted[i] = random.nextInt(4) != 0;
+                        float[] logits = separate[rows.get(i)].read(tokens, offset, counts[i], wanted[i]);
+                        if (wanted[i]) {
+                            expected.add(logits.clone());
+                        }
                     }
-                    float[] logits = llama.forwardBatch(batchRows, tokens, rows.size(), batch);
+                    float[] logits = llama.forwardBatch(batchRows, tokens, counts, wanted, rows.size(), batch);
                     for (int i = 0; i < rows.size(); i++) {
-                        batched[rows.get(i)].advance();
+                        batchRows[i].advance(counts[i]);
                     }
-                    for (int i = 0; i < rows.size(); i++) {
+                    for (int i = 0; i < expected.size(); i++) {
                         float[] row = Arrays.copyOfRange(logits, i * VOCAB, (i + 1) * VOCAB);
-                        assertArrayEquals(expected[i], row, "step %d, sequence %d".formatted(step, rows.get(i)));
+                        assertArrayEquals(expected.get(i), row, "step %d, logits %d".formatted(step, i));
                     }
                 }
                 for (int q = 0; q < sequences; q++) {
@@ -112,14 +122,18 @@ class ForwardBatchEquivalenceTest {
                 LlamaModel llama = model.llama();
                 LlamaModel.State state = llama.newState(2, pool);
                 ForwardSequence sequence = sequence(model, pages, new PruningPolicy.None(), state);
+                ForwardSequence other = sequence(model, pages, new PruningPolicy.None(), state);
+                boolean[] logits = {true, true};
                 IllegalArgumentException shared = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
-                        new SequenceState[] {sequence.state(), sequence.state()}, new int[] {3, 4}, 2, state));
+                        new SequenceState[] {sequence.state(), sequence.state()}, new int[] {3, 4}, new int[] {1, 1},
+                        logits, 2, state));
                 assertTrue(shared.getMessage().contains("share one cache"), shared.getMessage());
                 IllegalArgumentException tooMany = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
-                        new SequenceState[3], new int[3], 3, state));
+                        new SequenceState[] {sequence.state(), other.state()}, new int[3], new int[] {2, 1}, logits, 2,
+                        state));
                 assertTrue(tooMany.getMessage().contains("1 to 2 tokens"), tooMany.getMessage());
                 IllegalArgumentException outside = assertThrows(IllegalArgumentException.class, () -> llama.forwardBatch(
-                        new SequenceState[] {sequence.state()}, new int[] {VOCAB}, 1, state));
+                        new SequenceState[] {sequence.state()}, new int[] {VOCAB}, new int[] {1}, logits, 1, state));
                 assertTrue(outside.getMessage().contains("outside the vocabulary"), outside.getMessage());
             }
         }
