@@ -17,10 +17,11 @@ import java.util.Arrays;
  * A {@link DcpTarget} other than the module's own steers each layer. {@code keep=F}: the module's scores only rank
  * the tokens, and each query sees the round(F * position) highest-scoring earlier tokens still live (as if the
  * layer's offset were set, query by query, to pass exactly that many); a calibrated module instead votes with the
- * offset its calibration gives for F ({@code offset=X}: every layer's offset starts at X and stays there). {@code budget=N}: the module votes; when
- * the votes leave a query more than N - 1 earlier tokens, the lowest-scoring go and the layer's offset falls by
- * {@link #OFFSET_STEP}; when the votes dropped tokens the budget had room for, the offset rises by as much. The
- * offsets start at 0 with every sequence, so the decisions depend only on the sequence's tokens.
+ * offset its calibration gives for F ({@code offset=X}: every layer's offset starts at X and stays there).
+ * {@code budget=N}: the module votes; when the votes leave a query more than N - 1 earlier tokens, the
+ * lowest-scoring go and the layer's offset falls by {@link #OFFSET_STEP}; when the votes dropped tokens the budget
+ * had room for, the offset rises by as much. The offsets start afresh with every sequence, so the decisions depend
+ * only on the sequence's tokens.
  */
 final class DcpPruner extends CachePruner {
     /** How far one step moves a layer's offset: small against the scores' spread, large enough to cross it in a story. */

@@ -5,7 +5,7 @@ import dev.winnow.engine.model.PruningModule;
 
 /**
  * What a DCP module is steered toward at inference: nothing (its own decisions), a kept fraction of the (query,
- * earlier token) pairs, or a number of live tokens per layer. {@link DcpPruner} holds every query to
+ * earlier token) pairs, a number of live tokens per layer, or an offset on every layer's bias. {@link DcpPruner} holds every query to
  * {@link #earlierLimit}, dropping the lowest-scoring tokens when there are more (see there for how).
  */
 public sealed interface DcpTarget {
