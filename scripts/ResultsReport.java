@@ -26,7 +26,7 @@ public class ResultsReport {
 
     static final Map<String, String> NAMES = Map.of("dense-base", "stories260K, dense (original)",
             "dcp-textdistill", "DCP, distilled on the text",
-            "dcp-sweep", "DCP, the headline module steered (--prune dcp:keep=F)",
+            "dcp-sweep", "DCP, the headline module steered (--prune dcp:keep=F, calibrated)",
             "window", "StreamingLLM window", "h2o", "H2O", "tova", "TOVA");
     static final Map<String, String> COLORS = Map.of("dcp-textdistill", "#9467bd", "dcp-sweep", "#d62728", "window", "#1f77b4",
             "h2o", "#2ca02c", "tova", "#17becf", "dense-base", "#7f7f7f");

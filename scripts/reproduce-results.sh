@@ -7,7 +7,8 @@
 # Settings can be changed through the environment: STEPS (training steps, default 150), JOBS (processes run
 # side by side, default 2; each training and evaluation uses one thread), BEST_GAMMA (the headline recipe's
 # gamma, default 0.2), GAMMAS (the other gammas of the same recipe, for the curve, default "0.1 0.04"), SWEEP (the
-# kept fractions the headline module is steered to with --prune dcp:keep=F, default "0.1 ... 0.9"). A late step
+# kept fractions the headline module is steered to with --prune dcp:keep=F, default "0.1 ... 0.9"; the module is
+# calibrated for it on the first 30 training stories, and the headline model file carries that calibration). A late step
 # renders the headline model's --explain page on a held-out story and screenshots it with headless Chromium into
 # docs/results-explain.png (skipped, saying so, without Chromium; scripts/explain-screenshot.sh redoes it alone).
 set -euo pipefail
@@ -18,7 +19,7 @@ steps="${STEPS:-150}"
 jobs_max="${JOBS:-2}"
 best_gamma="${BEST_GAMMA:-0.2}"
 gammas="${GAMMAS:-0.1 0.04}"
-sweep="${SWEEP:-0.1 0.15 0.2 0.3 0.4 0.45 0.5 0.6 0.75 0.9}"
+sweep="${SWEEP:-0.1 0.15 0.2 0.25 0.3 0.36 0.4 0.45 0.5 0.6 0.75 0.9}"
 out=build/results
 base=../shared/models/stories260K.gguf
 corpus=../shared/data/tinystories-dev.txt
@@ -67,7 +68,12 @@ for gamma in $best_gamma $gammas; do
     --gamma "$gamma" "${common[@]}" -o "$out/stories260K-dcp-textdistill-gamma$gamma.gguf"
 done
 finish
-cp "$out/stories260K-dcp-textdistill-gamma$best_gamma.gguf" "$out/stories260K-dcp-best.gguf"
+# The headline model, calibrated for --prune dcp:keep=F while the measurements below run: the kept fraction at a
+# series of offsets on its bias, measured on a sample of the training text (its first 30 stories), recorded in
+# the model file.
+awk 'BEGIN { RS = "\n<\\|endoftext\\|>\n"; ORS = "\n<|endoftext|>\n" } NR <= 30 { print }' "$out/train.txt" > "$out/calibration.txt"
+spawn "$out/calibration.log" winnow perplexity -m "$out/stories260K-dcp-textdistill-gamma$best_gamma.gguf" \
+  -f "$out/calibration.txt" --ctx 512 -t 1 --json --prune dcp --calibrate "$out/stories260K-dcp-best.gguf"
 
 # 2. Perplexity on the held-out stories, windows of 512 tokens, pruning exactly as at inference. The
 #    heuristics run on the original model, the one a user starts from.
@@ -83,14 +89,16 @@ measure dense-base none "$base"
 for gamma in $best_gamma $gammas; do
   measure dcp-textdistill "gamma$gamma" "$out/stories260K-dcp-textdistill-gamma$gamma.gguf" --prune dcp --kl-base "$base"
 done
-# One module, every operating point: the headline module steered to each kept fraction, no retraining.
-for keep in $sweep; do
-  measure dcp-sweep "keep=$keep" "$out/stories260K-dcp-best.gguf" --prune "dcp:keep=$keep" --kl-base "$base"
-done
 for w in 16 32 64 96 128 192; do
   measure window "window:4:$w" "$base" --prune "window:4:$w"
   measure h2o "h2o:$((w / 2)):$((w / 2))" "$base" --prune "h2o:$((w / 2)):$((w / 2))"
   measure tova "tova:$w" "$base" --prune "tova:$w"
+done
+finish
+# One module, every operating point: the headline module steered to each kept fraction by its calibration, no
+# retraining.
+for keep in $sweep; do
+  measure dcp-sweep "keep=$keep" "$out/stories260K-dcp-best.gguf" --prune "dcp:keep=$keep" --kl-base "$base"
 done
 finish
 

@@ -14,8 +14,11 @@ import java.util.Optional;
  * The learned pruning module of DCP (dcp.md section 1): per layer, two projections W_qi and W_ki (GGUF shape
  * [d, r]: r rows of d values) that read the attention-norm output, and a scalar bias beta. Token k survives
  * query j in a layer while dot(qi[j], ki[k]) / sqrt(r) + beta > 0.
+ *
+ * @param calibration what fraction of the pairs the module keeps with an offset added to every layer's bias,
+ *                    measured on a sample of text ({@code perplexity --calibrate}), if it was measured
  */
-public record PruningModule(int interactionDim, Layer[] layers) {
+public record PruningModule(int interactionDim, Layer[] layers, Optional<DcpCalibration> calibration) {
     public static final String INTERACTION_DIM_KEY = "winnow.dcp.interaction_dim";
 
     /** One layer's projections and bias. */
@@ -65,7 +68,7 @@ public record PruningModule(int interactionDim, Layer[] layers) {
             layers[l] = new Layer(projection(file, name, queryTensor(l), base.dim(), r),
                     projection(file, name, keyTensor(l), base.dim(), r), bias(file, name, l));
         }
-        return new PruningModule(r, layers);
+        return new PruningModule(r, layers, DcpCalibration.read(metadata, name));
     }
 
     private static FloatTensor projection(GgufFile file, String fileName, String tensor, int dim, int r) {

@@ -16,10 +16,12 @@ import java.util.Arrays;
  * <p>
  * A {@link DcpTarget} other than the module's own steers each layer. {@code keep=F}: the module's scores only rank
  * the tokens, and each query sees the round(F * position) highest-scoring earlier tokens still live (as if the
- * layer's offset were set, query by query, to pass exactly that many). {@code budget=N}: the module votes; when
- * the votes leave a query more than N - 1 earlier tokens, the lowest-scoring go and the layer's offset falls by
- * {@link #OFFSET_STEP}; when the votes dropped tokens the budget had room for, the offset rises by as much. The
- * offsets start at 0 with every sequence, so the decisions depend only on the sequence's tokens.
+ * layer's offset were set, query by query, to pass exactly that many); a calibrated module instead votes with the
+ * offset its calibration gives for F ({@code offset=X}: every layer's offset starts at X and stays there).
+ * {@code budget=N}: the module votes; when the votes leave a query more than N - 1 earlier tokens, the
+ * lowest-scoring go and the layer's offset falls by {@link #OFFSET_STEP}; when the votes dropped tokens the budget
+ * had room for, the offset rises by as much. The offsets start afresh with every sequence, so the decisions depend
+ * only on the sequence's tokens.
  */
 final class DcpPruner extends CachePruner {
     /** How far one step moves a layer's offset: small against the scores' spread, large enough to cross it in a story. */
@@ -32,6 +34,8 @@ final class DcpPruner extends CachePruner {
     private final boolean votes;
     private final float inverseSqrtR;
     private final float[] offsets;
+    /** Where every layer's offset starts with each sequence. */
+    private final float initialOffset;
     /** The current query's score of each earlier token it still sees, by position. */
     private final float[] scoreByPosition;
     private float[] queries = new float[0];
@@ -39,14 +43,16 @@ final class DcpPruner extends CachePruner {
     /** The interaction key of the token being voted on. */
     private final float[] tokenKey;
 
-    DcpPruner(PruningModule module, DcpTarget target, PagedKvCache cache, PruningTrace trace) {
+    DcpPruner(PruningModule module, DcpTarget requested, PagedKvCache cache, PruningTrace trace) {
         super(cache, trace);
         this.module = module;
-        this.target = target;
-        this.steered = !(target instanceof DcpTarget.Own);
+        this.target = requested.resolve(module);
+        this.steered = !(target instanceof DcpTarget.Own || target instanceof DcpTarget.Offset);
+        this.initialOffset = target instanceof DcpTarget.Offset(double shift) ? (float) shift : 0f;
         this.votes = !(target instanceof DcpTarget.Keep);
         this.inverseSqrtR = (float) (1 / Math.sqrt(module.interactionDim()));
         this.offsets = new float[module.layers().length];
+        Arrays.fill(offsets, initialOffset);
         this.scoreByPosition = new float[steered ? cache.geometry().capacity() : 0];
         this.tokenKey = new float[module.interactionDim()];
     }
@@ -109,6 +115,6 @@ final class DcpPruner extends CachePruner {
 
     @Override
     public void reset() {
-        Arrays.fill(offsets, 0f);
+        Arrays.fill(offsets, initialOffset);
     }
 }

@@ -1,8 +1,11 @@
 package dev.winnow.engine.pruning;
 
+import dev.winnow.engine.model.DcpCalibration;
+import dev.winnow.engine.model.PruningModule;
+
 /**
  * What a DCP module is steered toward at inference: nothing (its own decisions), a kept fraction of the (query,
- * earlier token) pairs, or a number of live tokens per layer. {@link DcpPruner} holds every query to
+ * earlier token) pairs, a number of live tokens per layer, or an offset on every layer's bias. {@link DcpPruner} holds every query to
  * {@link #earlierLimit}, dropping the lowest-scoring tokens when there are more (see there for how).
  */
 public sealed interface DcpTarget {
@@ -12,6 +15,11 @@ public sealed interface DcpTarget {
 
     /** The {@code --prune} spelling. */
     String spec();
+
+    /** What {@code module} is held to: this target, unless the module's calibration gives a better way to reach it. */
+    default DcpTarget resolve(PruningModule module) {
+        return this;
+    }
 
     /** The module's own decisions: no limit, no offset. */
     record Own() implements DcpTarget {
@@ -27,8 +35,11 @@ public sealed interface DcpTarget {
     }
 
     /**
-     * Each query sees {@code fraction} of its earlier tokens (rounded), the module's highest-scoring, so the kept
-     * fraction of the pairs comes to {@code fraction}.
+     * About {@code fraction} of the (query, earlier token) pairs kept. A module calibrated on a sample of text
+     * ({@link DcpCalibration}) votes as usual with the one offset that keeps that fraction there. An uncalibrated
+     * one only ranks: each query sees {@code fraction} of its earlier tokens (rounded), the module's highest-scoring,
+     * so the kept fraction is exact, but the module's choice of when to keep what is lost (far worse perplexity,
+     * docs/results.md).
      */
     record Keep(double fraction) implements DcpTarget {
         public Keep {
@@ -45,6 +56,30 @@ public sealed interface DcpTarget {
         @Override
         public String spec() {
             return "dcp:keep=" + fraction;
+        }
+
+        @Override
+        public DcpTarget resolve(PruningModule module) {
+            return module.calibration().<DcpTarget>map(c -> new Offset(c.offsetFor(fraction))).orElse(this);
+        }
+    }
+
+    /** The module's own decisions with {@code shift} added to every layer's bias: above 0 keeps more, below fewer. */
+    record Offset(double shift) implements DcpTarget {
+        public Offset {
+            if (!Double.isFinite(shift)) {
+                throw new IllegalArgumentException("offset=X needs a finite X, got " + shift);
+            }
+        }
+
+        @Override
+        public int earlierLimit(int position) {
+            return Integer.MAX_VALUE;
+        }
+
+        @Override
+        public String spec() {
+            return "dcp:offset=" + shift;
         }
     }
 

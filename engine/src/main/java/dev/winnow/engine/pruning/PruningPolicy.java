@@ -8,8 +8,9 @@ import dev.winnow.engine.model.PruningModule;
 
 /**
  * Which tokens leave the KV cache, chosen with {@code --prune SPEC}: {@code none}; {@code dcp} (the learned
- * module), {@code dcp:keep=F} (the module steered to keep about a fraction F of the (query, earlier token) pairs) or
- * {@code dcp:budget=N} (the module steered to hold at most N tokens per layer); {@code window:S:W} (StreamingLLM: the first S tokens and the last W); {@code h2o:B:W} (the B heavy
+ * module), {@code dcp:keep=F} (the module steered to keep about a fraction F of the (query, earlier token) pairs),
+ * {@code dcp:budget=N} (the module steered to hold at most N tokens per layer), {@code dcp:offset=X} (X added to
+ * every layer's bias); {@code window:S:W} (StreamingLLM: the first S tokens and the last W); {@code h2o:B:W} (the B heavy
  * hitters by accumulated attention plus the last W); {@code tova:B} (drop the least attended-to token of the
  * current query while over B). Every policy frees slots physically, per layer.
  */
@@ -150,7 +151,7 @@ public sealed interface PruningPolicy {
                 default -> throw new IllegalArgumentException("unknown pruning policy '%s'".formatted(parts[0]));
             };
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--prune %s: %s (use none, dcp, dcp:keep=F, dcp:budget=N, window:S:W, h2o:B:W or tova:B)"
+            throw new IllegalArgumentException("--prune %s: %s (use none, dcp, dcp:keep=F, dcp:budget=N, dcp:offset=X, window:S:W, h2o:B:W or tova:B)"
                     .formatted(spec, e.getMessage()));
         }
     }
@@ -162,22 +163,23 @@ public sealed interface PruningPolicy {
         return policy;
     }
 
-    /** Reads the part after {@code dcp:}: {@code keep=F} or {@code budget=N}. */
+    /** Reads the part after {@code dcp:}: {@code keep=F}, {@code budget=N} or {@code offset=X}. */
     private static DcpTarget target(String text) {
         int equals = text.indexOf('=');
         String value = text.substring(equals + 1);
         return switch (equals < 0 ? text : text.substring(0, equals)) {
-            case "keep" -> new DcpTarget.Keep(fraction(value));
+            case "keep" -> new DcpTarget.Keep(decimal(value, "a fraction"));
             case "budget" -> new DcpTarget.Budget(number(value));
-            default -> throw new IllegalArgumentException("'dcp:%s' is neither keep=F nor budget=N".formatted(text));
+            case "offset" -> new DcpTarget.Offset(decimal(value, "a number"));
+            default -> throw new IllegalArgumentException("'dcp:%s' is none of keep=F, budget=N and offset=X".formatted(text));
         };
     }
 
-    private static double fraction(String text) {
+    private static double decimal(String text, String what) {
         try {
             return Double.parseDouble(text);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("'%s' is not a fraction".formatted(text));
+            throw new IllegalArgumentException("'%s' is not %s".formatted(text, what));
         }
     }
 

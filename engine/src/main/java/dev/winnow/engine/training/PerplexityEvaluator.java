@@ -22,12 +22,13 @@ public final class PerplexityEvaluator {
      * @param keptFraction   tokens each layer still holds at the end of a window over the window's length, mean
      *                       over layers and windows
      * @param sparsity       pruned (query, earlier token) pairs over all such pairs, mean over layers (all windows pooled)
+     * @param layerPairsKept each layer's visible (query, earlier token) pairs over all such pairs (all windows pooled)
      * @param tokens         predicted tokens
      * @param kl             mean KL(base || model) per predicted token, or NaN without a base
      * @param top1Agreement  fraction of positions where model and base pick the same most likely token, or NaN
      */
-    public record Result(double perplexity, double keptFraction, double sparsity, int tokens, int windows, double kl,
-                         double top1Agreement) {
+    public record Result(double perplexity, double keptFraction, double sparsity, double[] layerPairsKept, int tokens,
+                         int windows, double kl, double top1Agreement) {
     }
 
     /** Told after each window: windows and predicted tokens so far, and the perplexity over those tokens. */
@@ -66,7 +67,7 @@ public final class PerplexityEvaluator {
         int agreements = 0;
         int tokens = 0;
         double kept = 0;
-        double prunedPairs = 0;
+        double[] layerPrunedPairs = new double[layers];
         double pairs = 0;
         int windows = 0;
         Sequence sequence = engine.newSequence(SequenceOptions.forced(null));
@@ -98,14 +99,12 @@ public final class PerplexityEvaluator {
                 PagedKvCache cache = sequence.cache();
                 double windowPairs = (length - 1.0) * (length - 2.0) / 2;
                 double windowKept = 0;
-                double windowSparsity = 0;
                 for (int l = 0; l < layers; l++) {
                     PagedKvCache.LayerStats stats = cache.stats(l);
                     windowKept += stats.keptFraction();
-                    windowSparsity += stats.sparsity();
+                    layerPrunedPairs[l] += stats.sparsity() * windowPairs;
                 }
                 kept += windowKept / layers;
-                prunedPairs += windowSparsity / layers * windowPairs;
                 pairs += windowPairs;
                 windows++;
                 progress.windowDone(windows, tokens, Math.exp(nll / tokens));
@@ -116,7 +115,14 @@ public final class PerplexityEvaluator {
                 baseSequence.reset();
             }
         }
-        return new Result(Math.exp(nll / tokens), kept / windows, pairs == 0 ? 0 : prunedPairs / pairs, tokens, windows,
+        double[] layerPairsKept = new double[layers];
+        double sparsity = 0;
+        for (int l = 0; l < layers; l++) {
+            double layerSparsity = pairs == 0 ? 0 : layerPrunedPairs[l] / pairs;
+            layerPairsKept[l] = 1 - layerSparsity;
+            sparsity += layerSparsity / layers;
+        }
+        return new Result(Math.exp(nll / tokens), kept / windows, sparsity, layerPairsKept, tokens, windows,
                 base == null ? Double.NaN : kl / tokens, base == null ? Double.NaN : (double) agreements / tokens);
     }
 

@@ -123,7 +123,9 @@ class PruningEngineTest {
         // A wrong spec is a wrong command line (exit 2), named in the message, for every command that takes one.
         String[][] badSpecs = {{"window:4", "'window' takes 2 numbers"}, {"magic", "unknown pruning policy"},
                 {"dcp:keep=1.5", "0 < F <= 1"}, {"dcp:keep=0", "0 < F <= 1"}, {"dcp:keep=most", "not a fraction"},
-                {"dcp:budget=0", "N >= 1"}, {"dcp:budget=12.5", "not a whole number"}, {"dcp:window=3", "neither keep=F nor budget=N"},
+                {"dcp:budget=0", "N >= 1"}, {"dcp:budget=12.5", "not a whole number"},
+                {"dcp:window=3", "none of keep=F, budget=N and offset=X"}, {"dcp:offset=NaN", "finite X"},
+                {"dcp:offset=x", "not a number"},
                 {"dcp:budget=4:2", "'dcp' takes"}};
         for (String[] bad : badSpecs) {
             for (String[] command : new String[][] {{"generate", "-p", "x"}, {"perplexity", "-f", model.toString()},

@@ -2,8 +2,12 @@ package dev.winnow.tests.training;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.winnow.engine.model.DcpCalibration;
+import dev.winnow.gguf.GgufArray;
 import dev.winnow.gguf.GgufFile;
 import dev.winnow.gguf.GgufTensorInfo;
+import dev.winnow.gguf.GgufValue;
+import dev.winnow.gguf.GgufWriter;
 import dev.winnow.tensors.GgmlType;
 import dev.winnow.tests.SharedFiles;
 import dev.winnow.tests.cli.CliRunner;
@@ -215,6 +219,11 @@ class TrainingCliTest {
         assertTrue(w.get("kl").asDouble() > 0 && w.get("top1_agreement").asDouble() < 1, window.out());
         assertTrue(w.get("perplexity").asDouble() > d.get("perplexity").asDouble(), "a window of 8 tokens loses information");
         assertFalse(dense.out().contains("\n{"), "one JSON object");
+        for (JsonNode layer : w.get("layer_pairs_kept")) { // the window keeps the same pairs in every layer
+            assertEquals(1 - w.get("sparsity").asDouble(), layer.asDouble(), 1e-12, window.out());
+        }
+        assertError(CliRunner.run("perplexity", "-m", base.toString(), "-f", text.toString(), "--prune", "window:1:8",
+                "--calibrate", dir.resolve("calibrated.gguf").toString()), 2, "--calibrate measures the module's own decisions");
 
         CliRunner.Run plain = CliRunner.run("perplexity", "-m", base.toString(), "-f", text.toString(), "--ctx", "32",
                 "-t", "1");
@@ -222,6 +231,29 @@ class TrainingCliTest {
         assertTrue(plain.out().startsWith("perplexity "), plain.out());
         assertError(CliRunner.run("perplexity", "-m", base.toString(), "-f", text.toString(), "--prune", "dcp"), 1,
                 "--prune-adapter");
+    }
+
+    @Test
+    void aMalformedCalibrationIsAClearError(@TempDir Path dir) throws IOException {
+        Path base = SharedFiles.requireShared("models/stories260K.gguf");
+        Path module = dir.resolve("module.gguf");
+        assertEquals(0, CliRunner.run("dcp-init", "-m", base.toString(), "-o", module.toString()).exitCode());
+        Path text = heldOutText(dir, 1);
+        float[][][] bad = {{{0, 1}, {0.5f, 0.2f}}, {{1, 0}, {0.2f, 0.5f}}, {{0, 1, 2}, {0.2f, 0.5f}}, {{0, 1}, {0.2f, 1.5f}}};
+        for (float[][] table : bad) {
+            Path calibrated = dir.resolve("calibrated.gguf");
+            try (GgufFile in = GgufFile.open(module)) {
+                GgufWriter writer = new GgufWriter().putAll(in.metadata())
+                        .put(DcpCalibration.OFFSETS_KEY, GgufValue.ofArray(GgufArray.ofFloat32s(table[0])))
+                        .put(DcpCalibration.KEPT_KEY, GgufValue.ofArray(GgufArray.ofFloat32s(table[1])));
+                for (GgufTensorInfo tensor : in.tensors()) {
+                    writer.addTensor(tensor.name(), tensor.type(), tensor.shape(), in.tensorData(tensor));
+                }
+                writer.write(calibrated);
+            }
+            assertError(CliRunner.run("perplexity", "-m", base.toString(), "--prune-adapter", calibrated.toString(),
+                    "-f", text.toString(), "--ctx", "64", "--prune", "dcp:keep=0.3"), 1, "calibrated.gguf: " + DcpCalibration.OFFSETS_KEY);
+        }
     }
 
     /** The first {@code stories} stories of the last part of the TinyStories file, as their own text file. */
