@@ -484,7 +484,7 @@ public final class PagedKvCache implements KvCache {
                     int at = state * heads + head;
                     int valuesOffset = at * headDim;
                     float tileMax = VectorMath.maskedColumnDots(q, (i * heads + head) * headDim, headDim,
-                            tile.keyColumns, tile.width, scale, mask, tile.scores);
+                            tile.keyColumns, tile.width, tile.keyBlockWidth, scale, mask, tile.scores);
                     if (tileMax > rangeMax[at]) {
                         float rescale = VectorMath.exp(rangeMax[at] - tileMax);
                         VectorMath.scale(rangeValues, valuesOffset, headDim, rescale);
@@ -558,8 +558,8 @@ public final class PagedKvCache implements KvCache {
                 }
                 for (int head = kvHead * group; head < (kvHead + 1) * group; head++) {
                     int row = i * heads + head;
-                    VectorMath.maskedColumnDots(blockQueries, row * headDim, headDim, tile.keyColumns, tile.width, scale,
-                            mask, tile.scores);
+                    VectorMath.maskedColumnDots(blockQueries, row * headDim, headDim, tile.keyColumns, tile.width,
+                            tile.keyBlockWidth, scale, mask, tile.scores);
                     VectorMath.expShifted(tile.scores, 0, tile.width, runningMax[row]);
                     VectorMath.axpy(1f / runningSum[row], tile.scores, 0, weightSums[head], p * pool.pageSize(),
                             tile.width);
@@ -571,7 +571,8 @@ public final class PagedKvCache implements KvCache {
     /**
      * One attention task's view of a run of consecutive pages of the layer's table (up to {@link #TILE_FLOATS}
      * key values, so that the reductions and calls of each query head are shared by that many keys): their keys
-     * for one KV head as columns (so that a query scores the keys a vector at a time), their values (as rows, or
+     * for one KV head as columns (so that a query scores the keys a vector at a time; page by page as the pages
+     * store them where a page fills whole vectors, else the whole tile's), their values (as rows, or
      * as columns too for a head narrower than half a vector, whose rows would leave most lanes idle), each slot's
      * position and visibility, and one query head's scores, then weights. Tile slot {@code k * pageSize + slot}
      * is slot {@code slot} of the tile's k-th page.
@@ -582,7 +583,11 @@ public final class PagedKvCache implements KvCache {
         /** Pages a tile holds. */
         final int capacity;
         final float[] keys;
+        /** The keys in column blocks of {@link #keyBlockWidth} slots ({@link VectorMath#maskedColumnDots}). */
         final float[] keyColumns;
+        /** Whether the pages' key columns are scored where they are converted, a page per block. */
+        final boolean keysInPlace;
+        int keyBlockWidth;
         final float[] values;
         /** Whether the values are weighted as columns ({@link #valueColumns}) rather than rows. */
         final boolean valuesByColumn;
@@ -615,6 +620,7 @@ public final class PagedKvCache implements KvCache {
             int slots = capacity * pageSize;
             keys = new float[slots * headDim];
             keyColumns = new float[slots * headDim];
+            keysInPlace = memory.keysByColumn() && pageSize % VectorMath.lanes() == 0;
             values = new float[slots * headDim];
             valuesByColumn = 2 * headDim <= VectorMath.lanes();
             valueColumns = new float[valuesByColumn ? slots * headDim : 0];
@@ -643,10 +649,16 @@ public final class PagedKvCache implements KvCache {
             int headDim = geometry.headDim();
             pages = Math.min(capacity, endPage - firstPage);
             width = pages * pageSize;
+            float[] converted = keysInPlace ? keyColumns : keys;
             for (int k = 0; k < pages; k++) {
-                memory.readKeys(block.pages.get(firstPage + k), kvHead, keys, k * pageSize * headDim);
+                memory.readKeys(block.pages.get(firstPage + k), kvHead, converted, k * pageSize * headDim);
             }
-            transpose(keys, keyColumns);
+            keyBlockWidth = keysInPlace ? pageSize : width;
+            if (!keysInPlace && memory.keysByColumn()) {
+                joinPageColumns();
+            } else if (!keysInPlace) {
+                transpose(keys, keyColumns);
+            }
             Arrays.fill(liveMask, 0, width, Float.NEGATIVE_INFINITY);
             lastPosition = Integer.MIN_VALUE;
             firstHiding = Integer.MAX_VALUE;
@@ -684,6 +696,17 @@ public final class PagedKvCache implements KvCache {
             }
             if (valuesByColumn) {
                 transpose(values, valueColumns);
+            }
+        }
+
+        /** The pages' key columns (pageSize slots each) into the tile's columns (value d of every slot together). */
+        private void joinPageColumns() {
+            int pageSize = pool.pageSize();
+            int headDim = geometry.headDim();
+            for (int k = 0; k < pages; k++) {
+                for (int d = 0; d < headDim; d++) {
+                    System.arraycopy(keys, (k * headDim + d) * pageSize, keyColumns, d * width + k * pageSize, pageSize);
+                }
             }
         }
 
