@@ -329,7 +329,7 @@ public final class PagedKvCache implements KvCache {
         blockCount = count;
         blockWeights = weights;
         int tasks = geometry.kvHeads() * blockPieces;
-        prepareTiles(Math.min(tasks, workers.threads()));
+        prepareTiles(Math.max(1, Math.min(tasks, workers.threads())));
         if ((long) live * geometry.heads() * geometry.headDim() * count < PARALLEL_WORK_THRESHOLD) {
             attendPieces(0, tasks);
         } else {

@@ -35,6 +35,7 @@ class PromptFinalRowProperties {
     private static final int CONTEXT = 560;
     /** Tokens the wide-head shape reads beyond the drawn length: one token range of 64-value heads. */
     private static final int WIDE_EXTRA = 256;
+
     @Property(tries = 40)
     void finalLogitsAreThoseOfComputingEveryRow(@ForAll @IntRange(min = 1, max = 300) int length,
                                                 @ForAll @IntRange(min = 1, max = 128) int block,
