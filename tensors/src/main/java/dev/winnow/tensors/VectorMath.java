@@ -63,62 +63,92 @@ public final class VectorMath {
     private static final ThreadLocal<float[]> LANE_VECTORS = ThreadLocal.withInitial(() -> new float[LANES * LANES]);
 
     /**
-     * out[j] = (sum over d in [0, n) of q[qOff + d] * columns[d * width + j]) * scale + mask[j] for j in [0, width),
-     * each sum a fused multiply-add per d in ascending order; returns the largest out[j]. One query's attention
-     * scores against a tile of keys stored column by column (key j's value d at {@code d * width + j}), so that
-     * LANES keys are scored at once however short a head is; mask[j] is 0 for a key the query sees, -infinity
-     * for one it does not. Four vectors of keys are scored side by side, so that four chains of multiply-adds
-     * hide each other's latency (one chain waits for each add to finish: a head of 8 is 8 adds in a row).
+     * out[j] = (sum over d in [0, n) of q[qOff + d] * key j's value d) * scale + mask[j] for j in [0, width), each
+     * sum a fused multiply-add per d in ascending order; returns the largest out[j]. One query's attention scores
+     * against a tile of keys stored column by column in blocks of {@code blockWidth} keys (key j's value d at
+     * {@code (j / blockWidth) * blockWidth * n + d * blockWidth + j % blockWidth}; a block as wide as the tile is
+     * the plain column layout), so that LANES keys are scored at once however short a head is; mask[j] is 0 for
+     * a key the query sees, -infinity for one it does not. Blocks let a KV page stored column by column be scored
+     * where it was converted, with no transposition. Four vectors of keys are scored side by side, so that four
+     * chains of multiply-adds hide each other's latency (one chain waits for each add to finish: a head of 8 is 8
+     * adds in a row); a block's keys that fill no vector are scored one by one.
      */
-    public static float maskedColumnDots(float[] q, int qOff, int n, float[] columns, int width, float scale,
-                                         float[] mask, float[] out) {
+    public static float maskedColumnDots(float[] q, int qOff, int n, float[] columns, int width, int blockWidth,
+                                         float scale, float[] mask, float[] out) {
         checkRange("q", q, qOff, n);
         checkRange("columns", columns, 0, n * width);
         checkRange("mask", mask, 0, width);
         checkRange("out", out, 0, width);
+        if (blockWidth < 1 || width % blockWidth != 0) {
+            throw new IllegalArgumentException("blocks of %d keys do not tile a width of %d".formatted(blockWidth, width));
+        }
+        int blockVectors = blockWidth / LANES;
+        int vectors = width / blockWidth * blockVectors;
+        int blockStride = blockWidth * n;
         FloatVector maxV = FloatVector.broadcast(FLOAT, Float.NEGATIVE_INFINITY);
-        int j = 0;
-        for (int quadEnd = width - 4 * LANES; j <= quadEnd; j += 4 * LANES) {
+        int v = 0;
+        for (int quadEnd = vectors - 4; v <= quadEnd; v += 4) {
+            int key0 = vectorKey(v, blockVectors, blockWidth);
+            int key1 = vectorKey(v + 1, blockVectors, blockWidth);
+            int key2 = vectorKey(v + 2, blockVectors, blockWidth);
+            int key3 = vectorKey(v + 3, blockVectors, blockWidth);
             FloatVector sum0 = FloatVector.zero(FLOAT);
             FloatVector sum1 = FloatVector.zero(FLOAT);
             FloatVector sum2 = FloatVector.zero(FLOAT);
             FloatVector sum3 = FloatVector.zero(FLOAT);
-            for (int d = 0, column = j; d < n; d++, column += width) {
+            int c0 = columnStart(key0, blockWidth, blockStride);
+            int c1 = columnStart(key1, blockWidth, blockStride);
+            int c2 = columnStart(key2, blockWidth, blockStride);
+            int c3 = columnStart(key3, blockWidth, blockStride);
+            for (int d = 0; d < n; d++, c0 += blockWidth, c1 += blockWidth, c2 += blockWidth, c3 += blockWidth) {
                 FloatVector qd = FloatVector.broadcast(FLOAT, q[qOff + d]);
-                sum0 = FloatVector.fromArray(FLOAT, columns, column).fma(qd, sum0);
-                sum1 = FloatVector.fromArray(FLOAT, columns, column + LANES).fma(qd, sum1);
-                sum2 = FloatVector.fromArray(FLOAT, columns, column + 2 * LANES).fma(qd, sum2);
-                sum3 = FloatVector.fromArray(FLOAT, columns, column + 3 * LANES).fma(qd, sum3);
+                sum0 = FloatVector.fromArray(FLOAT, columns, c0).fma(qd, sum0);
+                sum1 = FloatVector.fromArray(FLOAT, columns, c1).fma(qd, sum1);
+                sum2 = FloatVector.fromArray(FLOAT, columns, c2).fma(qd, sum2);
+                sum3 = FloatVector.fromArray(FLOAT, columns, c3).fma(qd, sum3);
             }
-            FloatVector scores0 = sum0.mul(scale).add(FloatVector.fromArray(FLOAT, mask, j));
-            FloatVector scores1 = sum1.mul(scale).add(FloatVector.fromArray(FLOAT, mask, j + LANES));
-            FloatVector scores2 = sum2.mul(scale).add(FloatVector.fromArray(FLOAT, mask, j + 2 * LANES));
-            FloatVector scores3 = sum3.mul(scale).add(FloatVector.fromArray(FLOAT, mask, j + 3 * LANES));
-            scores0.intoArray(out, j);
-            scores1.intoArray(out, j + LANES);
-            scores2.intoArray(out, j + 2 * LANES);
-            scores3.intoArray(out, j + 3 * LANES);
+            FloatVector scores0 = sum0.mul(scale).add(FloatVector.fromArray(FLOAT, mask, key0));
+            FloatVector scores1 = sum1.mul(scale).add(FloatVector.fromArray(FLOAT, mask, key1));
+            FloatVector scores2 = sum2.mul(scale).add(FloatVector.fromArray(FLOAT, mask, key2));
+            FloatVector scores3 = sum3.mul(scale).add(FloatVector.fromArray(FLOAT, mask, key3));
+            scores0.intoArray(out, key0);
+            scores1.intoArray(out, key1);
+            scores2.intoArray(out, key2);
+            scores3.intoArray(out, key3);
             maxV = maxV.max(scores0.max(scores1).max(scores2.max(scores3)));
         }
-        for (int vectorEnd = width - LANES; j <= vectorEnd; j += LANES) {
+        for (; v < vectors; v++) {
+            int key = vectorKey(v, blockVectors, blockWidth);
             FloatVector sum = FloatVector.zero(FLOAT);
-            for (int d = 0; d < n; d++) {
-                sum = FloatVector.fromArray(FLOAT, columns, d * width + j).fma(FloatVector.broadcast(FLOAT, q[qOff + d]), sum);
+            for (int d = 0, c = columnStart(key, blockWidth, blockStride); d < n; d++, c += blockWidth) {
+                sum = FloatVector.fromArray(FLOAT, columns, c).fma(FloatVector.broadcast(FLOAT, q[qOff + d]), sum);
             }
-            FloatVector scores = sum.mul(scale).add(FloatVector.fromArray(FLOAT, mask, j));
-            scores.intoArray(out, j);
+            FloatVector scores = sum.mul(scale).add(FloatVector.fromArray(FLOAT, mask, key));
+            scores.intoArray(out, key);
             maxV = maxV.max(scores);
         }
         float max = maxV.reduceLanes(VectorOperators.MAX);
-        for (; j < width; j++) {
-            float sum = 0;
-            for (int d = 0; d < n; d++) {
-                sum = Math.fma(columns[d * width + j], q[qOff + d], sum);
+        for (int block = 0; block < width; block += blockWidth) {
+            for (int key = block + blockVectors * LANES; key < block + blockWidth; key++) {
+                float sum = 0;
+                for (int d = 0, c = columnStart(key, blockWidth, blockStride); d < n; d++, c += blockWidth) {
+                    sum = Math.fma(columns[c], q[qOff + d], sum);
+                }
+                out[key] = sum * scale + mask[key];
+                max = Math.max(max, out[key]);
             }
-            out[j] = sum * scale + mask[j];
-            max = Math.max(max, out[j]);
         }
         return max;
+    }
+
+    /** The first key of vector v when each block of blockWidth keys holds blockVectors whole vectors. */
+    private static int vectorKey(int v, int blockVectors, int blockWidth) {
+        return v / blockVectors * blockWidth + v % blockVectors * LANES;
+    }
+
+    /** Where key's value 0 is in columns laid out in blocks ({@link #maskedColumnDots}). */
+    private static int columnStart(int key, int blockWidth, int blockStride) {
+        return key / blockWidth * blockStride + key % blockWidth;
     }
 
     /**
@@ -206,6 +236,26 @@ public final class VectorMath {
             checkRange("rows", rows, rowStarts[j], n);
         }
         int i = 0;
+        // Four vectors of outputs side by side: each vector's multiply-adds form one chain that waits for its
+        // previous add, so a single chain per pass over the rows would leave the multiply-add units mostly idle.
+        for (int quadEnd = n - 4 * LANES; i <= quadEnd; i += 4 * LANES) {
+            FloatVector sum0 = FloatVector.fromArray(FLOAT, out, outOff + i);
+            FloatVector sum1 = FloatVector.fromArray(FLOAT, out, outOff + i + LANES);
+            FloatVector sum2 = FloatVector.fromArray(FLOAT, out, outOff + i + 2 * LANES);
+            FloatVector sum3 = FloatVector.fromArray(FLOAT, out, outOff + i + 3 * LANES);
+            for (int j = 0; j < count; j++) {
+                FloatVector weight = FloatVector.broadcast(FLOAT, weights[wOff + j]);
+                int row = rowStarts[j] + i;
+                sum0 = FloatVector.fromArray(FLOAT, rows, row).fma(weight, sum0);
+                sum1 = FloatVector.fromArray(FLOAT, rows, row + LANES).fma(weight, sum1);
+                sum2 = FloatVector.fromArray(FLOAT, rows, row + 2 * LANES).fma(weight, sum2);
+                sum3 = FloatVector.fromArray(FLOAT, rows, row + 3 * LANES).fma(weight, sum3);
+            }
+            sum0.intoArray(out, outOff + i);
+            sum1.intoArray(out, outOff + i + LANES);
+            sum2.intoArray(out, outOff + i + 2 * LANES);
+            sum3.intoArray(out, outOff + i + 3 * LANES);
+        }
         for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
             FloatVector sum = FloatVector.fromArray(FLOAT, out, outOff + i);
             for (int j = 0; j < count; j++) {

@@ -172,39 +172,51 @@ class VectorMathTest {
 
     /**
      * maskedColumnDots gives, in every lane and in the tail alike, the scalar fused multiply-adds over d in
-     * ascending order, scaled, plus the mask, and returns their maximum.
+     * ascending order, scaled, plus the mask, and returns their maximum: for the plain column layout (one block as
+     * wide as the tile) and for keys in blocks (a page stored column by column), of widths that fill whole vectors
+     * and widths that leave keys over.
      */
     @Property(tries = 8)
     void maskedColumnDotsAreFusedColumnSums(@ForAll long seed) {
         Random r = new Random(seed);
         for (int width = 0; width <= 100; width++) {
-            int n = 1 + r.nextInt(40);
-            Range q = Range.random(n, r, 1);
-            float[] columns = new float[n * width];
-            float[] mask = new float[width];
-            for (int i = 0; i < columns.length; i++) {
-                columns[i] = (float) r.nextGaussian();
-            }
-            for (int j = 0; j < width; j++) {
-                mask[j] = r.nextInt(4) == 0 ? Float.NEGATIVE_INFINITY : 0f;
-            }
-            float scale = (float) (1 / Math.sqrt(n));
-            float[] out = new float[width + 1];
-            out[width] = GUARD;
-            float max = VectorMath.maskedColumnDots(q.array(), q.off(), n, columns, width, scale, mask, out);
-            float expectedMax = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < width; j++) {
-                float sum = 0;
-                for (int d = 0; d < n; d++) {
-                    sum = Math.fma(columns[d * width + j], q.at(d), sum);
-                }
-                float expected = sum * scale + mask[j];
-                expectedMax = Math.max(expectedMax, expected);
-                assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(out[j]), "key " + j + " of " + width);
-            }
-            assertEquals(Float.floatToIntBits(expectedMax), Float.floatToIntBits(max), "maximum of " + width);
-            assertEquals(GUARD, out[width]);
+            checkMaskedColumnDots(r, width, Math.max(1, width));
         }
+        for (int blockWidth = 1; blockWidth <= 70; blockWidth++) {
+            checkMaskedColumnDots(r, blockWidth * (1 + r.nextInt(5)), blockWidth);
+        }
+    }
+
+    private static void checkMaskedColumnDots(Random r, int width, int blockWidth) {
+        int n = 1 + r.nextInt(40);
+        Range q = Range.random(n, r, 1);
+        float[] columns = new float[n * width];
+        float[] mask = new float[width];
+        for (int i = 0; i < columns.length; i++) {
+            columns[i] = (float) r.nextGaussian();
+        }
+        for (int j = 0; j < width; j++) {
+            mask[j] = r.nextInt(4) == 0 ? Float.NEGATIVE_INFINITY : 0f;
+        }
+        float scale = (float) (1 / Math.sqrt(n));
+        float[] out = new float[width + 1];
+        out[width] = GUARD;
+        float max = VectorMath.maskedColumnDots(q.array(), q.off(), n, columns, width, blockWidth, scale, mask, out);
+        float expectedMax = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < width; j++) {
+            int block = j / blockWidth * blockWidth * n;
+            float sum = 0;
+            for (int d = 0; d < n; d++) {
+                sum = Math.fma(columns[block + d * blockWidth + j % blockWidth], q.at(d), sum);
+            }
+            float expected = sum * scale + mask[j];
+            expectedMax = Math.max(expectedMax, expected);
+            assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(out[j]),
+                    "key %d of %d in blocks of %d".formatted(j, width, blockWidth));
+        }
+        assertEquals(Float.floatToIntBits(expectedMax), Float.floatToIntBits(max),
+                "maximum of %d in blocks of %d".formatted(width, blockWidth));
+        assertEquals(GUARD, out[width]);
     }
 
     /**

@@ -6,6 +6,7 @@ import dev.winnow.tensors.Quantize;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -13,12 +14,14 @@ import java.util.Arrays;
  * time. Keys and values are stored in F32, F16 or Q8_0, the pruning module's interaction keys in F32. A page is
  * one segment of three regions:
  * <pre>
- *   keys   : per KV head, a block of slots x headDim values in the storage type
- *   values : the same for values
+ *   keys   : per KV head, a block of headDim x slots values in the storage type (F32, F16: column by column,
+ *            value d of every slot together), or of slots x headDim (Q8_0, whose blocks run along a head)
+ *   values : per KV head, a block of slots x headDim values in the storage type
  *   inter. : slots rows of r F32 values
  * </pre>
- * A KV head's block is contiguous, so attention converts it with one call, not one per slot. Every read converts
- * the bytes as they are now: nothing is cached, so a rewritten slot is never read stale.
+ * A KV head's block is contiguous, so attention converts it with one call, not one per slot; keys stored by
+ * column are scored where they were converted, with no transposition. Every read converts the bytes as they are
+ * now: nothing is cached, so a rewritten slot is never read stale.
  */
 final class PageMemory implements AutoCloseable {
     private final int pageSize;
@@ -26,9 +29,14 @@ final class PageMemory implements AutoCloseable {
     private final int headDim;
     private final int interactionDim;
     private final GgmlType storage;
+    /** Whether keys are stored column by column: for types of one value per block (F32, F16), of valueBytes each. */
+    private final boolean keysByColumn;
+    private final long valueBytes;
     private final long rowBytes;
     private final long keyRegionBytes;
     private final long pageBytes;
+    private static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private final Arena arena = Arena.ofShared();
     private MemorySegment[] pages = new MemorySegment[16];
 
@@ -38,6 +46,8 @@ final class PageMemory implements AutoCloseable {
         this.headDim = headDim;
         this.interactionDim = interactionDim;
         this.storage = storage;
+        this.keysByColumn = storage.blockSize() == 1;
+        this.valueBytes = keysByColumn ? storage.rowBytes(1) : 0;
         this.rowBytes = storage.rowBytes(headDim);
         this.keyRegionBytes = (long) pageSize * kvHeads * rowBytes;
         this.pageBytes = pageBytes(kvHeads, headDim, interactionDim, pageSize, storage);
@@ -66,6 +76,11 @@ final class PageMemory implements AutoCloseable {
         return interactionDim;
     }
 
+    /** Whether {@link #readKeys} gives a KV head's keys column by column rather than slot after slot. */
+    boolean keysByColumn() {
+        return keysByColumn;
+    }
+
     /** Allocates the memory of page {@code page}, the next one to exist. */
     void allocate(int page) {
         if (page == pages.length) {
@@ -77,7 +92,11 @@ final class PageMemory implements AutoCloseable {
     /** Writes a token's keys and values (kvDim floats each, from {@code k[from]} and {@code v[from]}) into a slot. */
     void write(int page, int slot, float[] k, float[] v, int from) {
         for (int g = 0; g < kvHeads; g++) {
-            Quantize.quantize(storage, k, from + g * headDim, headDim, pages[page], keyOffset(slot, g));
+            if (keysByColumn) {
+                writeKeyColumns(pages[page], slot, g, k, from + g * headDim);
+            } else {
+                Quantize.quantize(storage, k, from + g * headDim, headDim, pages[page], keyOffset(slot, g));
+            }
             Quantize.quantize(storage, v, from + g * headDim, headDim, pages[page], keyRegionBytes + keyOffset(slot, g));
         }
     }
@@ -85,12 +104,19 @@ final class PageMemory implements AutoCloseable {
     /** Reads back a slot's keys and values, kvDim floats each. */
     void read(int page, int slot, float[] k, float[] v) {
         for (int g = 0; g < kvHeads; g++) {
-            Quantize.dequantize(storage, pages[page], keyOffset(slot, g), k, g * headDim, headDim);
+            if (keysByColumn) {
+                readKeyColumns(pages[page], slot, g, k, g * headDim);
+            } else {
+                Quantize.dequantize(storage, pages[page], keyOffset(slot, g), k, g * headDim, headDim);
+            }
             Quantize.dequantize(storage, pages[page], keyRegionBytes + keyOffset(slot, g), v, g * headDim, headDim);
         }
     }
 
-    /** The keys of one KV head for every slot of a page, slot after slot: pageSize x headDim floats from out[at]. */
+    /**
+     * The keys of one KV head for every slot of a page, pageSize x headDim floats from out[at]: column by column
+     * (value d of slot s at {@code d * pageSize + s}) if {@link #keysByColumn}, else slot after slot.
+     */
     void readKeys(int page, int kvHead, float[] out, int at) {
         Quantize.dequantize(storage, pages[page], keyOffset(0, kvHead), out, at, pageSize * headDim);
     }
@@ -114,6 +140,31 @@ final class PageMemory implements AutoCloseable {
 
     private long keyOffset(int slot, int kvHead) {
         return ((long) kvHead * pageSize + slot) * rowBytes;
+    }
+
+    /** Writes a slot's key of one KV head (headDim floats from key[from]) into the head's columns, value by value. */
+    private void writeKeyColumns(MemorySegment page, int slot, int kvHead, float[] key, int from) {
+        for (int d = 0; d < headDim; d++) {
+            long at = keyColumnOffset(slot, kvHead, d);
+            if (storage == GgmlType.F16) {
+                page.set(LE_SHORT, at, Float.floatToFloat16(key[from + d]));
+            } else {
+                page.set(LE_FLOAT, at, key[from + d]);
+            }
+        }
+    }
+
+    /** Reads a slot's key of one KV head (headDim floats into key[to]) from the head's columns. */
+    private void readKeyColumns(MemorySegment page, int slot, int kvHead, float[] key, int to) {
+        for (int d = 0; d < headDim; d++) {
+            long at = keyColumnOffset(slot, kvHead, d);
+            key[to + d] = storage == GgmlType.F16 ? Float.float16ToFloat(page.get(LE_SHORT, at)) : page.get(LE_FLOAT, at);
+        }
+    }
+
+    /** Where value d of a slot's key of one KV head is, when keys are stored by column. */
+    private long keyColumnOffset(int slot, int kvHead, int d) {
+        return (((long) kvHead * headDim + d) * pageSize + slot) * valueBytes;
     }
 
     private long interactionOffset(int slot) {

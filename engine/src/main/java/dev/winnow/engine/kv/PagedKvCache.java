@@ -6,6 +6,7 @@ import org.eclipse.collections.api.list.primitive.MutableIntList;
 import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
 
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 
 /**
  * One sequence's KV cache over a shared {@link PagePool}. Each layer has its own page table, so layers may hold
@@ -27,6 +28,13 @@ public final class PagedKvCache implements KvCache {
      * first-level cache while every query of the block reads it.
      */
     private static final int TILE_FLOATS = 4096;
+    /**
+     * Tiles per token range: a row's attention is computed range by range (each range's own online softmax), the
+     * ranges merged in page order, so that a decode step can hand a long sequence's ranges to several threads
+     * (flash-decoding). Four tiles: 256 slots of 64-value heads, enough work per task that handing it out costs
+     * little, few enough that a sequence of a thousand tokens already keeps two threads busy.
+     */
+    private static final int RANGE_TILES = 4;
 
     private final PagePool pool;
     private final PageMemory memory;
@@ -34,6 +42,8 @@ public final class PagedKvCache implements KvCache {
     private final LiveTokens cursor = new LiveTokens();
     /** {@link #attendPieces} as a task, made once: a call to {@link #attend} allocates nothing. */
     private final WorkerPool.RangeTask pieceAttention = this::attendPieces;
+    /** Pages per token range: a whole number of tiles, fixed by the geometry and page size alone. */
+    private final int rangePages;
     /** The arguments of the {@link #attend} call in progress, read by its tasks. */
     private Layer block;
     private float[] blockQueries;
@@ -41,15 +51,30 @@ public final class PagedKvCache implements KvCache {
     private int blockStart;
     private int blockCount;
     private AttentionWeights blockWeights;
-    /** Pieces the block's query rows are cut into: one task per KV head and piece. */
+    /**
+     * Pieces of each KV head's work, one task per KV head and piece: the token ranges of a decode step's single
+     * query ({@link #blockByRange}), else slices of the block's query rows.
+     */
     private int blockPieces;
+    private boolean blockByRange;
+    private int blockRanges;
     private final Layer[] layers;
     private final float scale;
-    /** Per attention task, the pages it is reading. */
+    /** One per thread that may run a task at once; a task claims a free one ({@link #tileTaken}) for its pages. */
     private Tile[] tiles = new Tile[0];
+    private AtomicIntegerArray tileTaken = new AtomicIntegerArray(0);
     /** Per (query row, head) of the block: the largest score so far and the sum of the weights so far. */
     private float[] runningMax = new float[0];
     private float[] runningSum = new float[0];
+    /**
+     * One token range's partial softmax per (state row, head): its largest score, sum of weights and weighted
+     * values; and per state row the visible earlier tokens (the sparsity count, kept by KV head 0's tasks). A state
+     * row is a query row of the block, or for a decode step split by range, a range.
+     */
+    private float[] rangeMax = new float[0];
+    private float[] rangeSum = new float[0];
+    private float[] rangeValues = new float[0];
+    private int[] rangeEarlier = new int[0];
     /** Per query head: summed weights per page slot (page index * pageSize + slot), when weights were asked for. */
     private float[][] weightSums;
     /** Visible earlier tokens of each query of the current block (for the sparsity count). */
@@ -110,6 +135,12 @@ public final class PagedKvCache implements KvCache {
         }
         this.weightSums = new float[geometry.heads()][pool.pageSize()];
         this.scale = (float) (1.0 / Math.sqrt(geometry.headDim()));
+        this.rangePages = RANGE_TILES * tilePages(pool.pageSize(), geometry.headDim());
+    }
+
+    /** Pages a tile holds: {@link #TILE_FLOATS} key values of one KV head, at least one page. */
+    private static int tilePages(int pageSize, int headDim) {
+        return Math.max(1, TILE_FLOATS / (headDim * pageSize));
     }
 
     public PagePool pool() {
@@ -281,28 +312,31 @@ public final class PagedKvCache implements KvCache {
                        AttentionWeights weights) {
         Layer table = layers[layer];
         int live = table.tokens;
-        prepareBuffers(table.pages.size(), count, weights != null);
+        blockRanges = Math.ceilDiv(table.pages.size(), rangePages);
+        // A decode step's query is split by token range, which converts no page twice; not when weights are
+        // recorded (they need the merged maximum and sum before a second pass over the pages).
+        blockByRange = count == 1 && weights == null && blockRanges > 1;
+        // Otherwise query rows are split only as far as it takes to give every thread work: each piece converts
+        // the pages once more. Not at all when weights are recorded: the pieces of a KV head would add to its
+        // heads' weight sums at the same time.
+        blockPieces = blockByRange ? blockRanges
+                : weights != null ? 1 : Math.min(count, Math.ceilDiv(2 * workers.threads(), geometry.kvHeads()));
+        prepareBuffers(table.pages.size(), count, blockByRange ? blockRanges : count, weights != null);
         block = table;
         blockQueries = q;
         blockOutput = out;
         blockStart = firstPosition;
         blockCount = count;
         blockWeights = weights;
-        // Query rows are split only as far as it takes to give every thread work: each piece converts the pages
-        // once more. Not at all when weights are recorded: the pieces of a KV head would add to its heads' weight
-        // sums at the same time.
-        blockPieces = weights != null ? 1 : Math.min(count, Math.ceilDiv(2 * workers.threads(), geometry.kvHeads()));
         int tasks = geometry.kvHeads() * blockPieces;
-        if (tiles.length < tasks) {
-            tiles = new Tile[tasks];
-            for (int t = 0; t < tasks; t++) {
-                tiles[t] = new Tile(pool.pageSize(), geometry.headDim());
-            }
-        }
+        prepareTiles(Math.max(1, Math.min(tasks, workers.threads())));
         if ((long) live * geometry.heads() * geometry.headDim() * count < PARALLEL_WORK_THRESHOLD) {
             attendPieces(0, tasks);
         } else {
             workers.parallelForPieces(tasks, 1, pieceAttention);
+        }
+        if (blockByRange) {
+            mergeDecodeRanges();
         }
         for (int i = 0; i < count; i++) {
             table.earlierPairs += firstPosition + i;
@@ -313,74 +347,194 @@ public final class PagedKvCache implements KvCache {
         }
     }
 
-    /** Tasks [first, end) of the {@link #attend} call in progress: task t is KV head t / pieces, rows piece t % pieces. */
+    /**
+     * Tasks [first, end) of the {@link #attend} call in progress: task t is KV head t / pieces and piece
+     * t % pieces, a token range of the decode step's query or a slice of the block's rows.
+     */
     private void attendPieces(int first, int end) {
-        for (int task = first; task < end; task++) {
-            int piece = task % blockPieces;
-            attendRows(tiles[task], task / blockPieces, piece * blockCount / blockPieces,
-                    (piece + 1) * blockCount / blockPieces);
+        Tile tile = claimTile();
+        try {
+            for (int task = first; task < end; task++) {
+                int kvHead = task / blockPieces;
+                int piece = task % blockPieces;
+                if (blockByRange) {
+                    attendRange(tile, kvHead, 0, 1, piece, piece);
+                } else {
+                    attendRows(tile, kvHead, piece * blockCount / blockPieces, (piece + 1) * blockCount / blockPieces);
+                }
+            }
+        } finally {
+            tileTaken.set(tile.index, 0);
+        }
+    }
+
+    /** A tile no other task is using: at most as many tasks run at once as there are tiles. */
+    private Tile claimTile() {
+        for (int t = 0; ; t = (t + 1) % tiles.length) {
+            if (tileTaken.compareAndSet(t, 0, 1)) {
+                return tiles[t];
+            }
+        }
+    }
+
+    private void prepareTiles(int concurrentTasks) {
+        if (tiles.length < concurrentTasks) {
+            int had = tiles.length;
+            tiles = Arrays.copyOf(tiles, concurrentTasks);
+            for (int t = had; t < concurrentTasks; t++) {
+                tiles[t] = new Tile(t, pool.pageSize(), geometry.headDim());
+            }
+            tileTaken = new AtomicIntegerArray(concurrentTasks);
         }
     }
 
     /**
-     * The attention of the block's query rows [firstRow, endRow) for the query heads of one KV head, a tile of
-     * pages at a time: each tile's keys and values are converted once for all those rows and heads, and every
-     * (row, head) keeps a running maximum score and sum of weights (online softmax), its output row holding the
-     * weighted values so far, rescaled whenever the maximum rises; the rows are divided by their sums at the end.
-     * A query's arithmetic depends only on its own row and the pages, never on the block or the split around it.
+     * The attention of the block's query rows [firstRow, endRow) for the query heads of one KV head: range after
+     * range of pages, each range's partial softmax merged into the rows' totals in page order, the rows divided by
+     * their sums at the end. A query's arithmetic depends only on its own row and the pages (how many there are,
+     * which of them it sees), never on the block, the split around it or the threads: a decode step split by range
+     * ({@link #mergeDecodeRanges}) computes the same ranges and merges them in the same order.
      */
     private void attendRows(Tile tile, int kvHead, int firstRow, int endRow) {
-        float[] q = blockQueries;
-        float[] out = blockOutput;
         int heads = geometry.heads();
-        int headDim = geometry.headDim();
-        int group = geometry.groupSize();
-        int firstHead = kvHead * group;
+        int firstHead = kvHead * geometry.groupSize();
+        int endHead = firstHead + geometry.groupSize();
         for (int i = firstRow; i < endRow; i++) {
-            for (int head = firstHead; head < firstHead + group; head++) {
-                runningMax[i * heads + head] = Float.NEGATIVE_INFINITY;
-                runningSum[i * heads + head] = 0;
-                Arrays.fill(out, (i * heads + head) * headDim, (i * heads + head + 1) * headDim, 0f);
+            for (int head = firstHead; head < endHead; head++) {
+                startTotal(i * heads + head);
             }
             if (kvHead == 0) {
                 visibleEarlier[i] = 0;
             }
         }
-        for (int p = 0, pages = block.pages.size(); p < pages; p += tile.capacity) {
-            tile.load(p, kvHead);
+        for (int range = 0; range < blockRanges; range++) {
+            attendRange(tile, kvHead, firstRow, endRow, range, firstRow);
+            for (int i = firstRow; i < endRow; i++) {
+                for (int head = firstHead; head < endHead; head++) {
+                    mergeRange(i * heads + head, i * heads + head);
+                }
+                if (kvHead == 0) {
+                    visibleEarlier[i] += rangeEarlier[i];
+                }
+            }
+        }
+        for (int i = firstRow; i < endRow; i++) {
+            for (int head = firstHead; head < endHead; head++) {
+                finishTotal(i * heads + head);
+            }
+        }
+        if (blockWeights != null) {
+            recordWeights(tile, kvHead, firstRow, endRow);
+        }
+    }
+
+    /** The decode step's query: its ranges' partial softmax results merged head by head, in page order. */
+    private void mergeDecodeRanges() {
+        int heads = geometry.heads();
+        visibleEarlier[0] = 0;
+        for (int head = 0; head < heads; head++) {
+            startTotal(head);
+            for (int range = 0; range < blockRanges; range++) {
+                mergeRange(head, range * heads + head);
+            }
+            finishTotal(head);
+        }
+        for (int range = 0; range < blockRanges; range++) {
+            visibleEarlier[0] += rangeEarlier[range];
+        }
+    }
+
+    /**
+     * The partial softmax of the block's query rows [firstRow, endRow) for the query heads of one KV head over
+     * one token range's pages, a tile at a time, into the range state rows from {@code firstState}: each tile's
+     * keys and values are converted once for all those rows and heads, and every (row, head) keeps a running
+     * maximum score and sum of weights (online softmax) with its weighted values so far, rescaled whenever the
+     * maximum rises.
+     */
+    private void attendRange(Tile tile, int kvHead, int firstRow, int endRow, int range, int firstState) {
+        float[] q = blockQueries;
+        int heads = geometry.heads();
+        int headDim = geometry.headDim();
+        int firstHead = kvHead * geometry.groupSize();
+        int endHead = firstHead + geometry.groupSize();
+        for (int state = firstState; state < firstState + endRow - firstRow; state++) {
+            for (int head = firstHead; head < endHead; head++) {
+                int at = state * heads + head;
+                rangeMax[at] = Float.NEGATIVE_INFINITY;
+                rangeSum[at] = 0;
+                Arrays.fill(rangeValues, at * headDim, (at + 1) * headDim, 0f);
+            }
+            if (kvHead == 0) {
+                rangeEarlier[state] = 0;
+            }
+        }
+        for (int p = range * rangePages, end = Math.min(block.pages.size(), p + rangePages); p < end; p += tile.capacity) {
+            tile.load(p, end, kvHead);
             tile.loadValues(kvHead);
             for (int i = firstRow; i < endRow; i++) {
                 float[] mask = tile.maskFor(blockStart + i);
                 if (tile.visible == 0) {
                     continue;
                 }
+                int state = firstState + i - firstRow;
                 if (kvHead == 0) {
-                    visibleEarlier[i] += tile.earlier;
+                    rangeEarlier[state] += tile.earlier;
                 }
-                for (int head = firstHead; head < firstHead + group; head++) {
-                    int row = i * heads + head;
-                    int qOffset = row * headDim;
-                    float tileMax = VectorMath.maskedColumnDots(q, qOffset, headDim, tile.keyColumns, tile.width, scale,
-                            mask, tile.scores);
-                    if (tileMax > runningMax[row]) {
-                        float rescale = VectorMath.exp(runningMax[row] - tileMax);
-                        VectorMath.scale(out, qOffset, headDim, rescale);
-                        runningSum[row] *= rescale;
-                        runningMax[row] = tileMax;
+                for (int head = firstHead; head < endHead; head++) {
+                    int at = state * heads + head;
+                    int valuesOffset = at * headDim;
+                    float tileMax = VectorMath.maskedColumnDots(q, (i * heads + head) * headDim, headDim,
+                            tile.keyColumns, tile.width, tile.keyBlockWidth, scale, mask, tile.scores);
+                    if (tileMax > rangeMax[at]) {
+                        float rescale = VectorMath.exp(rangeMax[at] - tileMax);
+                        VectorMath.scale(rangeValues, valuesOffset, headDim, rescale);
+                        rangeSum[at] *= rescale;
+                        rangeMax[at] = tileMax;
                     }
-                    runningSum[row] += VectorMath.expShifted(tile.scores, 0, tile.width, runningMax[row]);
-                    tile.addWeightedValues(out, qOffset);
+                    rangeSum[at] += VectorMath.expShifted(tile.scores, 0, tile.width, rangeMax[at]);
+                    tile.addWeightedValues(rangeValues, valuesOffset);
                 }
             }
         }
-        for (int i = firstRow; i < endRow; i++) {
-            for (int head = firstHead; head < firstHead + group; head++) {
-                VectorMath.scale(out, (i * heads + head) * headDim, headDim, 1f / runningSum[i * heads + head]);
-            }
+    }
+
+    private void startTotal(int row) {
+        runningMax[row] = Float.NEGATIVE_INFINITY;
+        runningSum[row] = 0;
+        int headDim = geometry.headDim();
+        Arrays.fill(blockOutput, row * headDim, (row + 1) * headDim, 0f);
+    }
+
+    /**
+     * Merges the partial softmax in range state {@code at} into the total of (query row, head) {@code row}: both
+     * rescaled to the larger of their maxima. A range the query sees nothing of leaves the total as it is; the
+     * first range it sees is taken as it is, so a sequence of one range gets one online softmax's exact result.
+     */
+    private void mergeRange(int row, int at) {
+        float partMax = rangeMax[at];
+        if (partMax == Float.NEGATIVE_INFINITY) {
+            return;
         }
-        if (blockWeights != null) {
-            recordWeights(tile, kvHead, firstRow, endRow);
+        int headDim = geometry.headDim();
+        float totalMax = runningMax[row];
+        if (totalMax == Float.NEGATIVE_INFINITY) {
+            System.arraycopy(rangeValues, at * headDim, blockOutput, row * headDim, headDim);
+            runningMax[row] = partMax;
+            runningSum[row] = rangeSum[at];
+            return;
         }
+        float max = Math.max(totalMax, partMax);
+        float totalScale = VectorMath.exp(totalMax - max);
+        float partScale = VectorMath.exp(partMax - max);
+        VectorMath.scale(blockOutput, row * headDim, headDim, totalScale);
+        VectorMath.axpy(partScale, rangeValues, at * headDim, blockOutput, row * headDim, headDim);
+        runningSum[row] = runningSum[row] * totalScale + rangeSum[at] * partScale;
+        runningMax[row] = max;
+    }
+
+    private void finishTotal(int row) {
+        int headDim = geometry.headDim();
+        VectorMath.scale(blockOutput, row * headDim, headDim, 1f / runningSum[row]);
     }
 
     /**
@@ -396,7 +550,7 @@ public final class PagedKvCache implements KvCache {
         int headDim = geometry.headDim();
         int group = geometry.groupSize();
         for (int p = 0, pages = block.pages.size(); p < pages; p += tile.capacity) {
-            tile.load(p, kvHead);
+            tile.load(p, pages, kvHead);
             for (int i = recordFrom; i < endRow; i++) {
                 float[] mask = tile.maskFor(blockStart + i);
                 if (tile.visible == 0) {
@@ -404,8 +558,8 @@ public final class PagedKvCache implements KvCache {
                 }
                 for (int head = kvHead * group; head < (kvHead + 1) * group; head++) {
                     int row = i * heads + head;
-                    VectorMath.maskedColumnDots(blockQueries, row * headDim, headDim, tile.keyColumns, tile.width, scale,
-                            mask, tile.scores);
+                    VectorMath.maskedColumnDots(blockQueries, row * headDim, headDim, tile.keyColumns, tile.width,
+                            tile.keyBlockWidth, scale, mask, tile.scores);
                     VectorMath.expShifted(tile.scores, 0, tile.width, runningMax[row]);
                     VectorMath.axpy(1f / runningSum[row], tile.scores, 0, weightSums[head], p * pool.pageSize(),
                             tile.width);
@@ -417,16 +571,23 @@ public final class PagedKvCache implements KvCache {
     /**
      * One attention task's view of a run of consecutive pages of the layer's table (up to {@link #TILE_FLOATS}
      * key values, so that the reductions and calls of each query head are shared by that many keys): their keys
-     * for one KV head as columns (so that a query scores the keys a vector at a time), their values (as rows, or
+     * for one KV head as columns (so that a query scores the keys a vector at a time; page by page as the pages
+     * store them where a page fills whole vectors, else the whole tile's), their values (as rows, or
      * as columns too for a head narrower than half a vector, whose rows would leave most lanes idle), each slot's
      * position and visibility, and one query head's scores, then weights. Tile slot {@code k * pageSize + slot}
      * is slot {@code slot} of the tile's k-th page.
      */
     private final class Tile {
+        /** This tile's index in {@link #tiles}. */
+        final int index;
         /** Pages a tile holds. */
         final int capacity;
         final float[] keys;
+        /** The keys in column blocks of {@link #keyBlockWidth} slots ({@link VectorMath#maskedColumnDots}). */
         final float[] keyColumns;
+        /** Whether the pages' key columns are scored where they are converted, a page per block. */
+        final boolean keysInPlace;
+        int keyBlockWidth;
         final float[] values;
         /** Whether the values are weighted as columns ({@link #valueColumns}) rather than rows. */
         final boolean valuesByColumn;
@@ -453,11 +614,13 @@ public final class PagedKvCache implements KvCache {
         int visible;
         int earlier;
 
-        Tile(int pageSize, int headDim) {
-            capacity = Math.max(1, TILE_FLOATS / (headDim * pageSize));
+        Tile(int index, int pageSize, int headDim) {
+            this.index = index;
+            capacity = tilePages(pageSize, headDim);
             int slots = capacity * pageSize;
             keys = new float[slots * headDim];
             keyColumns = new float[slots * headDim];
+            keysInPlace = memory.keysByColumn() && pageSize % VectorMath.lanes() == 0;
             values = new float[slots * headDim];
             valuesByColumn = 2 * headDim <= VectorMath.lanes();
             valueColumns = new float[valuesByColumn ? slots * headDim : 0];
@@ -477,19 +640,25 @@ public final class PagedKvCache implements KvCache {
         }
 
         /**
-         * Takes the pages from index {@code firstPage} of the block's layer table: converts their keys of one KV
-         * head into columns and reads their slots' positions and visibility.
+         * Takes the pages from index {@code firstPage} of the block's layer table, up to {@code endPage}: converts
+         * their keys of one KV head into columns and reads their slots' positions and visibility.
          */
-        void load(int firstPage, int kvHead) {
+        void load(int firstPage, int endPage, int kvHead) {
             this.firstPage = firstPage;
             int pageSize = pool.pageSize();
             int headDim = geometry.headDim();
-            pages = Math.min(capacity, block.pages.size() - firstPage);
+            pages = Math.min(capacity, endPage - firstPage);
             width = pages * pageSize;
+            float[] converted = keysInPlace ? keyColumns : keys;
             for (int k = 0; k < pages; k++) {
-                memory.readKeys(block.pages.get(firstPage + k), kvHead, keys, k * pageSize * headDim);
+                memory.readKeys(block.pages.get(firstPage + k), kvHead, converted, k * pageSize * headDim);
             }
-            transpose(keys, keyColumns);
+            keyBlockWidth = keysInPlace ? pageSize : width;
+            if (!keysInPlace && memory.keysByColumn()) {
+                joinPageColumns();
+            } else if (!keysInPlace) {
+                transpose(keys, keyColumns);
+            }
             Arrays.fill(liveMask, 0, width, Float.NEGATIVE_INFINITY);
             lastPosition = Integer.MIN_VALUE;
             firstHiding = Integer.MAX_VALUE;
@@ -527,6 +696,17 @@ public final class PagedKvCache implements KvCache {
             }
             if (valuesByColumn) {
                 transpose(values, valueColumns);
+            }
+        }
+
+        /** The pages' key columns (pageSize slots each) into the tile's columns (value d of every slot together). */
+        private void joinPageColumns() {
+            int pageSize = pool.pageSize();
+            int headDim = geometry.headDim();
+            for (int k = 0; k < pages; k++) {
+                for (int d = 0; d < headDim; d++) {
+                    System.arraycopy(keys, (k * headDim + d) * pageSize, keyColumns, d * width + k * pageSize, pageSize);
+                }
             }
         }
 
@@ -578,11 +758,17 @@ public final class PagedKvCache implements KvCache {
         }
     }
 
-    private void prepareBuffers(int pages, int count, boolean weights) {
+    private void prepareBuffers(int pages, int count, int states, boolean weights) {
         int rows = count * geometry.heads();
         if (runningMax.length < rows) {
             runningMax = new float[rows];
             runningSum = new float[rows];
+        }
+        if (rangeEarlier.length < states) {
+            rangeEarlier = new int[states];
+            rangeMax = new float[states * geometry.heads()];
+            rangeSum = new float[states * geometry.heads()];
+            rangeValues = new float[states * geometry.heads() * geometry.headDim()];
         }
         int slots = pages * pool.pageSize();
         if (weights) {

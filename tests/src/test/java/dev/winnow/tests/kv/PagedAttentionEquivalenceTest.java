@@ -24,27 +24,41 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * for random head counts (grouped-query included), head widths, page sizes, sequence lengths, dropped tokens,
  * storage types and blocks of causal queries. The reference reads the values the storage type keeps
  * (F16 or Q8_0 rounding), so the tolerance is the same tight one for every type: 1e-5 relative to the largest
- * value magnitude.
+ * value magnitude. Long sequences (up to 1,500 tokens) span several token ranges of the cache's flash-decoding
+ * split for heads of 32 and 64 values (ranges of 512 and 256 slots).
  */
 class PagedAttentionEquivalenceTest {
+    /** Pools of 1, 2 and 3 threads, at index threads - 1. */
+    private static final WorkerPool[] POOLS = new WorkerPool[3];
     private static WorkerPool workers;
 
     @BeforeContainer
     static void start() {
-        workers = new WorkerPool(2);
+        for (int t = 0; t < POOLS.length; t++) {
+            POOLS[t] = new WorkerPool(t + 1);
+        }
+        workers = POOLS[1];
     }
 
     @AfterContainer
     static void stop() {
-        workers.close();
+        for (WorkerPool pool : POOLS) {
+            pool.close();
+        }
+    }
+
+    /** A sequence length: short (within one token range) or long (several ranges for wide heads), half and half. */
+    private static int length(boolean longSequence, int shortLength, SplittableRandom random) {
+        return longSequence ? 200 + random.nextInt(1300) : shortLength;
     }
 
     @Property(tries = 1000)
     void pagedAttentionEqualsDenseReference(@ForAll @IntRange(min = 1, max = 3) int kvHeads,
                                             @ForAll @IntRange(min = 1, max = 3) int group,
-                                            @ForAll @IntRange(min = 0, max = 3) int headDimChoice,
+                                            @ForAll @IntRange(min = 0, max = 4) int headDimChoice,
                                             @ForAll @IntRange(min = 1, max = 20) int pageSize,
-                                            @ForAll @IntRange(min = 1, max = 70) int length,
+                                            @ForAll @IntRange(min = 1, max = 70) int shortLength,
+                                            @ForAll boolean longSequence,
                                             @ForAll @IntRange(min = 1, max = 4) int queries,
                                             @ForAll @IntRange(min = 0, max = 90) int dropPercent,
                                             @ForAll @IntRange(min = 0, max = 2) int storageChoice,
@@ -53,9 +67,10 @@ class PagedAttentionEquivalenceTest {
         GgmlType storage = storage(storageChoice, headDim);
         int heads = kvHeads * group;
         int kvDim = kvHeads * headDim;
+        SplittableRandom random = new SplittableRandom(seed);
+        int length = length(longSequence, shortLength, random);
         int count = Math.min(queries, length);
         int firstQuery = length - count;
-        SplittableRandom random = new SplittableRandom(seed);
 
         KvGeometry geometry = new KvGeometry(1, heads, kvHeads, headDim, length);
         try (PagePool pool = new PagePool(kvHeads, headDim, 0, pageSize, storage, 1 + length)) {
@@ -94,23 +109,27 @@ class PagedAttentionEquivalenceTest {
 
     /**
      * A block of queries (up to 130, so the block is cut into pieces across threads) gives each query, to the bit,
-     * what that query gets attending alone: a prompt block and decode steps agree. Tokens are dropped and others
-     * hidden from a position inside the block, so queries of one block see different tokens.
+     * what that query gets attending alone on 1, 2 or 3 threads: a prompt block and decode steps agree, whether a
+     * decode step's token ranges run on one thread or several. Tokens are dropped and others hidden from a position
+     * inside the block, so queries of one block see different tokens.
      */
     @Property(tries = 200)
     void aBlockGivesEachQueryWhatItGetsAlone(@ForAll @IntRange(min = 1, max = 3) int kvHeads,
                                             @ForAll @IntRange(min = 1, max = 3) int group,
-                                            @ForAll @IntRange(min = 0, max = 3) int headDimChoice,
+                                            @ForAll @IntRange(min = 0, max = 4) int headDimChoice,
                                             @ForAll @IntRange(min = 0, max = 2) int storageChoice,
                                             @ForAll @IntRange(min = 1, max = 64) int pageSize,
                                             @ForAll @IntRange(min = 1, max = 130) int count,
-                                            @ForAll @IntRange(min = 0, max = 200) int before,
+                                            @ForAll @IntRange(min = 0, max = 200) int shortBefore,
+                                            @ForAll boolean longSequence,
+                                            @ForAll @IntRange(min = 1, max = 3) int threads,
                                             @ForAll long seed) {
         int headDim = HEAD_DIMS[headDimChoice];
         GgmlType storage = storage(storageChoice, headDim);
         int heads = kvHeads * group;
-        int length = before + count;
         SplittableRandom random = new SplittableRandom(seed);
+        int before = length(longSequence, shortBefore, random);
+        int length = before + count;
         KvGeometry geometry = new KvGeometry(1, heads, kvHeads, headDim, length);
         try (PagePool pool = new PagePool(kvHeads, headDim, 0, pageSize, storage, 1 + length)) {
             PagedKvCache cache = new PagedKvCache(pool, geometry);
@@ -131,17 +150,19 @@ class PagedAttentionEquivalenceTest {
             int row = heads * headDim;
             for (int i = 0; i < count; i++) {
                 float[] alone = new float[row];
-                cache.attend(0, Arrays.copyOfRange(q, i * row, (i + 1) * row), alone, before + i, 1, workers, null);
+                cache.attend(0, Arrays.copyOfRange(q, i * row, (i + 1) * row), alone, before + i, 1,
+                        POOLS[threads - 1], null);
                 for (int x = 0; x < row; x++) {
                     assertTrue(Float.floatToIntBits(alone[x]) == Float.floatToIntBits(block[i * row + x]),
-                            "query %d of %d, value %d (%s, page size %d): alone %s, in the block %s".formatted(
-                                    i, count, x, storage, pageSize, alone[x], block[i * row + x]));
+                            "query %d of %d at %d, value %d (%s, page size %d, %d threads): alone %s, in the block %s"
+                                    .formatted(i, count, before + i, x, storage, pageSize, threads, alone[x],
+                                            block[i * row + x]));
                 }
             }
         }
     }
 
-    private static final int[] HEAD_DIMS = {4, 8, 12, 32};
+    private static final int[] HEAD_DIMS = {4, 8, 12, 32, 64};
 
     /** F32, F16 or Q8_0 by choice, F16 where Q8_0's blocks do not fit the head width. */
     private static GgmlType storage(int choice, int headDim) {

@@ -26,20 +26,27 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * logits) and the output matrix for that row alone. The final token's logits are, bit for bit, those of
  * {@link LlamaModel#forwardEveryToken}, which computes every row, and the pruner keeps the same tokens, for random
  * models (grouped-query included), prompts of 1 to 300 tokens in blocks of 1 to 128, and every pruning policy
- * (heavy hitters read every query's attention weights in the last layer, TOVA the final query's).
+ * (heavy hitters read every query's attention weights in the last layer, TOVA the final query's). The fourth shape
+ * has one head of 64 values and reads 256 tokens more: its final row alone, a decode-sized query, spans two or three
+ * of the cache's token ranges (256 slots each), which it may split across threads where every row's block cannot.
  */
 class PromptFinalRowProperties {
     private static final int VOCAB = 37;
-    private static final int CONTEXT = 320;
+    private static final int CONTEXT = 560;
+    /** Tokens the wide-head shape reads beyond the drawn length: one token range of 64-value heads. */
+    private static final int WIDE_EXTRA = 256;
+
     @Property(tries = 40)
     void finalLogitsAreThoseOfComputingEveryRow(@ForAll @IntRange(min = 1, max = 300) int length,
                                                 @ForAll @IntRange(min = 1, max = 128) int block,
-                                                @ForAll @IntRange(min = 0, max = 2) int shape,
+                                                @ForAll @IntRange(min = 0, max = 3) int shape,
                                                 @ForAll @IntRange(min = 0, max = 4) int policyChoice,
                                                 @ForAll long seed) throws Exception {
-        int[] heads = {4, 4, 2};
-        int[] kvHeads = {2, 4, 1};
-        int dim = 16;
+        int[] heads = {4, 4, 2, 1};
+        int[] kvHeads = {2, 4, 1, 1};
+        boolean wide = shape == 3;
+        int dim = wide ? 64 : 16;
+        length += wide ? WIDE_EXTRA : 0;
         float[] bias = {0.3f, 0.3f};
         TinyLlama tiny = TinyLlama.random(seed, dim, 2, heads[shape], kvHeads[shape], 40, VOCAB, CONTEXT,
                 dim / heads[shape], false).withDcp(TinyLlama.Dcp.random(seed + 1, 2, dim, 4, 0.5, bias));
