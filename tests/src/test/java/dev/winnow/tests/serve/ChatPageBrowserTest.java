@@ -25,6 +25,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class ChatPageBrowserTest {
     private static final String PAGE_SCRIPT = "document.getElementById";
+    /** Tokens the page asks for: at thousands of tokens a second the answer would still run for minutes. */
+    private static final int ANSWER_TOKENS = 2_000_000;
 
     @Test
     void typeAMessageWatchTheAnswerStreamAndStopIt(@TempDir Path dir) throws Exception {
@@ -34,7 +36,7 @@ class ChatPageBrowserTest {
         assumeTrue(Files.isExecutable(DevToolsBrowser.CHROMIUM),
                 "no " + DevToolsBrowser.CHROMIUM + " to drive the chat page (apt-get install chromium)");
         try (Model model = Model.load(SharedFiles.requireShared("models/stories260K.gguf"));
-             ServerHarness harness = new ServerHarness(model, new SchedulerConfig(2, 4, 32768, KvCacheConfig.defaults(),
+             ServerHarness harness = new ServerHarness(model, new SchedulerConfig(2, 4, ANSWER_TOKENS + 64, KvCacheConfig.defaults(),
                      PruningPolicy.parse("window:4:64"), 1), 64 * 1024, ConnectionLimits.DEFAULTS);
              DevToolsBrowser browser = new DevToolsBrowser(dir.resolve("profile"))) {
             HttpResponse<String> page = harness.get("/");
@@ -51,8 +53,9 @@ class ChatPageBrowserTest {
             browser.evaluate(PAGE_SCRIPT + "('apiKey').dispatchEvent(new Event('change')), true");
             browser.await(PAGE_SCRIPT + "('model').textContent === 'test-model'", 60);
 
-            // An answer long enough to be stopped part-way: 30,000 tokens, past the end of text.
-            browser.evaluate("(() => { " + PAGE_SCRIPT + "('maxTokens').value = '30000'; "
+            // An answer that cannot end before the page stops it, however fast the machine: past the end of text,
+            // and longer than the model runs in minutes (30,000 tokens once finished before the checks below).
+            browser.evaluate("(() => { " + PAGE_SCRIPT + "('maxTokens').value = '" + ANSWER_TOKENS + "'; "
                     + PAGE_SCRIPT + "('ignoreEos').checked = true; " + PAGE_SCRIPT + "('input').focus(); return true; })()");
             browser.type("Once upon a time");
             browser.press("Enter", 13);
