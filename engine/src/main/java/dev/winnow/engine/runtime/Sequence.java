@@ -138,7 +138,7 @@ public final class Sequence {
     public boolean readBlock() {
         int position = state.position();
         if (position < promptEnd) {
-            int count = Math.min(LlamaModel.DEFAULT_BLOCK, promptEnd - position);
+            int count = nextRead();
             boolean caughtUp = position + count == length;
             float[] out = engine.model().llama().forward(state, tokens, position, count, engine.state(), caughtUp);
             advance(count, out, 0);
