@@ -37,10 +37,10 @@ public final class PagedKvCache implements KvCache {
     private static final int RANGE_TILES = 4;
     /**
      * Tasks per thread a decode step split by range aims for. A task takes a token range's pages for as many KV
-     * heads as this allows (all of them, at depth): the pages are read once, front to back, where one task per KV
-     * head read a slice of each page and left the rest to another task, which kept the hardware prefetchers from
-     * running ahead of the reads of a cache that lies in memory, not in the processor's caches. Four: enough that
-     * a thread slowed by other programs hands ranges to the other, few enough that each task reads whole pages.
+     * heads as this allows (all of them, at depth), so that it reads its pages once, front to back, and their
+     * slots once, where one task per KV head read a slice of each page and left the rest to other tasks (a decode
+     * step reads its cache from memory, not from the processor's caches). Four: enough that a thread slowed by
+     * other programs hands ranges to the other, few enough that at depth each task reads whole pages.
      */
     private static final int DECODE_TASKS_PER_THREAD = 4;
 
