@@ -3,6 +3,7 @@ package dev.winnow.benchmarks;
 import dev.winnow.engine.kv.KvGeometry;
 import dev.winnow.engine.kv.PagePool;
 import dev.winnow.engine.kv.PagedKvCache;
+import dev.winnow.engine.model.LlamaModel;
 import dev.winnow.tensors.GgmlType;
 import dev.winnow.tensors.WorkerPool;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -18,6 +19,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -25,7 +27,11 @@ import java.util.concurrent.TimeUnit;
  * Attention of one layer over the paged KV cache ({@link PagedKvCache#attend}) with the heads of Llama-3.2-1B
  * ({@code llama1b}: 32 query heads, 8 KV heads of 64) or SmolLM-135M ({@code smol135m}: 9 query heads, 3 KV heads
  * of 64): {@code queries} new tokens (1 for a decode step, 32 for a prompt block) attending to {@code depth}
- * cached ones. Time per call; a decode step makes one call per layer.
+ * cached ones. Time per call; a decode step makes one call per layer. With {@code layers} above 1 the calls cycle
+ * through that many layers' caches, stored as a prompt stores them (blocks of {@link LlamaModel#DEFAULT_BLOCK}
+ * tokens, layer after layer within a block), so that their pages lie in memory as a real decode step finds them and
+ * a call reads its layer from memory, not from a cache that the previous call warmed (30 layers of the 135M shape
+ * at d3584 hold 82 MB).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -67,27 +73,39 @@ public class AttentionBenchmark {
     @Param({"1", "2"})
     public int threads;
 
+    /** Layers the calls cycle through: 1 measures the kernel in cache, 30 (the 135M shape's) a decode step's reads. */
+    @Param({"1"})
+    public int layers;
+
     private PagePool pages;
     private PagedKvCache cache;
     private WorkerPool pool;
     private float[] q;
     private float[] out;
+    private int layer;
 
     @Setup
     public void setUp() {
         int heads = shape.heads;
         int kvHeads = shape.kvHeads;
         int capacity = depth + queries;
-        KvGeometry geometry = new KvGeometry(1, heads, kvHeads, HEAD_DIM, capacity);
-        pages = new PagePool(kvHeads, HEAD_DIM, 0, pageSize, storage, (capacity + pageSize - 1) / pageSize);
+        KvGeometry geometry = new KvGeometry(layers, heads, kvHeads, HEAD_DIM, capacity);
+        pages = new PagePool(kvHeads, HEAD_DIM, 0, pageSize, storage, layers * ((capacity + pageSize - 1) / pageSize));
         cache = new PagedKvCache(pages, geometry);
         SplittableRandom random = new SplittableRandom(3);
         int kvDim = kvHeads * HEAD_DIM;
         float[] k = RandomMatrices.vector(capacity * kvDim, random);
         float[] v = RandomMatrices.vector(capacity * kvDim, random);
         // The cached tokens, then the block that attends: stored up front, as the forward pass stores a block's
-        // keys before its queries attend.
-        cache.store(0, 0, capacity, k, v);
+        // keys before its queries attend. Every layer holds the same keys and values.
+        for (int first = 0; first < capacity; first += LlamaModel.DEFAULT_BLOCK) {
+            int count = Math.min(LlamaModel.DEFAULT_BLOCK, capacity - first);
+            float[] blockKeys = Arrays.copyOfRange(k, first * kvDim, (first + count) * kvDim);
+            float[] blockValues = Arrays.copyOfRange(v, first * kvDim, (first + count) * kvDim);
+            for (int l = 0; l < layers; l++) {
+                cache.store(l, first, count, blockKeys, blockValues);
+            }
+        }
         q = RandomMatrices.vector(queries * heads * HEAD_DIM, random);
         out = new float[q.length];
         pool = new WorkerPool(threads);
@@ -101,7 +119,8 @@ public class AttentionBenchmark {
 
     @Benchmark
     public float[] attend() {
-        cache.attend(0, q, out, depth, queries, pool, null);
+        layer = (layer + 1) % layers;
+        cache.attend(layer, q, out, depth, queries, pool, null);
         return out;
     }
 }

@@ -35,6 +35,14 @@ public final class PagedKvCache implements KvCache {
      * little, few enough that a sequence of a thousand tokens already keeps two threads busy.
      */
     private static final int RANGE_TILES = 4;
+    /**
+     * Tasks per thread a decode step split by range aims for. A task takes a token range's pages for as many KV
+     * heads as this allows (all of them, at depth), so that it reads its pages once, front to back, and their
+     * slots once, where one task per KV head read a slice of each page and left the rest to other tasks (a decode
+     * step reads its cache from memory, not from the processor's caches). Four: enough that a thread slowed by
+     * other programs hands ranges to the other, few enough that at depth each task reads whole pages.
+     */
+    private static final int DECODE_TASKS_PER_THREAD = 4;
 
     private final PagePool pool;
     private final PageMemory memory;
@@ -52,10 +60,12 @@ public final class PagedKvCache implements KvCache {
     private int blockCount;
     private AttentionWeights blockWeights;
     /**
-     * Pieces of each KV head's work, one task per KV head and piece: the token ranges of a decode step's single
-     * query ({@link #blockByRange}), else slices of the block's query rows.
+     * Pieces of each KV head's work, one task per KV head and piece: slices of the block's query rows. A decode
+     * step split by range ({@link #blockByRange}) has instead {@link #rangeParts} tasks per token range, each for
+     * a run of KV heads.
      */
     private int blockPieces;
+    private int rangeParts;
     private boolean blockByRange;
     private int blockRanges;
     private final Layer[] layers;
@@ -319,8 +329,8 @@ public final class PagedKvCache implements KvCache {
         // Otherwise query rows are split only as far as it takes to give every thread work: each piece converts
         // the pages once more. Not at all when weights are recorded: the pieces of a KV head would add to its
         // heads' weight sums at the same time.
-        blockPieces = blockByRange ? blockRanges
-                : weights != null ? 1 : Math.min(count, Math.ceilDiv(2 * workers.threads(), geometry.kvHeads()));
+        blockPieces = weights != null ? 1 : Math.min(count, Math.ceilDiv(2 * workers.threads(), geometry.kvHeads()));
+        rangeParts = Math.min(geometry.kvHeads(), Math.ceilDiv(DECODE_TASKS_PER_THREAD * workers.threads(), blockRanges));
         prepareBuffers(table.pages.size(), count, blockByRange ? blockRanges : count, weights != null);
         block = table;
         blockQueries = q;
@@ -328,7 +338,7 @@ public final class PagedKvCache implements KvCache {
         blockStart = firstPosition;
         blockCount = count;
         blockWeights = weights;
-        int tasks = geometry.kvHeads() * blockPieces;
+        int tasks = blockByRange ? blockRanges * rangeParts : geometry.kvHeads() * blockPieces;
         prepareTiles(Math.max(1, Math.min(tasks, workers.threads())));
         if ((long) live * geometry.heads() * geometry.headDim() * count < PARALLEL_WORK_THRESHOLD) {
             attendPieces(0, tasks);
@@ -348,18 +358,22 @@ public final class PagedKvCache implements KvCache {
     }
 
     /**
-     * Tasks [first, end) of the {@link #attend} call in progress: task t is KV head t / pieces and piece
-     * t % pieces, a token range of the decode step's query or a slice of the block's rows.
+     * Tasks [first, end) of the {@link #attend} call in progress. A decode step split by range: task t is token
+     * range t / parts and the t % parts-th run of its KV heads, so that the tasks running at once read neighbouring
+     * pages. Otherwise task t is KV head t / pieces and the t % pieces-th slice of the block's rows.
      */
     private void attendPieces(int first, int end) {
         Tile tile = claimTile();
         try {
             for (int task = first; task < end; task++) {
-                int kvHead = task / blockPieces;
-                int piece = task % blockPieces;
                 if (blockByRange) {
-                    attendRange(tile, kvHead, 0, 1, piece, piece);
+                    int range = task / rangeParts;
+                    int part = task % rangeParts;
+                    int kvHeads = geometry.kvHeads();
+                    attendRange(tile, part * kvHeads / rangeParts, (part + 1) * kvHeads / rangeParts, 0, 1, range, range);
                 } else {
+                    int kvHead = task / blockPieces;
+                    int piece = task % blockPieces;
                     attendRows(tile, kvHead, piece * blockCount / blockPieces, (piece + 1) * blockCount / blockPieces);
                 }
             }
@@ -408,7 +422,7 @@ public final class PagedKvCache implements KvCache {
             }
         }
         for (int range = 0; range < blockRanges; range++) {
-            attendRange(tile, kvHead, firstRow, endRow, range, firstRow);
+            attendRange(tile, kvHead, kvHead + 1, firstRow, endRow, range, firstRow);
             for (int i = firstRow; i < endRow; i++) {
                 for (int head = firstHead; head < endHead; head++) {
                     mergeRange(i * heads + head, i * heads + head);
@@ -445,55 +459,67 @@ public final class PagedKvCache implements KvCache {
     }
 
     /**
-     * The partial softmax of the block's query rows [firstRow, endRow) for the query heads of one KV head over
-     * one token range's pages, a tile at a time, into the range state rows from {@code firstState}: each tile's
-     * keys and values are converted once for all those rows and heads, and every (row, head) keeps a running
-     * maximum score and sum of weights (online softmax) with its weighted values so far, rescaled whenever the
-     * maximum rises.
+     * The partial softmax of the block's query rows [firstRow, endRow) for the query heads of KV heads
+     * [firstKvHead, endKvHead) over one token range's pages, a tile at a time, into the range state rows from
+     * {@code firstState}: each tile's keys and values of a KV head are converted once for all those rows and its
+     * heads, and every (row, head) keeps a running maximum score and sum of weights (online softmax) with its
+     * weighted values so far, rescaled whenever the maximum rises. A (row, head)'s arithmetic is the same whichever
+     * KV heads share the call.
      */
-    private void attendRange(Tile tile, int kvHead, int firstRow, int endRow, int range, int firstState) {
-        float[] q = blockQueries;
+    private void attendRange(Tile tile, int firstKvHead, int endKvHead, int firstRow, int endRow, int range,
+                             int firstState) {
         int heads = geometry.heads();
         int headDim = geometry.headDim();
-        int firstHead = kvHead * geometry.groupSize();
-        int endHead = firstHead + geometry.groupSize();
         for (int state = firstState; state < firstState + endRow - firstRow; state++) {
-            for (int head = firstHead; head < endHead; head++) {
+            for (int head = firstKvHead * geometry.groupSize(); head < endKvHead * geometry.groupSize(); head++) {
                 int at = state * heads + head;
                 rangeMax[at] = Float.NEGATIVE_INFINITY;
                 rangeSum[at] = 0;
                 Arrays.fill(rangeValues, at * headDim, (at + 1) * headDim, 0f);
             }
-            if (kvHead == 0) {
+            if (firstKvHead == 0) {
                 rangeEarlier[state] = 0;
             }
         }
         for (int p = range * rangePages, end = Math.min(block.pages.size(), p + rangePages); p < end; p += tile.capacity) {
-            tile.load(p, end, kvHead);
-            tile.loadValues(kvHead);
-            for (int i = firstRow; i < endRow; i++) {
-                float[] mask = tile.maskFor(blockStart + i);
-                if (tile.visible == 0) {
-                    continue;
+            tile.loadSlots(p, end);
+            for (int kvHead = firstKvHead; kvHead < endKvHead; kvHead++) {
+                tile.loadKeys(kvHead);
+                tile.loadValues(kvHead);
+                attendTile(tile, kvHead, firstRow, endRow, firstState);
+            }
+        }
+    }
+
+    /** Adds the tile loaded for one KV head to the range states of rows [firstRow, endRow) ({@link #attendRange}). */
+    private void attendTile(Tile tile, int kvHead, int firstRow, int endRow, int firstState) {
+        float[] q = blockQueries;
+        int heads = geometry.heads();
+        int headDim = geometry.headDim();
+        int firstHead = kvHead * geometry.groupSize();
+        int endHead = firstHead + geometry.groupSize();
+        for (int i = firstRow; i < endRow; i++) {
+            float[] mask = tile.maskFor(blockStart + i);
+            if (tile.visible == 0) {
+                continue;
+            }
+            int state = firstState + i - firstRow;
+            if (kvHead == 0) {
+                rangeEarlier[state] += tile.earlier;
+            }
+            for (int head = firstHead; head < endHead; head++) {
+                int at = state * heads + head;
+                int valuesOffset = at * headDim;
+                float tileMax = VectorMath.maskedColumnDots(q, (i * heads + head) * headDim, headDim,
+                        tile.keyColumns, tile.width, tile.keyBlockWidth, scale, mask, tile.scores);
+                if (tileMax > rangeMax[at]) {
+                    float rescale = VectorMath.exp(rangeMax[at] - tileMax);
+                    VectorMath.scale(rangeValues, valuesOffset, headDim, rescale);
+                    rangeSum[at] *= rescale;
+                    rangeMax[at] = tileMax;
                 }
-                int state = firstState + i - firstRow;
-                if (kvHead == 0) {
-                    rangeEarlier[state] += tile.earlier;
-                }
-                for (int head = firstHead; head < endHead; head++) {
-                    int at = state * heads + head;
-                    int valuesOffset = at * headDim;
-                    float tileMax = VectorMath.maskedColumnDots(q, (i * heads + head) * headDim, headDim,
-                            tile.keyColumns, tile.width, tile.keyBlockWidth, scale, mask, tile.scores);
-                    if (tileMax > rangeMax[at]) {
-                        float rescale = VectorMath.exp(rangeMax[at] - tileMax);
-                        VectorMath.scale(rangeValues, valuesOffset, headDim, rescale);
-                        rangeSum[at] *= rescale;
-                        rangeMax[at] = tileMax;
-                    }
-                    rangeSum[at] += VectorMath.expShifted(tile.scores, 0, tile.width, rangeMax[at]);
-                    tile.addWeightedValues(rangeValues, valuesOffset);
-                }
+                rangeSum[at] += VectorMath.expShifted(tile.scores, 0, tile.width, rangeMax[at]);
+                tile.addWeightedValues(rangeValues, valuesOffset);
             }
         }
     }
@@ -550,7 +576,8 @@ public final class PagedKvCache implements KvCache {
         int headDim = geometry.headDim();
         int group = geometry.groupSize();
         for (int p = 0, pages = block.pages.size(); p < pages; p += tile.capacity) {
-            tile.load(p, pages, kvHead);
+            tile.loadSlots(p, pages);
+            tile.loadKeys(kvHead);
             for (int i = recordFrom; i < endRow; i++) {
                 float[] mask = tile.maskFor(blockStart + i);
                 if (tile.visible == 0) {
@@ -640,25 +667,14 @@ public final class PagedKvCache implements KvCache {
         }
 
         /**
-         * Takes the pages from index {@code firstPage} of the block's layer table, up to {@code endPage}: converts
-         * their keys of one KV head into columns and reads their slots' positions and visibility.
+         * Takes the pages from index {@code firstPage} of the block's layer table, up to {@code endPage}: reads their
+         * slots' positions and visibility. Their keys and values are then loaded KV head by KV head.
          */
-        void load(int firstPage, int endPage, int kvHead) {
+        void loadSlots(int firstPage, int endPage) {
             this.firstPage = firstPage;
             int pageSize = pool.pageSize();
-            int headDim = geometry.headDim();
             pages = Math.min(capacity, endPage - firstPage);
             width = pages * pageSize;
-            float[] converted = keysInPlace ? keyColumns : keys;
-            for (int k = 0; k < pages; k++) {
-                memory.readKeys(block.pages.get(firstPage + k), kvHead, converted, k * pageSize * headDim);
-            }
-            keyBlockWidth = keysInPlace ? pageSize : width;
-            if (!keysInPlace && memory.keysByColumn()) {
-                joinPageColumns();
-            } else if (!keysInPlace) {
-                transpose(keys, keyColumns);
-            }
             Arrays.fill(liveMask, 0, width, Float.NEGATIVE_INFINITY);
             lastPosition = Integer.MIN_VALUE;
             firstHiding = Integer.MAX_VALUE;
@@ -677,6 +693,22 @@ public final class PagedKvCache implements KvCache {
                     lastPosition = Math.max(lastPosition, positions[at]);
                     firstHiding = Math.min(firstHiding, visibleUntil[at]);
                 }
+            }
+        }
+
+        /** Converts the tile's keys of one KV head into columns. */
+        void loadKeys(int kvHead) {
+            int pageSize = pool.pageSize();
+            int headDim = geometry.headDim();
+            float[] converted = keysInPlace ? keyColumns : keys;
+            for (int k = 0; k < pages; k++) {
+                memory.readKeys(block.pages.get(firstPage + k), kvHead, converted, k * pageSize * headDim);
+            }
+            keyBlockWidth = keysInPlace ? pageSize : width;
+            if (!keysInPlace && memory.keysByColumn()) {
+                joinPageColumns();
+            } else if (!keysInPlace) {
+                transpose(keys, keyColumns);
             }
         }
 
