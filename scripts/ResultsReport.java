@@ -27,8 +27,8 @@ public class ResultsReport {
     static final Map<String, String> NAMES = Map.of("dense-base", "stories260K, dense (original)",
             "dcp-textdistill", "DCP, distilled on the text",
             "dcp-sweep", "DCP, the headline module steered (--prune dcp:keep=F, calibrated)",
-            "dcp-module", "DCP, distilled on the text, module only (the original's weights)",
-            "dcp-recent", "DCP, the module-only model with the last W tokens kept (--prune dcp:offset=X:recent=W)",
+            "dcp-module", "DCP, module only",
+            "dcp-recent", "DCP, module only, last W kept",
             "window", "StreamingLLM window", "h2o", "H2O", "tova", "TOVA");
     static final Map<String, String> COLORS = Map.of("dcp-textdistill", "#9467bd", "dcp-sweep", "#d62728",
             "dcp-module", "#8c564b", "dcp-recent", "#ff7f0e", "window", "#1f77b4",
