@@ -21,7 +21,7 @@ import java.util.Arrays;
  * {@code budget=N}: the module votes; when the votes leave a query more than N - 1 earlier tokens, the
  * lowest-scoring go and the layer's offset falls by {@link #OFFSET_STEP}; when the votes dropped tokens the budget
  * had room for, the offset rises by as much. The offsets start afresh with every sequence, so the decisions depend
- * only on the sequence's tokens. With a recent window of W, a query votes only on tokens at least W positions behind
+ * only on the sequence's tokens. With a recent window of W, a query votes only on tokens more than W positions behind
  * it: the last W are always seen, and a token leaves only once the module votes it out after that.
  */
 final class DcpPruner extends CachePruner {

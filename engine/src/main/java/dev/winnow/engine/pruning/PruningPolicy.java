@@ -48,7 +48,7 @@ public sealed interface PruningPolicy {
 
     /**
      * The learned DCP module of the model or its adapter, deciding alone or steered toward a {@code target}; the
-     * module votes only on tokens at least {@code recent} positions behind the query (0: on every earlier token),
+     * module votes only on tokens more than {@code recent} positions behind the query (0: on every earlier token),
      * so the last {@code recent} stay in view.
      */
     record Dcp(DcpTarget target, int recent) implements PruningPolicy {
