@@ -2,7 +2,7 @@
 # Regenerates every model, measurement, table and figure of docs/results.md from scratch, into build/results/,
 # and writes the headline model to build/results/stories260K-dcp-best.gguf (a complete model: `--prune dcp`
 # needs no adapter).
-#   scripts/reproduce-results.sh                 (about 35 minutes on 2 idle cores)
+#   scripts/reproduce-results.sh                 (42 minutes at a load average of 9-14 on 2 cores, 2026-12-07)
 #   STEPS=10 scripts/reproduce-results.sh        (a quick run through every stage, a few minutes; poor models)
 # Settings can be changed through the environment: STEPS (training steps, default 150), JOBS (processes run
 # side by side, default 2; each training and evaluation uses one thread), BEST_GAMMA (the headline recipe's
