@@ -27,10 +27,14 @@ public class ResultsReport {
     static final Map<String, String> NAMES = Map.of("dense-base", "stories260K, dense (original)",
             "dcp-textdistill", "DCP, distilled on the text",
             "dcp-sweep", "DCP, the headline module steered (--prune dcp:keep=F, calibrated)",
+            "dcp-module", "DCP, module only",
+            "dcp-recent", "DCP, module only, last W kept",
             "window", "StreamingLLM window", "h2o", "H2O", "tova", "TOVA");
-    static final Map<String, String> COLORS = Map.of("dcp-textdistill", "#9467bd", "dcp-sweep", "#d62728", "window", "#1f77b4",
+    static final Map<String, String> COLORS = Map.of("dcp-textdistill", "#9467bd", "dcp-sweep", "#d62728",
+            "dcp-module", "#8c564b", "dcp-recent", "#ff7f0e", "window", "#1f77b4",
             "h2o", "#2ca02c", "tova", "#17becf", "dense-base", "#7f7f7f");
-    static final List<String> KINDS = List.of("dense-base", "dcp-textdistill", "dcp-sweep", "window", "h2o", "tova");
+    static final List<String> KINDS = List.of("dense-base", "dcp-textdistill", "dcp-sweep", "dcp-module", "dcp-recent", "window",
+            "h2o", "tova");
     static final List<String> HEURISTICS = List.of("window", "h2o", "tova");
     /** The goal's operating point: at most this fraction of (query, earlier token) pairs kept. */
     static final double GOAL_PAIRS_KEPT = 0.2;
@@ -95,7 +99,7 @@ public class ResultsReport {
                 List.of(new double[] {xMin, original}, new double[] {1, original}), true, false, true));
         chart.add(new SvgChart.Series("1.05x the original (goal)", "#e377c2",
                 List.of(new double[] {xMin, GOAL_RATIO * original}, new double[] {1, GOAL_RATIO * original}), true, false, true));
-        for (String kind : List.of("window", "h2o", "tova", "dcp-textdistill", "dcp-sweep")) {
+        for (String kind : List.of("window", "h2o", "tova", "dcp-textdistill", "dcp-sweep", "dcp-module", "dcp-recent")) {
             List<double[]> points = all.stream().filter(m -> m.kind().equals(kind))
                     .sorted(Comparator.comparingDouble(Measurement::pairsKept))
                     .map(m -> new double[] {m.pairsKept(), m.perplexity()}).toList();

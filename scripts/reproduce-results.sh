@@ -2,13 +2,15 @@
 # Regenerates every model, measurement, table and figure of docs/results.md from scratch, into build/results/,
 # and writes the headline model to build/results/stories260K-dcp-best.gguf (a complete model: `--prune dcp`
 # needs no adapter).
-#   scripts/reproduce-results.sh                 (about 35 minutes on 2 idle cores)
+#   scripts/reproduce-results.sh                 (42 minutes at a load average of 9-14 on 2 cores, 2026-12-07)
 #   STEPS=10 scripts/reproduce-results.sh        (a quick run through every stage, a few minutes; poor models)
 # Settings can be changed through the environment: STEPS (training steps, default 150), JOBS (processes run
 # side by side, default 2; each training and evaluation uses one thread), BEST_GAMMA (the headline recipe's
 # gamma, default 0.2), GAMMAS (the other gammas of the same recipe, for the curve, default "0.1 0.04"), SWEEP (the
 # kept fractions the headline module is steered to with --prune dcp:keep=F, default "0.1 ... 0.9"; the module is
-# calibrated for it on the first 30 training stories, and the headline model file carries that calibration). A late step
+# calibrated for it on the first 30 training stories, and the headline model file carries that calibration), RECENT
+# (W:X pairs: the module-only model measured with --prune dcp:offset=X:recent=W, default "32:-60 48:-50 64:-50 64:-40
+# 96:-60 96:-40 96:-30"). A late step
 # renders the headline model's --explain page on a held-out story and screenshots it with headless Chromium into
 # docs/results-explain.png (skipped, saying so, without Chromium; scripts/explain-screenshot.sh redoes it alone).
 set -euo pipefail
@@ -20,6 +22,7 @@ jobs_max="${JOBS:-2}"
 best_gamma="${BEST_GAMMA:-0.2}"
 gammas="${GAMMAS:-0.1 0.04}"
 sweep="${SWEEP:-0.1 0.15 0.2 0.25 0.3 0.36 0.4 0.45 0.5 0.6 0.75 0.9}"
+recent="${RECENT:-32:-60 48:-50 64:-50 64:-40 96:-60 96:-40 96:-30}"
 out=build/results
 base=../shared/models/stories260K.gguf
 corpus=../shared/data/tinystories-dev.txt
@@ -67,6 +70,11 @@ for gamma in $best_gamma $gammas; do
   spawn "$out/stories260K-dcp-textdistill-gamma$gamma.log" winnow train-pruning -m "$base" "${train_text[@]}" --distill \
     --gamma "$gamma" "${common[@]}" -o "$out/stories260K-dcp-textdistill-gamma$gamma.gguf"
 done
+#    The same recipe with the base frozen (the model stays the original, plus a module): the model of the recent-window
+#    points, since it keeps the original's weights.
+module_model="$out/stories260K-dcp-module-distill-gamma0.04.gguf"
+spawn "$out/stories260K-dcp-module-distill-gamma0.04.log" winnow train-pruning -m "$base" "${train_text[@]}" --distill \
+  --mode module --gamma 0.04 "${common[@]}" -o "$module_model"
 finish
 # The headline model, calibrated for --prune dcp:keep=F while the measurements below run: the kept fraction at a
 # series of offsets on its bias, measured on a sample of the training text (its first 30 stories), recorded in
@@ -88,6 +96,12 @@ measure() { # KIND LABEL MODEL [options...]
 measure dense-base none "$base"
 for gamma in $best_gamma $gammas; do
   measure dcp-textdistill "gamma$gamma" "$out/stories260K-dcp-textdistill-gamma$gamma.gguf" --prune dcp --kl-base "$base"
+done
+measure dcp-module gamma0.04 "$module_model" --prune dcp --kl-base "$base"
+# The module-only model with the last W tokens always kept: it votes only on older ones, with X on its bias.
+for point in $recent; do
+  measure dcp-recent "offset=${point#*:}:recent=${point%%:*}" "$module_model" --prune "dcp:offset=${point#*:}:recent=${point%%:*}" \
+    --kl-base "$base"
 done
 for w in 16 32 64 96 128 192; do
   measure window "window:4:$w" "$base" --prune "window:4:$w"

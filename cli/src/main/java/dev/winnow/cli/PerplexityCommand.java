@@ -77,7 +77,7 @@ final class PerplexityCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         PruningPolicy policy = pruneOptions.policy();
         modelOptions.validate();
-        if (calibrated != null && !(policy instanceof PruningPolicy.Dcp(DcpTarget.Own _))) {
+        if (calibrated != null && !(policy instanceof PruningPolicy.Dcp(DcpTarget.Own _, int recent) && recent == 0)) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--calibrate measures the module's own decisions: it needs --prune dcp, not " + policy);
         }

@@ -13,7 +13,8 @@ final class PruneOptions {
     @Option(names = "--prune", paramLabel = "SPEC",
             description = "Pruning policy: none, dcp (the learned module), dcp:keep=F (the module steered to keep about "
                     + "a fraction F of the context), dcp:budget=N (the module steered to hold at most N tokens per "
-                    + "layer), dcp:offset=X (X added to every layer's bias: more kept above 0, fewer below), window:S:W (first S and last W tokens), "
+                    + "layer), dcp:offset=X (X added to every layer's bias: more kept above 0, fewer below), dcp:recent=W or "
+                    + "dcp:offset=X:recent=W (the module votes only on tokens more than W behind the query: the last W stay), window:S:W (first S and last W tokens), "
                     + "h2o:B:W (B heavy hitters and the last W), tova:B (at most B, least attended-to goes) "
                     + "(default: ${DEFAULT-VALUE}).")
     String spec = "none";

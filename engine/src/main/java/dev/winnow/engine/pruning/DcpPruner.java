@@ -21,7 +21,8 @@ import java.util.Arrays;
  * {@code budget=N}: the module votes; when the votes leave a query more than N - 1 earlier tokens, the
  * lowest-scoring go and the layer's offset falls by {@link #OFFSET_STEP}; when the votes dropped tokens the budget
  * had room for, the offset rises by as much. The offsets start afresh with every sequence, so the decisions depend
- * only on the sequence's tokens.
+ * only on the sequence's tokens. With a recent window of W, a query votes only on tokens more than W positions behind
+ * it: the last W are always seen, and a token leaves only once the module votes it out after that.
  */
 final class DcpPruner extends CachePruner {
     /** How far one step moves a layer's offset: small against the scores' spread, large enough to cross it in a story. */
@@ -29,6 +30,8 @@ final class DcpPruner extends CachePruner {
 
     private final PruningModule module;
     private final DcpTarget target;
+    /** How many of the latest earlier tokens every query sees without a vote. */
+    private final int recent;
     private final boolean steered;
     /** Whether the module's votes drop tokens (all but keep=F, where its scores only rank them). */
     private final boolean votes;
@@ -43,10 +46,11 @@ final class DcpPruner extends CachePruner {
     /** The interaction key of the token being voted on. */
     private final float[] tokenKey;
 
-    DcpPruner(PruningModule module, DcpTarget requested, PagedKvCache cache, PruningTrace trace) {
+    DcpPruner(PruningModule module, DcpTarget requested, int recent, PagedKvCache cache, PruningTrace trace) {
         super(cache, trace);
         this.module = module;
         this.target = requested.resolve(module);
+        this.recent = recent;
         this.steered = !(target instanceof DcpTarget.Own || target instanceof DcpTarget.Offset);
         this.initialOffset = target instanceof DcpTarget.Offset(double shift) ? (float) shift : 0f;
         this.votes = !(target instanceof DcpTarget.Keep);
@@ -71,6 +75,7 @@ final class DcpPruner extends CachePruner {
         // Each query of the block, in order, scores (and votes on) the earlier tokens it still sees.
         for (int i = 0; i < count; i++) {
             int step = firstPosition + i;
+            int votedBelow = step - recent;
             float bias = m.bias() + offsets[layer];
             int seen = 0;
             int dropped = 0;
@@ -78,7 +83,7 @@ final class DcpPruner extends CachePruner {
             while (tokens.next()) {
                 int position = tokens.position();
                 int slot = tokens.slot();
-                if (position >= step || cache.visibleUntil(slot) <= step) {
+                if (position >= votedBelow || cache.visibleUntil(slot) <= step) {
                     continue;
                 }
                 cache.readInteractionKey(slot, tokenKey);

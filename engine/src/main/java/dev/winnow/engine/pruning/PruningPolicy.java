@@ -10,7 +10,8 @@ import dev.winnow.engine.model.PruningModule;
  * Which tokens leave the KV cache, chosen with {@code --prune SPEC}: {@code none}; {@code dcp} (the learned
  * module), {@code dcp:keep=F} (the module steered to keep about a fraction F of the (query, earlier token) pairs),
  * {@code dcp:budget=N} (the module steered to hold at most N tokens per layer), {@code dcp:offset=X} (X added to
- * every layer's bias); {@code window:S:W} (StreamingLLM: the first S tokens and the last W); {@code h2o:B:W} (the B heavy
+ * every layer's bias), {@code dcp:recent=W} (the last W tokens always seen; also after {@code dcp:offset=X:});
+ * {@code window:S:W} (StreamingLLM: the first S tokens and the last W); {@code h2o:B:W} (the B heavy
  * hitters by accumulated attention plus the last W); {@code tova:B} (drop the least attended-to token of the
  * current query while over B). Every policy frees slots physically, per layer.
  */
@@ -45,16 +46,36 @@ public sealed interface PruningPolicy {
         }
     }
 
-    /** The learned DCP module of the model or its adapter, deciding alone or steered toward a {@code target}. */
-    record Dcp(DcpTarget target) implements PruningPolicy {
+    /**
+     * The learned DCP module of the model or its adapter, deciding alone or steered toward a {@code target}; the
+     * module votes only on tokens more than {@code recent} positions behind the query (0: on every earlier token),
+     * so the last {@code recent} stay in view.
+     */
+    record Dcp(DcpTarget target, int recent) implements PruningPolicy {
+        public Dcp {
+            if (recent < 0) {
+                throw new IllegalArgumentException("recent=W needs W >= 0, got " + recent);
+            }
+            if (recent > 0 && !(target instanceof DcpTarget.Own || target instanceof DcpTarget.Offset)) {
+                // keep=F's calibration and budget=N's limit were made for a module that votes on every token.
+                throw new IllegalArgumentException("recent=W goes with the module's own decisions or offset=X, not "
+                        + target.spec().substring("dcp:".length()));
+            }
+        }
+
         /** The module's own decisions. */
         public Dcp() {
             this(new DcpTarget.Own());
         }
 
+        /** Steered toward {@code target}, voting on every earlier token. */
+        public Dcp(DcpTarget target) {
+            this(target, 0);
+        }
+
         @Override
         public Pruner create(Model model, PagedKvCache cache, PruningTrace trace) {
-            return new DcpPruner(module(model), target, cache, trace);
+            return new DcpPruner(module(model), target, recent, cache, trace);
         }
 
         @Override
@@ -77,7 +98,7 @@ public sealed interface PruningPolicy {
 
         @Override
         public String toString() {
-            return target.spec();
+            return recent == 0 ? target.spec() : target.spec() + ":recent=" + recent;
         }
     }
 
@@ -144,14 +165,14 @@ public sealed interface PruningPolicy {
         try {
             return switch (parts[0]) {
                 case "none" -> arity(parts, 1, new None());
-                case "dcp" -> parts.length == 2 ? new Dcp(target(parts[1])) : arity(parts, 1, new Dcp());
+                case "dcp" -> dcp(parts);
                 case "window" -> arity(parts, 3, parts.length == 3 ? new Window(number(parts[1]), number(parts[2])) : null);
                 case "h2o" -> arity(parts, 3, parts.length == 3 ? new HeavyHitters(number(parts[1]), number(parts[2])) : null);
                 case "tova" -> arity(parts, 2, parts.length == 2 ? new Tova(number(parts[1])) : null);
                 default -> throw new IllegalArgumentException("unknown pruning policy '%s'".formatted(parts[0]));
             };
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--prune %s: %s (use none, dcp, dcp:keep=F, dcp:budget=N, dcp:offset=X, window:S:W, h2o:B:W or tova:B)"
+            throw new IllegalArgumentException("--prune %s: %s (use none, dcp, dcp:keep=F, dcp:budget=N, dcp:offset=X, dcp:recent=W, window:S:W, h2o:B:W or tova:B)"
                     .formatted(spec, e.getMessage()));
         }
     }
@@ -163,7 +184,26 @@ public sealed interface PruningPolicy {
         return policy;
     }
 
-    /** Reads the part after {@code dcp:}: {@code keep=F}, {@code budget=N} or {@code offset=X}. */
+    /** Reads {@code dcp[:TARGET][:recent=W]}, the target one of {@code keep=F}, {@code budget=N} and {@code offset=X}, in either order. */
+    private static PruningPolicy dcp(String[] parts) {
+        if (parts.length > 3) {
+            throw new IllegalArgumentException("'dcp' takes at most a target and recent=W");
+        }
+        DcpTarget target = null;
+        Integer recent = null;
+        for (int i = 1; i < parts.length; i++) {
+            if (parts[i].startsWith("recent=") && recent == null) {
+                recent = number(parts[i].substring("recent=".length()));
+            } else if (target == null) {
+                target = target(parts[i]);
+            } else {
+                throw new IllegalArgumentException("'dcp' takes one target");
+            }
+        }
+        return new Dcp(target == null ? new DcpTarget.Own() : target, recent == null ? 0 : recent);
+    }
+
+    /** Reads a target: {@code keep=F}, {@code budget=N} or {@code offset=X}. */
     private static DcpTarget target(String text) {
         int equals = text.indexOf('=');
         String value = text.substring(equals + 1);
@@ -171,7 +211,7 @@ public sealed interface PruningPolicy {
             case "keep" -> new DcpTarget.Keep(decimal(value, "a fraction"));
             case "budget" -> new DcpTarget.Budget(number(value));
             case "offset" -> new DcpTarget.Offset(decimal(value, "a number"));
-            default -> throw new IllegalArgumentException("'dcp:%s' is none of keep=F, budget=N and offset=X".formatted(text));
+            default -> throw new IllegalArgumentException("'dcp:%s' is none of keep=F, budget=N, offset=X and recent=W".formatted(text));
         };
     }
 

@@ -124,9 +124,10 @@ class PruningEngineTest {
         String[][] badSpecs = {{"window:4", "'window' takes 2 numbers"}, {"magic", "unknown pruning policy"},
                 {"dcp:keep=1.5", "0 < F <= 1"}, {"dcp:keep=0", "0 < F <= 1"}, {"dcp:keep=most", "not a fraction"},
                 {"dcp:budget=0", "N >= 1"}, {"dcp:budget=12.5", "not a whole number"},
-                {"dcp:window=3", "none of keep=F, budget=N and offset=X"}, {"dcp:offset=NaN", "finite X"},
+                {"dcp:window=3", "none of keep=F, budget=N, offset=X and recent=W"}, {"dcp:offset=NaN", "finite X"},
                 {"dcp:offset=x", "not a number"},
-                {"dcp:budget=4:2", "'dcp' takes"}};
+                {"dcp:budget=4:2", "'dcp' takes one target"}, {"dcp:recent=-1", "W >= 0"},
+                {"dcp:keep=0.3:recent=64", "not keep=0.3"}, {"dcp:recent=8:recent=9:offset=1", "at most a target and recent=W"}};
         for (String[] bad : badSpecs) {
             for (String[] command : new String[][] {{"generate", "-p", "x"}, {"perplexity", "-f", model.toString()},
                     {"bench", "-p", "4", "-n", "4"}, {"chat"}, {"serve", "--port", "0"}}) {

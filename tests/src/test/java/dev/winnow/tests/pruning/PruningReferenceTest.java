@@ -49,8 +49,21 @@ class PruningReferenceTest {
         }
         TinyLlama tiny = TinyLlama.random(seed, 16, layers, 4, 2, 40, 37, CONTEXT, 4, false)
                 .withDcp(TinyLlama.Dcp.random(seed + 1, layers, 16, rank, 0.25, bias));
-        DcpDefinition definition = new DcpDefinition(tiny.dcp());
+        DcpDefinition definition = new DcpDefinition(tiny.dcp(), 0);
         check(tiny, new PruningPolicy.Dcp(), definition, promptLength, seed);
+        Assume.that(definition.closestCall > 1e-3);
+    }
+
+    @Property(tries = 40)
+    void dcpWithARecentWindowVotesOnlyOnOlderTokens(@ForAll @IntRange(min = 1, max = 12) int recent,
+                                                    @ForAll @IntRange(min = 1, max = 20) int promptLength,
+                                                    @ForAll long seed) throws Exception {
+        SplittableRandom random = new SplittableRandom(seed);
+        float[] bias = {(float) (random.nextDouble() * 0.6 - 0.3), (float) (random.nextDouble() * 0.6 - 0.3)};
+        TinyLlama tiny = TinyLlama.random(seed, 16, 2, 4, 2, 40, 37, CONTEXT, 4, false)
+                .withDcp(TinyLlama.Dcp.random(seed + 1, 2, 16, 8, 0.25, bias));
+        DcpDefinition definition = new DcpDefinition(tiny.dcp(), recent);
+        check(tiny, PruningPolicy.parse("dcp:recent=" + recent), definition, promptLength, seed);
         Assume.that(definition.closestCall > 1e-3);
     }
 
@@ -147,14 +160,19 @@ class PruningReferenceTest {
         }
     }
 
-    /** DCP by its definition: token k stays while every later query of the layer voted dot(qi, ki)/sqrt(r) + beta > 0. */
+    /**
+     * DCP by its definition: token k stays while every later query of the layer voted dot(qi, ki)/sqrt(r) + beta > 0,
+     * counting only the queries more than {@code recent} positions after k.
+     */
     private static final class DcpDefinition implements ReferenceLlama.ReferencePruning {
         private final TinyLlama.Dcp module;
+        private final int recent;
         private final Map<Integer, Map<Integer, double[]>> interactionKeys = new java.util.HashMap<>();
         double closestCall = Double.POSITIVE_INFINITY;
 
-        DcpDefinition(TinyLlama.Dcp module) {
+        DcpDefinition(TinyLlama.Dcp module, int recent) {
             this.module = module;
+            this.recent = recent;
         }
 
         @Override
@@ -162,7 +180,7 @@ class PruningReferenceTest {
             double[] qi = project(module.queries()[layer], h);
             interactionKeys.computeIfAbsent(layer, l -> new java.util.HashMap<>()).put(step, project(module.keys()[layer], h));
             alive.removeIf(k -> {
-                if (k == step) {
+                if (k >= step - recent) {
                     return false;
                 }
                 double[] ki = interactionKeys.get(layer).get(k);
