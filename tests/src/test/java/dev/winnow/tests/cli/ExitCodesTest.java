@@ -74,7 +74,11 @@ class ExitCodesTest {
     @Test
     void oneThirtyWhenInterrupted(@TempDir Path dir) throws Exception {
         Path model = SharedFiles.requireShared("models/stories260K.gguf");
-        Path data = SharedFiles.requireShared("data/tinystories-dev.txt");
+        // Fifty copies of the corpus: about 3 million tokens, many minutes even on a fast machine, so the run is
+        // still reading when the signal comes however long the machine takes to deliver it (one copy took 55 s under
+        // load, and once finished first).
+        String corpus = Files.readString(SharedFiles.requireShared("data/tinystories-dev.txt"));
+        Path data = Files.writeString(dir.resolve("long.txt"), corpus.repeat(50));
         Path err = dir.resolve("err.txt");
         ProcessBuilder builder = new ProcessBuilder(Launcher.root().resolve("bin/winnow").toString(), "perplexity",
                 "-m", model.toString(), "-f", data.toString(), "-t", "1")
@@ -82,7 +86,6 @@ class ExitCodesTest {
         builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
         Process process = builder.start();
         try {
-            // The whole file takes minutes: it is still reading when the signal comes.
             Launcher.awaitTrue(() -> Files.readString(err).contains("winnow: loaded"), "perplexity never started", err);
             Process kill = new ProcessBuilder("kill", "-INT", Long.toString(process.pid())).start();
             assertTrue(kill.waitFor(30, TimeUnit.SECONDS));
