@@ -82,7 +82,7 @@ final class GenerationResponder {
         openStream();
         switch (event) {
             case SequenceEvent.Text text -> {
-                queue(responses.text(text.text(), usage));
+                queue(responses.textJson(text.text(), usage));
                 return 0;
             }
             case SequenceEvent.Finished finished -> {
@@ -172,8 +172,12 @@ final class GenerationResponder {
 
     /** Adds a chunk to what the next write sends, as one server-sent event. */
     private void queue(ObjectNode chunk) {
+        queue(Replies.write(chunk));
+    }
+
+    private void queue(byte[] json) {
         pending.writeBytes(DATA);
-        pending.writeBytes(Replies.write(chunk));
+        pending.writeBytes(json);
         pending.writeBytes(EVENT_END);
     }
 
