@@ -10,6 +10,10 @@ import java.util.Arrays;
  * ({@code chat.completion.chunk} deltas, or {@code text_completion} pieces).
  */
 final class Responses {
+    /** Where the template's text goes: no id or model name holds a NUL character, so it appears once. */
+    private static final String SLOT = "\u0000";
+    private static final byte[] SLOT_JSON = Replies.write(SLOT);
+
     private final ObjectMapper json;
     private final ParsedRequest.Kind kind;
     private final String id;
@@ -89,10 +93,6 @@ final class Responses {
         System.arraycopy(end, 0, chunk, start.length + quoted.length, end.length);
         return chunk;
     }
-
-    /** Where the template's text goes: no id or model name holds a NUL character, so it appears once. */
-    private static final String SLOT = "\u0000";
-    private static final byte[] SLOT_JSON = Replies.write(SLOT);
 
     private static int indexOf(byte[] bytes, byte[] part) {
         for (int at = 0; at + part.length <= bytes.length; at++) {

@@ -171,10 +171,10 @@ final class ChainSampler implements Sampler {
     }
 
     /**
-     * Fills {@code weights} for the candidates (the most likely token gets exactly 1) and returns their sum. Every
-     * candidate: {@link VectorMath#expScaled}, a vector at a time (the same bits per weight as the scalar
-     * {@link VectorMath#exp}, which passes no vector across a call, so it allocates nothing whatever the JIT inlines;
-     * the sum is added in its fixed order); the top-k's few through the scalar function.
+     * Fills {@code weights} for the candidates (the most likely token gets exactly 1) and returns their sum. The
+     * whole vocabulary: {@link VectorMath#expScaled}, a vector at a time, with the same bits per weight as the scalar
+     * {@link VectorMath#exp} and the sum added in its fixed order (it passes no vector across a method call, so it
+     * allocates nothing whatever the JIT inlines: the allocation check). The top-k's few: the scalar function.
      */
     private float weigh(float[] scores, float max, int count) {
         float inverseTemperature = 1f / config.temperature();
