@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.winnow.engine.serve.SequenceEvent;
 import dev.winnow.engine.serve.SequenceHandle;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
@@ -20,12 +21,16 @@ final class GenerationResponder {
     static final long HEARTBEAT_MILLIS = 1000;
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] SSE_HEARTBEAT = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] DATA = "data: ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] EVENT_END = "\n\n".getBytes(StandardCharsets.US_ASCII);
 
     private final Exchange exchange;
     private final ParsedRequest request;
     private final SequenceHandle handle;
     private final Responses responses;
     private boolean ended;
+    /** Stream events not yet written. */
+    private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
     private long lastWrite = System.nanoTime();
 
     GenerationResponder(Exchange exchange, ParsedRequest request, SequenceHandle handle, Responses responses) {
@@ -46,37 +51,51 @@ final class GenerationResponder {
     }
 
     private int stream() throws IOException, InterruptedException {
-        boolean usage = request.includeUsage();
         while (true) {
             SequenceEvent event = nextEvent();
             if (event == null) {
                 openStream();
-                write(SSE_HEARTBEAT);
+                pending.writeBytes(SSE_HEARTBEAT);
+                flushPending();
                 continue;
             }
-            ended = event.isLast();
-            countTokens(event);
-            if (event instanceof SequenceEvent.Failed failed && !exchange.begun()) {
-                return Replies.error(exchange, Failures.toApi(failed));
-            }
-            openStream();
-            switch (event) {
-                case SequenceEvent.Text text -> send(responses.text(text.text(), usage));
-                case SequenceEvent.Finished finished -> {
-                    send(responses.finish(finished.reason().openAiName(), usage));
-                    if (usage) {
-                        send(responses.usageChunk(finished.promptTokens(), finished.completionTokens()));
-                    }
-                    write(DONE);
-                    return 200;
-                }
-                case SequenceEvent.Failed failed -> {
-                    send(Replies.errorBody(Failures.toApi(failed)));
-                    write(DONE);
-                    return 200;
+            // Events that are already waiting go out in the same write: a handler that fell behind the decode loop
+            // catches up with one write (and the client with one read) instead of one per token.
+            for (; event != null; event = handle.poll(0, TimeUnit.NANOSECONDS)) {
+                int status = streamEvent(event);
+                if (status != 0) {
+                    return status;
                 }
             }
+            flushPending();
         }
+    }
+
+    /** Queues one event of a stream; returns the HTTP status once the answer is complete, else 0. */
+    private int streamEvent(SequenceEvent event) throws IOException {
+        boolean usage = request.includeUsage();
+        ended = event.isLast();
+        countTokens(event);
+        if (event instanceof SequenceEvent.Failed failed && !exchange.begun()) {
+            return Replies.error(exchange, Failures.toApi(failed));
+        }
+        openStream();
+        switch (event) {
+            case SequenceEvent.Text text -> {
+                queue(responses.textJson(text.text(), usage));
+                return 0;
+            }
+            case SequenceEvent.Finished finished -> {
+                queue(responses.finish(finished.reason().openAiName(), usage));
+                if (usage) {
+                    queue(responses.usageChunk(finished.promptTokens(), finished.completionTokens()));
+                }
+            }
+            case SequenceEvent.Failed failed -> queue(Replies.errorBody(Failures.toApi(failed)));
+        }
+        pending.writeBytes(DONE);
+        flushPending();
+        return 200;
     }
 
     private int whole() throws IOException, InterruptedException {
@@ -136,7 +155,8 @@ final class GenerationResponder {
         return 200;
     }
 
-    private void openStream() throws IOException {
+    /** Begins the stream (status, headers and the opening chunk, which goes out with the first event). */
+    private void openStream() {
         if (exchange.begun()) {
             return;
         }
@@ -146,18 +166,26 @@ final class GenerationResponder {
         exchange.begin(200, -1);
         ObjectNode opening = responses.opening(request.echo(), request.includeUsage());
         if (opening != null) {
-            send(opening);
+            queue(opening);
         }
     }
 
-    private void send(ObjectNode chunk) throws IOException {
-        byte[] json = Replies.write(chunk);
-        byte[] event = new byte[json.length + 8];
-        System.arraycopy("data: ".getBytes(StandardCharsets.US_ASCII), 0, event, 0, 6);
-        System.arraycopy(json, 0, event, 6, json.length);
-        event[event.length - 2] = '\n';
-        event[event.length - 1] = '\n';
-        write(event);
+    /** Adds a chunk to what the next write sends, as one server-sent event. */
+    private void queue(ObjectNode chunk) {
+        queue(Replies.write(chunk));
+    }
+
+    private void queue(byte[] json) {
+        pending.writeBytes(DATA);
+        pending.writeBytes(json);
+        pending.writeBytes(EVENT_END);
+    }
+
+    private void flushPending() throws IOException {
+        if (pending.size() > 0) {
+            write(pending.toByteArray());
+            pending.reset();
+        }
     }
 
     private void write(byte[] bytes) throws IOException {

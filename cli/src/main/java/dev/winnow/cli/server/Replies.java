@@ -77,9 +77,10 @@ final class Replies {
         return body;
     }
 
-    static byte[] write(JsonNode node) {
+    /** The JSON of a tree, or of a plain value such as a string. */
+    static byte[] write(Object value) {
         try {
-            return JSON.writeValueAsBytes(node);
+            return JSON.writeValueAsBytes(value);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("a JSON tree failed to serialize", e);
         }

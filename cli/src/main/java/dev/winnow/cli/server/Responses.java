@@ -3,16 +3,28 @@ package dev.winnow.cli.server;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import java.util.Arrays;
+
 /**
  * The JSON objects of OpenAI's completion APIs, for one request: the whole response, or the chunks of a stream
  * ({@code chat.completion.chunk} deltas, or {@code text_completion} pieces).
  */
 final class Responses {
+    /** Where the template's text goes: no id or model name holds a NUL character, so it appears once. */
+    private static final String SLOT = "\u0000";
+    private static final byte[] SLOT_JSON = Replies.write(SLOT);
+
     private final ObjectMapper json;
     private final ParsedRequest.Kind kind;
     private final String id;
     private final long created;
     private final String model;
+    /**
+     * The JSON of a text chunk before and after its text, by whether usage is asked for: built once from the tree
+     * of {@link #text}, so that a token's chunk is only its text to encode.
+     */
+    private final byte[][] textChunkStart = new byte[2][];
+    private final byte[][] textChunkEnd = new byte[2][];
 
     Responses(ObjectMapper json, ParsedRequest.Kind kind, String id, long created, String model) {
         this.json = json;
@@ -62,6 +74,33 @@ final class Responses {
             choice.put("text", text);
         }
         return chunk;
+    }
+
+    /** The JSON of {@link #text}'s chunk, the same bytes, without building its tree. */
+    byte[] textJson(String text, boolean includeUsage) {
+        int variant = includeUsage ? 1 : 0;
+        if (textChunkStart[variant] == null) {
+            byte[] template = Replies.write(text(SLOT, includeUsage));
+            int at = indexOf(template, SLOT_JSON);
+            textChunkStart[variant] = Arrays.copyOfRange(template, 0, at);
+            textChunkEnd[variant] = Arrays.copyOfRange(template, at + SLOT_JSON.length, template.length);
+        }
+        byte[] quoted = Replies.write(text);
+        byte[] start = textChunkStart[variant];
+        byte[] end = textChunkEnd[variant];
+        byte[] chunk = Arrays.copyOf(start, start.length + quoted.length + end.length);
+        System.arraycopy(quoted, 0, chunk, start.length, quoted.length);
+        System.arraycopy(end, 0, chunk, start.length + quoted.length, end.length);
+        return chunk;
+    }
+
+    private static int indexOf(byte[] bytes, byte[] part) {
+        for (int at = 0; at + part.length <= bytes.length; at++) {
+            if (Arrays.equals(bytes, at, at + part.length, part, 0, part.length)) {
+                return at;
+            }
+        }
+        throw new IllegalStateException("the text chunk's template lost its text");
     }
 
     /** The chunk that says why the stream ended. */

@@ -22,12 +22,16 @@ public final class Engine implements AutoCloseable {
     private final WorkerPool workers;
     private final PagePool pages;
     private final LlamaModel.State state;
-    /** One row of logits, copied out of the forward pass's buffers to be adjusted and sampled. */
-    final float[] logitsRow;
+    /**
+     * A row of logits per worker thread, copied out of the forward pass's buffers to be adjusted and sampled; a
+     * sequence sampling by itself takes the first.
+     */
+    final float[][] logitsRows;
     private final int[] batchTokens;
     private final int[] batchCounts;
     private final boolean[] batchLogits;
     private final SequenceState[] batchStates;
+    private final BatchSampling sampling = new BatchSampling();
 
     /**
      * @throws IllegalArgumentException when the configuration cannot work for this model (a KV budget below one
@@ -42,7 +46,7 @@ public final class Engine implements AutoCloseable {
         this.workers = new WorkerPool(config.threads());
         // room for a prompt block beside the other sequences' decode rows
         this.state = model.llama().newState(LlamaModel.DEFAULT_BLOCK + config.batchSize() - 1, workers);
-        this.logitsRow = new float[model.config().vocabularySize()];
+        this.logitsRows = new float[config.threads()][model.config().vocabularySize()];
         this.batchTokens = new int[state.blockSize()];
         this.batchCounts = new int[config.batchSize()];
         this.batchLogits = new boolean[config.batchSize()];
@@ -105,11 +109,61 @@ public final class Engine implements AutoCloseable {
         try {
             float[] logits = model.llama().forwardBatch(batchStates, batchTokens, batchCounts, batchLogits, count, state);
             for (int i = 0, row = 0; i < count; i++) {
-                rows[i].advance(batchCounts[i], batchLogits[i] ? logits : null, row * logitsRow.length);
+                rows[i].advance(batchCounts[i], batchLogits[i] ? logits : null, row * model.config().vocabularySize());
                 row += batchLogits[i] ? 1 : 0;
             }
         } finally {
             Arrays.fill(batchStates, 0, count, null); // no reference to a finished sequence stays behind
+        }
+    }
+
+    /**
+     * {@link Sequence#sampleNext} for {@code count} sequences at once, spread over the worker threads: each has its
+     * own sampler, decoder and row of logits, so it picks the token it would pick alone. {@code pieces[i]} gets
+     * the text of row i's token (null for a stop token), or {@code failures[i]} what sampling it threw.
+     */
+    public void sampleNext(Sequence[] rows, int count, String[] pieces, RuntimeException[] failures) {
+        sampling.rows = rows;
+        sampling.count = count;
+        sampling.pieces = pieces;
+        sampling.failures = failures;
+        try {
+            if (count == 1) {
+                sampling.run(0, 1); // one sequence is not worth waking a worker for
+            } else {
+                workers.parallelFor(workers.threads(), sampling);
+            }
+        } finally {
+            sampling.rows = null;
+            sampling.pieces = null;
+            sampling.failures = null;
+        }
+    }
+
+    /**
+     * The work of {@link #sampleNext}, one index per thread: thread t samples its share of the rows in its own row of
+     * logits. Built once, so a step allocates nothing for it.
+     */
+    private final class BatchSampling implements WorkerPool.RangeTask {
+        Sequence[] rows;
+        int count;
+        String[] pieces;
+        RuntimeException[] failures;
+
+        @Override
+        public void run(int firstThread, int endThread) {
+            int threads = count == 1 ? 1 : workers.threads();
+            for (int thread = firstThread; thread < endThread; thread++) {
+                for (int i = thread * count / threads; i < (thread + 1) * count / threads; i++) {
+                    try {
+                        pieces[i] = rows[i].sampleNext(logitsRows[thread]);
+                        failures[i] = null;
+                    } catch (RuntimeException e) {
+                        pieces[i] = null;
+                        failures[i] = e;
+                    }
+                }
+            }
         }
     }
 

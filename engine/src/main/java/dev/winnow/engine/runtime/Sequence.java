@@ -211,7 +211,11 @@ public final class Sequence {
      * accepted and read by the next step).
      */
     public String sampleNext() {
-        float[] row = engine.logitsRow;
+        return sampleNext(engine.logitsRows[0]);
+    }
+
+    /** {@link #sampleNext()} with {@code row} to adjust the logits in. */
+    String sampleNext(float[] row) {
         System.arraycopy(logits, logitsOffset, row, 0, row.length);
         if (options.adjustment() != null) {
             options.adjustment().apply(row);

@@ -66,6 +66,11 @@ public final class Scheduler implements AutoCloseable {
     private final List<Request> active = new ArrayList<>();
     private final Request[] batchRequests;
     private final Sequence[] batchRows;
+    /** The requests whose next token the loop samples, and what sampling gave each. */
+    private final Request[] sampling;
+    private final Sequence[] samplingRows;
+    private final String[] sampledPieces;
+    private final RuntimeException[] samplingFailures;
 
     /**
      * Builds the engine (page pool and worker threads) and starts the decode loop.
@@ -82,6 +87,10 @@ public final class Scheduler implements AutoCloseable {
         this.layers = model.config().layers();
         this.batchRequests = new Request[config.parallel()];
         this.batchRows = new Sequence[config.parallel()];
+        this.sampling = new Request[config.parallel()];
+        this.samplingRows = new Sequence[config.parallel()];
+        this.sampledPieces = new String[config.parallel()];
+        this.samplingFailures = new RuntimeException[config.parallel()];
         publishGauges();
         this.loop = Thread.ofPlatform().name("winnow-decode-loop").unstarted(this::runLoop);
         loop.start();
@@ -368,7 +377,8 @@ public final class Scheduler implements AutoCloseable {
         }
         promptBlockRead(request);
         if (read && request.generated() == 0) {
-            sampleNext(request);
+            sampling[0] = request;
+            sampleNext(1);
         }
     }
 
@@ -437,15 +447,17 @@ public final class Scheduler implements AutoCloseable {
             if (decoding > 0) {
                 metrics.decodeStep(decoding);
             }
+            int caughtUp = 0;
             for (int i = 0; i < rows; i++) {
                 Request request = batchRequests[i];
                 if (request.phase == Request.Phase.PROMPT) {
                     promptBlockRead(request);
                 }
                 if (request.phase == Request.Phase.DECODING && request.sequence.caughtUp()) {
-                    sampleNext(request);
+                    sampling[caughtUp++] = request;
                 }
             }
+            sampleNext(caughtUp);
         } catch (RuntimeException e) {
             // The rows' caches may hold this step's tokens in some layers only: none of them can go on.
             report("decode step over " + rows + " sequences", e);
@@ -485,16 +497,39 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    /** Picks the request's next token and either streams it or ends the request. */
-    private void sampleNext(Request request) {
-        String piece;
-        try {
-            piece = request.sequence.sampleNext();
-        } catch (RuntimeException e) {
-            report("sampling sequence " + request.id, e);
-            fail(request, SequenceEvent.Failure.INTERNAL, "internal error while sampling: " + e.getMessage());
+    /**
+     * Picks the next token of {@code sampling[0, count)}, all at once on the worker threads, then streams each
+     * one's text or ends the request, in the batch's order.
+     */
+    private void sampleNext(int count) {
+        if (count == 0) {
             return;
         }
+        for (int i = 0; i < count; i++) {
+            samplingRows[i] = sampling[i].sequence;
+        }
+        try {
+            engine.sampleNext(samplingRows, count, sampledPieces, samplingFailures);
+            for (int i = 0; i < count; i++) {
+                Request request = sampling[i];
+                if (samplingFailures[i] != null) {
+                    report("sampling sequence " + request.id, samplingFailures[i]);
+                    fail(request, SequenceEvent.Failure.INTERNAL,
+                            "internal error while sampling: " + samplingFailures[i].getMessage());
+                } else {
+                    sampled(request, sampledPieces[i]);
+                }
+            }
+        } finally {
+            Arrays.fill(sampling, 0, count, null);
+            Arrays.fill(samplingRows, 0, count, null);
+            Arrays.fill(sampledPieces, 0, count, null);
+            Arrays.fill(samplingFailures, 0, count, null);
+        }
+    }
+
+    /** Streams the text of the token a request sampled, or ends the request (a stop token is {@code null}). */
+    private void sampled(Request request, String piece) {
         if (piece == null) {
             finish(request, FinishReason.END_OF_GENERATION);
             return;
