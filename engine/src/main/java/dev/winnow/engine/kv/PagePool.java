@@ -1,10 +1,8 @@
 package dev.winnow.engine.kv;
 
 import dev.winnow.tensors.GgmlType;
-import org.eclipse.collections.api.list.primitive.MutableIntList;
-import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
-
 import java.util.Arrays;
+import java.util.BitSet;
 
 /**
  * The shared store of KV pages. A page has {@link #pageSize()} token slots; each slot holds, for one layer of
@@ -36,7 +34,12 @@ public final class PagePool implements AutoCloseable {
     private int[] freeIndex = new int[16];
     private boolean[] held = new boolean[16];
 
-    private final MutableIntList released = new IntArrayList();
+    /**
+     * Released pages, reused lowest first: a sequence then gets its pages in the order they were created, so its
+     * attention reads memory front to back (handing the last released page out first gave every sequence after the
+     * first its pages in reverse).
+     */
+    private final BitSet released = new BitSet();
     private int created;
     private int inUse;
 
@@ -100,8 +103,10 @@ public final class PagePool implements AutoCloseable {
     /** Takes an empty page, or returns -1 when the budget is exhausted. */
     public int acquire() {
         int page;
-        if (!released.isEmpty()) {
-            page = released.removeAtIndex(released.size() - 1);
+        int reused = released.nextSetBit(0);
+        if (reused >= 0) {
+            page = reused;
+            released.clear(page);
         } else if (created < maxPages) {
             page = create();
         } else {
@@ -122,7 +127,7 @@ public final class PagePool implements AutoCloseable {
         }
         held[page] = false;
         live[page] = 0;
-        released.add(page);
+        released.set(page);
         inUse--;
     }
 
