@@ -78,8 +78,8 @@ class ExitCodesTest {
         Path model = SharedFiles.requireShared("models/stories260K.gguf");
         Assumptions.assumeFalse(ignoresSigint(), "this JVM ignores SIGINT (it was started in the background by a "
                 + "non-interactive shell), and a child keeps an ignored signal ignored: no Ctrl-C can reach winnow here");
-        // Fifty copies of the corpus: many minutes of work even on a fast machine (one copy takes about 13 s), so the
-        // run is still reading when the signal comes however long the machine takes to deliver it.
+        // Fifty copies of the corpus: many minutes of work even on a fast machine (one copy took 23 s on an idle
+        // 2-core machine), so the run is still reading when the signal comes however long it takes to arrive.
         String corpus = Files.readString(SharedFiles.requireShared("data/tinystories-dev.txt"));
         Path data = Files.writeString(dir.resolve("long.txt"), corpus.repeat(50));
         Path err = dir.resolve("err.txt");
