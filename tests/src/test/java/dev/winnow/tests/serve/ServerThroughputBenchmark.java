@@ -1,5 +1,6 @@
 package dev.winnow.tests.serve;
 
+import dev.winnow.cli.server.ConnectionLimits;
 import dev.winnow.engine.kv.KvCacheConfig;
 import dev.winnow.engine.model.Model;
 import dev.winnow.engine.pruning.PruningPolicy;
@@ -7,11 +8,29 @@ import dev.winnow.engine.runtime.Engine;
 import dev.winnow.engine.runtime.EngineConfig;
 import dev.winnow.engine.runtime.Sequence;
 import dev.winnow.engine.runtime.SequenceOptions;
+import dev.winnow.engine.sampling.SamplerConfig;
+import dev.winnow.engine.serve.GenerationParams;
+import dev.winnow.engine.serve.GenerationRequest;
+import dev.winnow.engine.serve.Scheduler;
+import dev.winnow.engine.serve.SchedulerConfig;
+import dev.winnow.engine.serve.SequenceEvent;
+import dev.winnow.engine.serve.SequenceHandle;
 import dev.winnow.tests.SharedFiles;
 import org.junit.jupiter.api.Test;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -22,7 +41,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * -Dtest=ServerThroughputBenchmark -Dsurefire.failIfNoSpecifiedTests=false -Dwinnow.serve.benchmark=MODEL}
  * (a GGUF path, or {@code stories260K} for the shared one).
  * Prints, as a Markdown table, the aggregate tokens/s of the decode step alone ({@link LlamaModel#forwardBatch}
- * over B sequences) and of B concurrent streaming clients through the HTTP server, each against B = 1. Settings:
+ * over B sequences), of the same requests as the clients' submitted straight to a scheduler (prompts, sampling and
+ * events, no HTTP), and of B concurrent streaming clients through the HTTP server, each against B = 1; then the
+ * processor time of the JVM's threads during the HTTP runs, by what they do. Settings:
  * {@code winnow.serve.clients} (default 1,2,4,8), {@code winnow.serve.tokens} (tokens per request, 64),
  * {@code winnow.serve.requests} (requests per client, 4), {@code winnow.serve.threads} (2),
  * {@code winnow.serve.rounds} (3; the table shows the median and the range).
@@ -50,21 +71,30 @@ class ServerThroughputBenchmark {
                     + "(min..max), load average %.1f at the start%n", path.getFileName(), threads, tokens, requests,
                     rounds, loadAverage());
             double[][] decode = new double[clients.length][rounds];
+            double[][] scheduled = new double[clients.length][rounds];
             double[][] served = new double[clients.length][rounds];
             double[] batch = new double[clients.length];
-            try (ServerHarness harness = new ServerHarness(model, most, 256, 512, 1 << 20, threads)) {
+            CpuByThread[] cpu = new CpuByThread[clients.length];
+            SchedulerConfig config = new SchedulerConfig(most, 256, 512, KvCacheConfig.defaults(), new PruningPolicy.None(),
+                    threads);
+            try (ServerHarness harness = new ServerHarness(model, config, 1 << 20, ConnectionLimits.DEFAULTS);
+                 Scheduler scheduler = new Scheduler(model, config, System.err::println)) {
                 // Warm-up: every configuration once, so that no round measures code the JIT has not compiled yet.
                 for (int b : clients) {
                     decodeSteps(model, b, tokens, threads);
+                    schedulerAlone(model, scheduler, b, 1, tokens);
                     LoadRun.run(harness, b, 1, tokens, PROMPT, 3600);
                 }
                 // Rounds interleave the configurations, so a change in the machine's load hits them all alike.
                 for (int round = 0; round < rounds; round++) {
                     for (int i = 0; i < clients.length; i++) {
                         decode[i][round] = decodeSteps(model, clients[i], tokens, threads);
+                        scheduled[i][round] = schedulerAlone(model, scheduler, clients[i], requests, tokens);
                         double steps = harness.metric("winnow_decode_steps_total");
                         double rows = harness.metric("winnow_decode_rows_total");
+                        CpuByThread before = CpuByThread.now();
                         LoadRun.Result result = LoadRun.run(harness, clients[i], requests, tokens, PROMPT, 3600);
+                        cpu[i] = CpuByThread.now().since(before, cpu[i]);
                         assertTrue(result.failures().isEmpty(), result.failures().toString());
                         served[i][round] = result.tokensPerSecond();
                         batch[i] = (harness.metric("winnow_decode_rows_total") - rows)
@@ -73,12 +103,21 @@ class ServerThroughputBenchmark {
                 }
             }
             System.err.printf("load average %.1f at the end%n", loadAverage());
-            System.err.println("| sequences | decode step alone, tokens/s | vs 1 | through HTTP, tokens/s | vs 1 client | mean batch |");
-            System.err.println("|---:|---:|---:|---:|---:|---:|");
+            System.err.println("| sequences | decode step alone, tokens/s | vs 1 | scheduler alone, tokens/s | through HTTP, "
+                    + "tokens/s | vs 1 client | HTTP / step | HTTP / scheduler | mean batch |");
+            System.err.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int i = 0; i < clients.length; i++) {
-                System.err.printf("| %d | %s | %.2fx | %s | %.2fx | %.2f |%n", clients[i], spread(decode[i]),
-                        median(decode[i]) / median(decode[0]), spread(served[i]), median(served[i]) / median(served[0]),
-                        batch[i]);
+                System.err.printf("| %d | %s | %.2fx | %s | %s | %.2fx | %.2fx | %.2fx | %.2f |%n", clients[i],
+                        spread(decode[i]), median(decode[i]) / median(decode[0]), spread(scheduled[i]),
+                        spread(served[i]), median(served[i]) / median(served[0]), median(served[i]) / median(decode[i]),
+                        median(served[i]) / median(scheduled[i]), batch[i]);
+            }
+            System.err.println();
+            System.err.println("Processor time during the HTTP runs, all rounds, by thread (seconds; share of the total):");
+            System.err.println("| clients | " + String.join(" | ", CpuByThread.GROUPS) + " |");
+            System.err.println("|---:" + "|---:".repeat(CpuByThread.GROUPS.size()) + "|");
+            for (int i = 0; i < clients.length; i++) {
+                System.err.println("| " + clients[i] + " | " + cpu[i].row() + " |");
             }
         }
     }
@@ -106,6 +145,45 @@ class ServerThroughputBenchmark {
         }
     }
 
+    /**
+     * Tokens/s of the same requests as the HTTP clients send (the prompt, {@code tokens} tokens at temperature 0.8,
+     * a seed each), submitted straight to a scheduler by B threads that read each request's events: the decode loop
+     * with its prompt passes, sampling and events, but no HTTP, JSON or sockets.
+     */
+    private static double schedulerAlone(Model model, Scheduler scheduler, int clients, int requests, int tokens)
+            throws Exception {
+        int[] prompt = model.tokenizer().encode(PROMPT, model.vocabulary().addBos(), true);
+        AtomicLong generated = new AtomicLong();
+        long start = System.nanoTime();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> running = new ArrayList<>();
+            for (int client = 0; client < clients; client++) {
+                int id = client;
+                running.add(pool.submit(() -> {
+                    for (int r = 0; r < requests; r++) {
+                        SamplerConfig sampling = new SamplerConfig(0.8f, 0, 1f, 0f, 1f, 64, 1000L * id + r);
+                        SequenceHandle handle = scheduler.submit(new GenerationRequest(prompt,
+                                new GenerationParams(sampling, 0, 0, Map.of(), tokens, List.of(), true),
+                                new int[0]));
+                        SequenceEvent event;
+                        do {
+                            event = handle.poll(1, TimeUnit.MINUTES);
+                        } while (event != null && !event.isLast());
+                        if (!(event instanceof SequenceEvent.Finished finished) || finished.completionTokens() != tokens) {
+                            throw new IllegalStateException("client %d request %d ended with %s".formatted(id, r, event));
+                        }
+                        generated.addAndGet(finished.completionTokens());
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> client : running) {
+                client.get();
+            }
+        }
+        return generated.get() / ((System.nanoTime() - start) / 1e9);
+    }
+
     private static double median(double[] values) {
         double[] sorted = values.clone();
         Arrays.sort(sorted);
@@ -119,7 +197,64 @@ class ServerThroughputBenchmark {
     }
 
 
+    /**
+     * Processor time of the JVM's platform threads by what they do: the decode loop and the engine's workers, the
+     * carriers of the virtual threads (the server's request handlers), Jetty's selector and acceptor, this
+     * benchmark's HTTP clients ({@link LoadRun}'s threads and the {@link java.net.http.HttpClient}'s own), and the
+     * rest (the JIT compilers, the garbage collector).
+     */
+    private record CpuByThread(double[] seconds) {
+        static final List<String> GROUPS = List.of("decode loop and workers", "request handlers (virtual-thread carriers)",
+                "Jetty", "benchmark clients", "other (JIT, GC)");
+
+        static CpuByThread now() {
+            ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+            double[] seconds = new double[GROUPS.size()];
+            for (ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
+                if (info == null) {
+                    continue;
+                }
+                long nanos = threads.getThreadCpuTime(info.getThreadId());
+                if (nanos > 0) {
+                    seconds[group(info.getThreadName())] += nanos / 1e9;
+                }
+            }
+            return new CpuByThread(seconds);
+        }
+
+        private static int group(String name) {
+            if (name.startsWith("winnow-decode-loop") || name.startsWith("winnow-worker")) {
+                return 0;
+            }
+            if (name.startsWith("ForkJoinPool")) {
+                return 1;
+            }
+            if (name.startsWith("winnow-http")) {
+                return 2;
+            }
+            return name.startsWith("load-client") || name.startsWith("HttpClient") ? 3 : 4;
+        }
+
+        /** This minus earlier, plus what total already held (null: nothing). */
+        CpuByThread since(CpuByThread earlier, CpuByThread total) {
+            double[] d = seconds.clone();
+            for (int g = 0; g < d.length; g++) {
+                d[g] += -earlier.seconds[g] + (total == null ? 0 : total.seconds[g]);
+            }
+            return new CpuByThread(d);
+        }
+
+        String row() {
+            double total = Arrays.stream(seconds).sum();
+            StringBuilder row = new StringBuilder();
+            for (double s : seconds) {
+                row.append(row.isEmpty() ? "" : " | ").append("%.2f (%.0f%%)".formatted(s, 100 * s / total));
+            }
+            return row.toString();
+        }
+    }
+
     private static double loadAverage() {
-        return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+        return ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     }
 }
