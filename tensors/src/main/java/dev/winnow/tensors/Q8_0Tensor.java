@@ -109,13 +109,13 @@ public final class Q8_0Tensor extends FloatTensor {
     /** The row-group kernel, kept off this class's public methods: it trusts its arguments. */
     private final RowGroupKernel rowGroups = new RowGroupKernel() {
         @Override
-        public void productRows(int row, float[] x, int batch, float[] sums) {
-            Q8_0Tensor.this.productRows(row, x, batch, sums);
+        public void productRows(int row, float[] x, int xOffset, int batch, float[] sums) {
+            Q8_0Tensor.this.productRows(row, x, xOffset, batch, sums);
         }
 
         @Override
-        public void productRowsOfFour(int row, float[] x, int batch, float[] sums) {
-            Q8_0Tensor.this.productRowsOfFour(row, x, batch, sums);
+        public void productRowsOfFour(int row, float[] x, int xOffset, int batch, float[] sums) {
+            Q8_0Tensor.this.productRowsOfFour(row, x, xOffset, batch, sums);
         }
     };
 
@@ -129,7 +129,7 @@ public final class Q8_0Tensor extends FloatTensor {
      * multiplied with every vector. A block of fewer than 8 repeats its last vector in the unused sums (their
      * results are dropped), so that one loop serves every block size.
      */
-    private void productRows(int row, float[] x, int batch, float[] sums) {
+    private void productRows(int row, float[] x, int xOffset, int batch, float[] sums) {
         PackedBlocks p = packed;
         byte[] quants = p.quants();
         float[] scales = p.scales();
@@ -140,13 +140,13 @@ public final class Q8_0Tensor extends FloatTensor {
         int q1 = first1 * BLOCK_SIZE;
         int q2 = first2 * BLOCK_SIZE;
         int last = batch - 1;
-        int x1 = Math.min(1, last) * cols;
-        int x2 = Math.min(2, last) * cols;
-        int x3 = Math.min(3, last) * cols;
-        int x4 = Math.min(4, last) * cols;
-        int x5 = Math.min(5, last) * cols;
-        int x6 = Math.min(6, last) * cols;
-        int x7 = Math.min(7, last) * cols;
+        int x1 = xOffset + Math.min(1, last) * cols;
+        int x2 = xOffset + Math.min(2, last) * cols;
+        int x3 = xOffset + Math.min(3, last) * cols;
+        int x4 = xOffset + Math.min(4, last) * cols;
+        int x5 = xOffset + Math.min(5, last) * cols;
+        int x6 = xOffset + Math.min(6, last) * cols;
+        int x7 = xOffset + Math.min(7, last) * cols;
         FloatVector a0 = FloatVector.zero(FLOAT);
         FloatVector a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
@@ -155,7 +155,7 @@ public final class Q8_0Tensor extends FloatTensor {
             FloatVector w0 = quants(quants, q0 + k).mul(scales[first0 + k / BLOCK_SIZE]);
             FloatVector w1 = quants(quants, q1 + k).mul(scales[first1 + k / BLOCK_SIZE]);
             FloatVector w2 = quants(quants, q2 + k).mul(scales[first2 + k / BLOCK_SIZE]);
-            FloatVector t = FloatVector.fromArray(FLOAT, x, k);
+            FloatVector t = FloatVector.fromArray(FLOAT, x, xOffset + k);
             a0 = w0.fma(t, a0);
             b0 = w1.fma(t, b0);
             c0 = w2.fma(t, c0);
@@ -215,7 +215,7 @@ public final class Q8_0Tensor extends FloatTensor {
     }
 
     /** Three rows times up to 4 vectors with 12 running sums (a block of fewer than 4 repeats its last vector). */
-    private void productRowsOfFour(int row, float[] x, int batch, float[] sums) {
+    private void productRowsOfFour(int row, float[] x, int xOffset, int batch, float[] sums) {
         PackedBlocks p = packed;
         byte[] quants = p.quants();
         float[] scales = p.scales();
@@ -226,9 +226,9 @@ public final class Q8_0Tensor extends FloatTensor {
         int q1 = first1 * BLOCK_SIZE;
         int q2 = first2 * BLOCK_SIZE;
         int last = batch - 1;
-        int x1 = Math.min(1, last) * cols;
-        int x2 = Math.min(2, last) * cols;
-        int x3 = Math.min(3, last) * cols;
+        int x1 = xOffset + Math.min(1, last) * cols;
+        int x2 = xOffset + Math.min(2, last) * cols;
+        int x3 = xOffset + Math.min(3, last) * cols;
         FloatVector a0 = FloatVector.zero(FLOAT);
         FloatVector a1 = a0, a2 = a0, a3 = a0;
         FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
@@ -237,7 +237,7 @@ public final class Q8_0Tensor extends FloatTensor {
             FloatVector w0 = quants(quants, q0 + k).mul(scales[first0 + k / BLOCK_SIZE]);
             FloatVector w1 = quants(quants, q1 + k).mul(scales[first1 + k / BLOCK_SIZE]);
             FloatVector w2 = quants(quants, q2 + k).mul(scales[first2 + k / BLOCK_SIZE]);
-            FloatVector t = FloatVector.fromArray(FLOAT, x, k);
+            FloatVector t = FloatVector.fromArray(FLOAT, x, xOffset + k);
             a0 = w0.fma(t, a0);
             b0 = w1.fma(t, b0);
             c0 = w2.fma(t, c0);

@@ -115,11 +115,15 @@ class TensorKernelsTest {
         }
     }
 
-    /** Every block size a decode step can have, on an odd number of rows (a last row without a pair), 1 to 3 threads. */
+    /**
+     * Every block size a decode step can have and every size the row groups take 8 vectors at a time (up to 16,
+     * and 17, the first the tiled product takes), on an odd number of rows (a last row without a pair), 1 to 3
+     * threads.
+     */
     @Example
     void smallBlocksOfEverySizeMatchTheirVectorsAlone() {
         for (GgmlType type : KernelReference.TYPES) {
-            for (int batch = 1; batch <= 9; batch++) {
+            for (int batch = 1; batch <= FloatTensor.GROUPED_BLOCK + 1; batch++) {
                 KernelReference.checkProducts(type, 23, 4 * 64, batch, 1 + batch % 3, 100 + batch);
             }
         }
