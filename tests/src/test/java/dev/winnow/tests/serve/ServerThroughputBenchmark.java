@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadInfo;
 import java.lang.management.ThreadMXBean;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,6 +32,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -46,7 +49,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * processor time of the JVM's threads during the HTTP runs, by what they do. Settings:
  * {@code winnow.serve.clients} (default 1,2,4,8), {@code winnow.serve.tokens} (tokens per request, 64),
  * {@code winnow.serve.requests} (requests per client, 4), {@code winnow.serve.threads} (2),
- * {@code winnow.serve.rounds} (3; the table shows the median and the range).
+ * {@code winnow.serve.rounds} (3; the table shows the median and the range), {@code winnow.serve.llbench} (llama.cpp's
+ * llbench from ../shared/tools/llamacpp-peer, default $LLBENCH: when given, its tokens/s for a block as large as the
+ * most clients, on the same file and threads, and the most clients' HTTP figure against it).
  */
 class ServerThroughputBenchmark {
     private static final String PROMPT = "Once upon a time";
@@ -111,6 +116,13 @@ class ServerThroughputBenchmark {
                         spread(decode[i]), median(decode[i]) / median(decode[0]), spread(scheduled[i]),
                         spread(served[i]), median(served[i]) / median(served[0]), median(served[i]) / median(decode[i]),
                         median(served[i]) / median(scheduled[i]), batch[i]);
+            }
+            String llbench = System.getProperty("winnow.serve.llbench", System.getenv("LLBENCH"));
+            if (llbench != null && !which.equals("stories260K")) {
+                double peer = llamaCppBlock(llbench, path, most, tokens, threads);
+                System.err.printf("%nllama.cpp, a block of %d tokens (llbench --pp %d --reps 5), right after: %.1f tokens/s; "
+                        + "%d clients through HTTP: %.1f, %.2fx%n", most, most, peer, most, median(served[clients.length - 1]),
+                        median(served[clients.length - 1]) / peer);
             }
             System.err.println();
             System.err.println("Processor time during the HTTP runs, all rounds, by thread (seconds; share of the total):");
@@ -182,6 +194,20 @@ class ServerThroughputBenchmark {
             }
         }
         return generated.get() / ((System.nanoTime() - start) / 1e9);
+    }
+
+    /** llama.cpp's tokens/s for a block of {@code block} tokens on the same file and threads: llbench's pp median. */
+    private static double llamaCppBlock(String llbench, Path model, int block, int tokens, int threads) throws Exception {
+        Process process = new ProcessBuilder(llbench, "--model", model.toString(), "--threads", String.valueOf(threads),
+                "--pp", String.valueOf(block), "--n", String.valueOf(tokens), "--reps", "5", "--fa", "off")
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        int exit = process.waitFor();
+        Matcher median = Pattern.compile(" pp_tps_median=([0-9.]+)").matcher(output);
+        if (exit != 0 || !median.find()) {
+            throw new IllegalStateException(llbench + " exited with " + exit + " and printed no pp_tps_median: " + output);
+        }
+        return Double.parseDouble(median.group(1));
     }
 
     private static double median(double[] values) {
