@@ -23,15 +23,10 @@ import java.lang.management.ThreadInfo;
 import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -158,42 +153,28 @@ class ServerThroughputBenchmark {
     }
 
     /**
-     * Tokens/s of the same requests as the HTTP clients send (the prompt, {@code tokens} tokens at temperature 0.8,
-     * a seed each), submitted straight to a scheduler by B threads that read each request's events: the decode loop
-     * with its prompt passes, sampling and events, but no HTTP, JSON or sockets.
+     * Tokens/s of the same requests as the HTTP clients send ({@link LoadRun}'s temperature and seeds), submitted
+     * straight to a scheduler by B clients that read each request's events: the decode loop with its prompt passes,
+     * sampling and events, but no HTTP, JSON or sockets.
      */
     private static double schedulerAlone(Model model, Scheduler scheduler, int clients, int requests, int tokens)
-            throws Exception {
+            throws InterruptedException {
         int[] prompt = model.tokenizer().encode(PROMPT, model.vocabulary().addBos(), true);
-        AtomicLong generated = new AtomicLong();
-        long start = System.nanoTime();
-        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-            List<Future<?>> running = new ArrayList<>();
-            for (int client = 0; client < clients; client++) {
-                int id = client;
-                running.add(pool.submit(() -> {
-                    for (int r = 0; r < requests; r++) {
-                        SamplerConfig sampling = new SamplerConfig(0.8f, 0, 1f, 0f, 1f, 64, 1000L * id + r);
-                        SequenceHandle handle = scheduler.submit(new GenerationRequest(prompt,
-                                new GenerationParams(sampling, 0, 0, Map.of(), tokens, List.of(), true),
-                                new int[0]));
-                        SequenceEvent event;
-                        do {
-                            event = handle.poll(1, TimeUnit.MINUTES);
-                        } while (event != null && !event.isLast());
-                        if (!(event instanceof SequenceEvent.Finished finished) || finished.completionTokens() != tokens) {
-                            throw new IllegalStateException("client %d request %d ended with %s".formatted(id, r, event));
-                        }
-                        generated.addAndGet(finished.completionTokens());
-                    }
-                    return null;
-                }));
+        LoadRun.Result result = LoadRun.run(clients, requests, 3600, (id, r) -> {
+            SamplerConfig sampling = new SamplerConfig((float) LoadRun.TEMPERATURE, 0, 1f, 0f, 1f, 64, LoadRun.seed(id, r));
+            SequenceHandle handle = scheduler.submit(new GenerationRequest(prompt,
+                    new GenerationParams(sampling, 0, 0, Map.of(), tokens, List.of(), true), new int[0]));
+            SequenceEvent event;
+            do {
+                event = handle.poll(1, TimeUnit.MINUTES);
+            } while (event != null && !event.isLast());
+            if (!(event instanceof SequenceEvent.Finished finished) || finished.completionTokens() != tokens) {
+                throw new AssertionError("ended with " + event);
             }
-            for (Future<?> client : running) {
-                client.get();
-            }
-        }
-        return generated.get() / ((System.nanoTime() - start) / 1e9);
+            return finished.completionTokens();
+        });
+        assertTrue(result.failures().isEmpty(), result.failures().toString());
+        return result.tokensPerSecond();
     }
 
     /** llama.cpp's tokens/s for a block of {@code block} tokens on the same file and threads: llbench's pp median. */
@@ -231,7 +212,7 @@ class ServerThroughputBenchmark {
      */
     private record CpuByThread(double[] seconds) {
         static final List<String> GROUPS = List.of("decode loop and workers", "request handlers (virtual-thread carriers)",
-                "Jetty", "benchmark clients", "other (JIT, GC)");
+                "Jetty", "benchmark clients", "other (JIT, GC, the rest)");
 
         static CpuByThread now() {
             ThreadMXBean threads = ManagementFactory.getThreadMXBean();
