@@ -27,6 +27,8 @@ class ChatPageBrowserTest {
     private static final String PAGE_SCRIPT = "document.getElementById";
     /** Tokens the page asks for: at thousands of tokens a second the answer would still run for minutes. */
     private static final int ANSWER_TOKENS = 2_000_000;
+    /** Past the window's 4 + 64 tokens, and long enough that redrawing the whole answer per token would show. */
+    private static final int LONG_ANSWER_TOKENS = 20_000;
 
     @Test
     void typeAMessageWatchTheAnswerStreamAndStopIt(@TempDir Path dir) throws Exception {
@@ -65,7 +67,10 @@ class ChatPageBrowserTest {
             // The pruning view follows this answer's sequence: every layer keeps at most the window's 4 + 64 tokens.
             browser.await(PAGE_SCRIPT + "('keptPerLayer').children.length === " + model.config().layers(), 60);
             assertEquals("window:4:64", browser.evaluate(PAGE_SCRIPT + "('policy').textContent").asText());
-            browser.await("Number(" + PAGE_SCRIPT + "('position').textContent) > 68", 60);
+            // A long answer at thousands of tokens a second: the page keeps drawing it and polling the pruning view,
+            // and still answers (a page that redrew the whole answer per token stopped answering within seconds).
+            browser.await("Number(" + PAGE_SCRIPT + "('position').textContent) > " + LONG_ANSWER_TOKENS
+                    + " && " + answer + ".textContent.length > " + LONG_ANSWER_TOKENS, 180);
             assertTrue(browser.evaluate(PAGE_SCRIPT + "('pruned').textContent").asText().endsWith("%"));
             assertTrue(browser.evaluate(PAGE_SCRIPT + "('kvBytes').textContent").asText().matches("[0-9.]+ (B|KiB|MiB)"));
             assertEquals(1.0, harness.metric("winnow_active_sequences"), "the page's answer is generating");
