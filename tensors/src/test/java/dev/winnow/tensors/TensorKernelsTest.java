@@ -95,6 +95,48 @@ class TensorKernelsTest {
     }
 
     /**
+     * Products of several matrices with one input made together give each matrix's matVec to the bit, whatever
+     * the types, the rows (small products run inline, large ones are cut into pieces across the matrices' borders)
+     * and the threads.
+     */
+    @Property(tries = 40)
+    void matricesMultipliedTogetherGiveTheirOwnProducts(@ForAll @IntRange(min = 1, max = 3) int matrices,
+                                                         @ForAll @IntRange(min = 1, max = 4) int threads, @ForAll long seed) {
+        Random r = new Random(seed);
+        int cols = 256 * r.nextInt(1, 5);
+        FloatTensor[] tensors = new FloatTensor[matrices];
+        float[][] together = new float[matrices][];
+        for (int m = 0; m < matrices; m++) {
+            GgmlType type = KernelReference.TYPES[r.nextInt(KernelReference.TYPES.length)];
+            int rows = r.nextInt(1, 200);
+            tensors[m] = FloatTensor.of(type, KernelReference.randomTensor(type, rows, cols, r), rows, cols);
+            together[m] = new float[rows];
+        }
+        float[] x = KernelReference.randomVector(cols, r);
+        try (WorkerPool pool = new WorkerPool(threads)) {
+            FloatTensor.matVecs(x, tensors, together, pool);
+            for (int m = 0; m < matrices; m++) {
+                float[] alone = new float[tensors[m].rows()];
+                tensors[m].matVec(x, alone, pool);
+                assertArrayEquals(alone, together[m], "matrix " + m + " of " + matrices + ", " + tensors[m].type());
+            }
+        }
+    }
+
+    @Example
+    void matricesMultipliedTogetherNeedAnOutputEach() {
+        FloatTensor t = FloatTensor.of(GgmlType.F32, MemorySegment.ofArray(new float[64]), 2, 32);
+        try (WorkerPool pool = new WorkerPool(2)) {
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> FloatTensor.matVecs(new float[32], new FloatTensor[] {t, t}, new float[][] {new float[2]}, pool)),
+                    "2 matrices but 1 outputs");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> FloatTensor.matVecs(new float[31], new FloatTensor[] {t}, new float[][] {new float[2]}, pool)),
+                    "input");
+        }
+    }
+
+    /**
      * The prompt-block product against exact double dot products: 1 to 19 rows (whole 6-row tiles and the rows
      * left over), 1 to 10 vectors (whole 4-token tiles, leftovers, and the single vector of a decode step),
      * 1 to 4 threads.

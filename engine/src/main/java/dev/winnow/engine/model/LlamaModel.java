@@ -404,9 +404,7 @@ public final class LlamaModel {
     private void projectQueryKeyValue(LlamaWeights.Layer w, State s, int count) {
         LlamaWeights.Attention a = w.attention();
         normRows(s.xb, s.x, a.norm(), count);
-        project(a.query(), s.xb, s.q, count, s.pool);
-        project(a.key(), s.xb, s.k, count, s.pool);
-        project(a.value(), s.xb, s.v, count, s.pool);
+        project(s.xb, count, s.pool, new LlamaWeights.Projection[] {a.query(), a.key(), a.value()}, s.q, s.k, s.v);
         if (a.headNorms() != null) {
             normalizeHeads(s.q, a.headNorms().query(), count * config.heads());
             normalizeHeads(s.k, a.headNorms().key(), count * config.kvHeads());
@@ -416,6 +414,31 @@ public final class LlamaModel {
     /** A projection of each of {@code count} rows, and its bias if it has one. */
     private static void project(LlamaWeights.Projection p, float[] in, float[] out, int count, WorkerPool pool) {
         p.weight().matMul(in, out, count, pool);
+        addBias(p, out, count);
+    }
+
+    /**
+     * Projections of the same rows, as {@link #project} would make them one after the other; a single row's go to
+     * the pool together ({@link FloatTensor#matVecs}), so its threads meet once for all of them.
+     */
+    private static void project(float[] in, int count, WorkerPool pool, LlamaWeights.Projection[] projections, float[]... outs) {
+        if (count == 1) {
+            FloatTensor[] weights = new FloatTensor[projections.length];
+            for (int i = 0; i < projections.length; i++) {
+                weights[i] = projections[i].weight();
+            }
+            FloatTensor.matVecs(in, weights, outs, pool);
+            for (int i = 0; i < projections.length; i++) {
+                addBias(projections[i], outs[i], 1);
+            }
+        } else {
+            for (int i = 0; i < projections.length; i++) {
+                project(projections[i], in, outs[i], count, pool);
+            }
+        }
+    }
+
+    private static void addBias(LlamaWeights.Projection p, float[] out, int count) {
         if (p.bias() != null) {
             for (int i = 0; i < count; i++) {
                 VectorMath.add(out, i * p.bias().length, p.bias(), 0, p.bias().length);
@@ -534,8 +557,7 @@ public final class LlamaModel {
         LlamaWeights.FeedForward f = w.feedForward();
         normRows(s.xb, s.x, f.norm(), count);
         if (f.gate() != null) {
-            project(f.gate(), s.xb, s.hidden, count, s.pool);
-            project(f.up(), s.xb, s.hiddenUp, count, s.pool);
+            project(s.xb, count, s.pool, new LlamaWeights.Projection[] {f.gate(), f.up()}, s.hidden, s.hiddenUp);
             VectorMath.swiglu(s.hidden, s.hiddenUp, count * config.ffnDim());
         } else {
             project(f.up(), s.xb, s.hidden, count, s.pool);
