@@ -114,7 +114,7 @@ public abstract class FloatTensor {
         RowDots rowDots = ROW_DOTS.get();
         rowDots.set(this, x, xOffset, out, outOffset);
         try {
-            runParts(rowDots, rows, 1, pool);
+            runParts(rowDots, rows, (long) rows * cols, pool);
         } finally {
             rowDots.set(null, null, 0, null, 0);
         }
@@ -160,45 +160,6 @@ public abstract class FloatTensor {
     }
 
     /**
-     * {@link #matVec} of several matrices with one input (a layer's query, key and value projections; its gate and
-     * up projections), out[m] = tensors[m] times x, in one hand-off to the pool: the matrices' rows are cut into
-     * pieces together, so the threads meet once at the end instead of once per matrix (a decode step of a 1B model
-     * makes over a hundred products). Every output is matVec's, to the bit.
-     */
-    public static void matVecs(float[] x, FloatTensor[] tensors, float[][] outs, WorkerPool pool) {
-        if (tensors.length != outs.length) {
-            throw new IllegalArgumentException("%d matrices but %d outputs".formatted(tensors.length, outs.length));
-        }
-        long work = 0;
-        int rows = 0;
-        for (int m = 0; m < tensors.length; m++) {
-            FloatTensor t = tensors[m];
-            t.checkVector("input", x, 0, t.cols);
-            t.checkVector("output", outs[m], 0, t.rows);
-            t.prepareProducts(pool);
-            work += (long) t.rows * t.cols;
-            rows = Math.addExact(rows, t.rows);
-        }
-        WorkerPool.RangeTask pieces = (start, end) -> {
-            int first = 0;
-            for (int m = 0; m < tensors.length && first < end; m++) {
-                FloatTensor t = tensors[m];
-                int from = Math.max(start, first);
-                int to = Math.min(end, first + t.rows);
-                if (from < to) {
-                    t.rowDots(from - first, to - first, x, 0, outs[m], 0);
-                }
-                first += t.rows;
-            }
-        };
-        if (work < PARALLEL_WORK_THRESHOLD) {
-            pieces.run(0, rows);
-        } else {
-            pool.parallelForPieces(rows, Math.max(1, rows / (pool.threads() * PIECES_PER_THREAD)), pieces);
-        }
-    }
-
-    /**
      * Matrix times a block of vectors: for each of the {@code batch} rows b of {@code x} ({@code cols} floats
      * each, one after the other), out[b * rows + r] = dot(row r, x[b]). Workers take tiles of
      * {@link FloatGemm#ROWS} weight rows; a tile's rows are dequantized once into the worker's float buffer and
@@ -214,16 +175,75 @@ public abstract class FloatTensor {
      * sequences gives each sequence the logits it would get alone.
      */
     public void matMul(float[] x, float[] out, int batch, WorkerPool pool) {
+        if (batch == 1) {
+            checkBlock(x, out, batch);
+            matVec(x, out, pool);
+        } else {
+            matMuls(x, batch, new FloatTensor[] {this}, new float[][] {out}, pool);
+        }
+    }
+
+    /**
+     * {@link #matMul} of several matrices with one input block (a layer's query, key and value projections; its
+     * gate and up projections), outs[m] = tensors[m] times x, in one hand-off to the pool: the matrices' parts are
+     * cut into pieces together, so the threads meet once at the end instead of once per matrix (a decode step of a
+     * 1B model makes over a hundred products). Every output is the matrix's own matMul's, to the bit.
+     */
+    public static void matMuls(float[] x, int batch, FloatTensor[] tensors, float[][] outs, WorkerPool pool) {
+        if (tensors.length != outs.length) {
+            throw new IllegalArgumentException("%d matrices but %d outputs".formatted(tensors.length, outs.length));
+        }
+        WorkerPool.RangeTask[] tasks = new WorkerPool.RangeTask[tensors.length];
+        int[] firstParts = new int[tensors.length + 1];
+        long work = 0;
+        for (int m = 0; m < tensors.length; m++) {
+            FloatTensor t = tensors[m];
+            t.checkBlock(x, outs[m], batch);
+            t.prepareProducts(pool);
+            tasks[m] = t.productTask(x, outs[m], batch);
+            firstParts[m + 1] = Math.addExact(firstParts[m], t.productParts(batch));
+            work += (long) t.rows * t.cols * batch;
+        }
+        int parts = firstParts[tensors.length];
+        WorkerPool.RangeTask all = tasks.length == 1 ? tasks[0] : (start, end) -> {
+            for (int m = 0; m < tasks.length && firstParts[m] < end; m++) {
+                int from = Math.max(start, firstParts[m]);
+                int to = Math.min(end, firstParts[m + 1]);
+                if (from < to) {
+                    tasks[m].run(from - firstParts[m], to - firstParts[m]);
+                }
+            }
+        };
+        runParts(all, parts, work, pool);
+    }
+
+    private void checkBlock(float[] x, float[] out, int batch) {
         if (batch < 0 || (long) batch * Math.max(rows, cols) > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("a block of %d vectors does not fit a %d x %d %s product"
                     .formatted(batch, rows, cols, type()));
         }
         checkVector("input", x, 0, batch * cols);
         checkVector("output", out, 0, batch * rows);
-        prepareProducts(pool);
-        RowGroupKernel kernel = rowGroupKernel();
-        if (batch >= 2 && batch <= GROUPED_BLOCK && ROW_GROUPS_FIT && kernel != null) {
-            WorkerPool.RangeTask groupProducts = (firstGroup, endGroup) -> {
+    }
+
+    /** True where {@link #productTask} takes the block three rows at a time with a {@link RowGroupKernel}. */
+    private boolean inRowGroups(int batch) {
+        return batch >= 2 && batch <= GROUPED_BLOCK && ROW_GROUPS_FIT && rowGroupKernel() != null;
+    }
+
+    /** The parts {@link #productTask} cuts a block of {@code batch} vectors into. */
+    private int productParts(int batch) {
+        if (inRowGroups(batch)) {
+            return (rows + GROUP_ROWS - 1) / GROUP_ROWS;
+        }
+        return batch < FloatGemm.TOKENS ? rows : (rows + FloatGemm.ROWS - 1) / FloatGemm.ROWS;
+    }
+
+    /** {@link #matMul}'s work over its {@link #productParts}, after {@link #prepareProducts}. */
+    private WorkerPool.RangeTask productTask(float[] x, float[] out, int batch) {
+        if (inRowGroups(batch)) {
+            RowGroupKernel kernel = rowGroupKernel();
+            return (firstGroup, endGroup) -> {
                 float[] sums = ThreadScratch.floats(GROUP_ROWS * GROUP_TOKENS * Vectors.LANES);
                 for (int group = firstGroup; group < endGroup; group++) {
                     int row = GROUP_ROWS * group;
@@ -248,19 +268,17 @@ public abstract class FloatTensor {
                     }
                 }
             };
-            runParts(groupProducts, (rows + GROUP_ROWS - 1) / GROUP_ROWS, batch, pool);
-            return;
         }
         if (batch < FloatGemm.TOKENS) {
             // Fewer vectors than a tile holds: dequantizing the weights first would cost more than it saves.
-            for (int b = 0; b < batch; b++) {
-                matVec(x, b * cols, out, b * rows, pool);
-            }
-            return;
+            return (start, end) -> {
+                for (int b = 0; b < batch; b++) {
+                    rowDots(start, end, x, b * cols, out, b * rows);
+                }
+            };
         }
-        int tiles = (rows + FloatGemm.ROWS - 1) / FloatGemm.ROWS;
         int weightFloats = FloatGemm.ROWS * cols;
-        WorkerPool.RangeTask tileProducts = (firstTile, endTile) -> {
+        return (firstTile, endTile) -> {
             // The tile's dequantized rows, then the multiply's panel and parked running sums.
             float[] scratch = ThreadScratch.floats(weightFloats + FloatGemm.scratchLength(batch, cols));
             for (int tile = firstTile; tile < endTile; tile++) {
@@ -272,7 +290,6 @@ public abstract class FloatTensor {
                 FloatGemm.multiply(scratch, rowCount, x, batch, cols, out, rows, firstRow, scratch, weightFloats);
             }
         };
-        runParts(tileProducts, tiles, batch, pool);
     }
 
     /**
@@ -404,9 +421,9 @@ public abstract class FloatTensor {
      */
     private static final int PIECES_PER_THREAD = 8;
 
-    /** Runs task over [0, parts): inline for a small product of {@code batch} vectors, else across the pool. */
-    private void runParts(WorkerPool.RangeTask task, int parts, int batch, WorkerPool pool) {
-        if ((long) rows * cols * batch < PARALLEL_WORK_THRESHOLD) {
+    /** Runs task over [0, parts): inline for a product of little {@code work} (multiply-adds), else across the pool. */
+    private static void runParts(WorkerPool.RangeTask task, int parts, long work, WorkerPool pool) {
+        if (work < PARALLEL_WORK_THRESHOLD) {
             task.run(0, parts);
         } else {
             pool.parallelForPieces(parts, Math.max(1, parts / (pool.threads() * PIECES_PER_THREAD)), task);

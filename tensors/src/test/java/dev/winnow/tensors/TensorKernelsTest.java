@@ -95,12 +95,13 @@ class TensorKernelsTest {
     }
 
     /**
-     * Products of several matrices with one input made together give each matrix's matVec to the bit, whatever
-     * the types, the rows (small products run inline, large ones are cut into pieces across the matrices' borders)
-     * and the threads.
+     * Products of several matrices with one input block made together give each matrix's own matMul to the bit,
+     * whatever the types, the rows, the block (a single vector, row groups, tiles; small products run inline,
+     * large ones are cut into pieces across the matrices' borders) and the threads.
      */
     @Property(tries = 40)
     void matricesMultipliedTogetherGiveTheirOwnProducts(@ForAll @IntRange(min = 1, max = 3) int matrices,
+                                                         @ForAll @IntRange(min = 1, max = 20) int batch,
                                                          @ForAll @IntRange(min = 1, max = 4) int threads, @ForAll long seed) {
         Random r = new Random(seed);
         int cols = 256 * r.nextInt(1, 5);
@@ -110,14 +111,14 @@ class TensorKernelsTest {
             GgmlType type = KernelReference.TYPES[r.nextInt(KernelReference.TYPES.length)];
             int rows = r.nextInt(1, 200);
             tensors[m] = FloatTensor.of(type, KernelReference.randomTensor(type, rows, cols, r), rows, cols);
-            together[m] = new float[rows];
+            together[m] = new float[batch * rows];
         }
-        float[] x = KernelReference.randomVector(cols, r);
+        float[] x = KernelReference.randomVector(batch * cols, r);
         try (WorkerPool pool = new WorkerPool(threads)) {
-            FloatTensor.matVecs(x, tensors, together, pool);
+            FloatTensor.matMuls(x, batch, tensors, together, pool);
             for (int m = 0; m < matrices; m++) {
-                float[] alone = new float[tensors[m].rows()];
-                tensors[m].matVec(x, alone, pool);
+                float[] alone = new float[batch * tensors[m].rows()];
+                tensors[m].matMul(x, alone, batch, pool);
                 assertArrayEquals(alone, together[m], "matrix " + m + " of " + matrices + ", " + tensors[m].type());
             }
         }
@@ -128,10 +129,10 @@ class TensorKernelsTest {
         FloatTensor t = FloatTensor.of(GgmlType.F32, MemorySegment.ofArray(new float[64]), 2, 32);
         try (WorkerPool pool = new WorkerPool(2)) {
             assertMessage(assertThrows(IllegalArgumentException.class,
-                    () -> FloatTensor.matVecs(new float[32], new FloatTensor[] {t, t}, new float[][] {new float[2]}, pool)),
+                    () -> FloatTensor.matMuls(new float[32], 1, new FloatTensor[] {t, t}, new float[][] {new float[2]}, pool)),
                     "2 matrices but 1 outputs");
             assertMessage(assertThrows(IllegalArgumentException.class,
-                    () -> FloatTensor.matVecs(new float[31], new FloatTensor[] {t}, new float[][] {new float[2]}, pool)),
+                    () -> FloatTensor.matMuls(new float[31], 1, new FloatTensor[] {t}, new float[][] {new float[2]}, pool)),
                     "input");
         }
     }

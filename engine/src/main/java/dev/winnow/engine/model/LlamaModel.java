@@ -418,23 +418,17 @@ public final class LlamaModel {
     }
 
     /**
-     * Projections of the same rows, as {@link #project} would make them one after the other; a single row's go to
-     * the pool together ({@link FloatTensor#matVecs}), so its threads meet once for all of them.
+     * Projections of the same rows, as {@link #project} would make them one after the other, but handed to the pool
+     * together ({@link FloatTensor#matMuls}), so its threads meet once for all of them.
      */
     private static void project(float[] in, int count, WorkerPool pool, LlamaWeights.Projection[] projections, float[]... outs) {
-        if (count == 1) {
-            FloatTensor[] weights = new FloatTensor[projections.length];
-            for (int i = 0; i < projections.length; i++) {
-                weights[i] = projections[i].weight();
-            }
-            FloatTensor.matVecs(in, weights, outs, pool);
-            for (int i = 0; i < projections.length; i++) {
-                addBias(projections[i], outs[i], 1);
-            }
-        } else {
-            for (int i = 0; i < projections.length; i++) {
-                project(projections[i], in, outs[i], count, pool);
-            }
+        FloatTensor[] weights = new FloatTensor[projections.length];
+        for (int i = 0; i < projections.length; i++) {
+            weights[i] = projections[i].weight();
+        }
+        FloatTensor.matMuls(in, count, weights, outs, pool);
+        for (int i = 0; i < projections.length; i++) {
+            addBias(projections[i], outs[i], count);
         }
     }
 
