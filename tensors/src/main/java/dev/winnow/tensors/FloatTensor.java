@@ -112,39 +112,63 @@ public abstract class FloatTensor {
         checkVector("output", out, outOffset, rows);
         prepareProducts(pool);
         RowDots rowDots = ROW_DOTS.get();
-        rowDots.set(this, x, xOffset, out, outOffset);
+        rowDots.setOne(this, x, xOffset, out, outOffset);
         try {
             runParts(rowDots, rows, (long) rows * cols, pool);
         } finally {
-            rowDots.set(null, null, 0, null, 0);
+            rowDots.clear();
         }
     }
 
     /**
-     * The pieces of a matrix-vector product, one reused object per calling thread: a capturing lambda would be a new
+     * The pieces of matrix-vector products, one reused object per calling thread: a capturing lambda would be a new
      * object per product wherever the compiler does not inline the pool's hand-off, and a decode step makes hundreds
-     * of products. Safe to reuse: the caller waits for every piece, and a pool refuses nested loops.
+     * of products. Safe to reuse: the caller waits for every piece, and a pool refuses nested loops. Its parts are
+     * the rows of its matrices, one matrix after the other.
      */
     private static final ThreadLocal<RowDots> ROW_DOTS = ThreadLocal.withInitial(RowDots::new);
 
     private static final class RowDots implements WorkerPool.RangeTask {
-        private FloatTensor tensor;
+        private final FloatTensor[] one = new FloatTensor[1];
+        private final float[][] oneOut = new float[1][];
+        private FloatTensor[] tensors;
+        private float[][] outs;
         private float[] x;
         private int xOffset;
-        private float[] out;
         private int outOffset;
 
-        void set(FloatTensor tensor, float[] x, int xOffset, float[] out, int outOffset) {
-            this.tensor = tensor;
+        void set(FloatTensor[] tensors, float[] x, int xOffset, float[][] outs, int outOffset) {
+            this.tensors = tensors;
             this.x = x;
             this.xOffset = xOffset;
-            this.out = out;
+            this.outs = outs;
             this.outOffset = outOffset;
+        }
+
+        void setOne(FloatTensor tensor, float[] x, int xOffset, float[] out, int outOffset) {
+            one[0] = tensor;
+            oneOut[0] = out;
+            set(one, x, xOffset, oneOut, outOffset);
+        }
+
+        void clear() {
+            one[0] = null;
+            oneOut[0] = null;
+            set(null, null, 0, null, 0);
         }
 
         @Override
         public void run(int start, int end) {
-            tensor.rowDots(start, end, x, xOffset, out, outOffset);
+            int first = 0;
+            for (int m = 0; m < tensors.length && first < end; m++) {
+                FloatTensor t = tensors[m];
+                int from = Math.max(start, first);
+                int to = Math.min(end, first + t.rows);
+                if (from < to) {
+                    t.rowDots(from - first, to - first, x, xOffset, outs[m], outOffset);
+                }
+                first += t.rows;
+            }
         }
     }
 
@@ -193,16 +217,32 @@ public abstract class FloatTensor {
         if (tensors.length != outs.length) {
             throw new IllegalArgumentException("%d matrices but %d outputs".formatted(tensors.length, outs.length));
         }
-        WorkerPool.RangeTask[] tasks = new WorkerPool.RangeTask[tensors.length];
-        int[] firstParts = new int[tensors.length + 1];
         long work = 0;
         for (int m = 0; m < tensors.length; m++) {
-            FloatTensor t = tensors[m];
-            t.checkBlock(x, outs[m], batch);
-            t.prepareProducts(pool);
-            tasks[m] = t.productTask(x, outs[m], batch);
-            firstParts[m + 1] = Math.addExact(firstParts[m], t.productParts(batch));
-            work += (long) t.rows * t.cols * batch;
+            tensors[m].checkBlock(x, outs[m], batch);
+            tensors[m].prepareProducts(pool);
+            work += (long) tensors[m].rows * tensors[m].cols * batch;
+        }
+        if (batch == 1) {
+            // A decode step's products: the reused row pieces of matVec, allocating nothing.
+            int rows = 0;
+            for (FloatTensor t : tensors) {
+                rows = Math.addExact(rows, t.rows);
+            }
+            RowDots rowDots = ROW_DOTS.get();
+            rowDots.set(tensors, x, 0, outs, 0);
+            try {
+                runParts(rowDots, rows, work, pool);
+            } finally {
+                rowDots.clear();
+            }
+            return;
+        }
+        WorkerPool.RangeTask[] tasks = new WorkerPool.RangeTask[tensors.length];
+        int[] firstParts = new int[tensors.length + 1];
+        for (int m = 0; m < tensors.length; m++) {
+            tasks[m] = tensors[m].productTask(x, outs[m], batch);
+            firstParts[m + 1] = Math.addExact(firstParts[m], tensors[m].productParts(batch));
         }
         int parts = firstParts[tensors.length];
         WorkerPool.RangeTask all = tasks.length == 1 ? tasks[0] : (start, end) -> {

@@ -25,11 +25,34 @@ public final class LlamaModel {
     private final LlamaConfig config;
     private final LlamaWeights weights;
     private final Rope rope;
+    /**
+     * Per layer, the projections that read the same input, in the order of {@link State}'s outputs for them (query,
+     * key, value; gate, up) and their matrices: made once, so that a decode step hands them to the pool allocating
+     * nothing. No gate (a GELU feed-forward): no gate-and-up group.
+     */
+    private final ProjectionGroup[] queryKeyValue;
+    private final ProjectionGroup[] gateUp;
 
     public LlamaModel(LlamaConfig config, LlamaWeights weights) {
         this.config = config;
         this.weights = weights;
         this.rope = new Rope(config);
+        int layers = weights.layers().length;
+        queryKeyValue = new ProjectionGroup[layers];
+        gateUp = new ProjectionGroup[layers];
+        for (int l = 0; l < layers; l++) {
+            LlamaWeights.Attention a = weights.layers()[l].attention();
+            LlamaWeights.FeedForward f = weights.layers()[l].feedForward();
+            queryKeyValue[l] = new ProjectionGroup(a.query(), a.key(), a.value());
+            gateUp[l] = f.gate() == null ? null : new ProjectionGroup(f.gate(), f.up());
+        }
+    }
+
+    /** Projections of one input, and their matrices as {@link FloatTensor#matMuls} takes them. */
+    private record ProjectionGroup(LlamaWeights.Projection[] projections, FloatTensor[] matrices) {
+        ProjectionGroup(LlamaWeights.Projection... projections) {
+            this(projections, Arrays.stream(projections).map(LlamaWeights.Projection::weight).toArray(FloatTensor[]::new));
+        }
     }
 
     public LlamaConfig config() {
@@ -72,6 +95,9 @@ public final class LlamaModel {
         final float[] rowXb;
         final float[] rowK;
         final float[] rowV;
+        /** The outputs of a layer's query, key and value projections, and of its gate and up projections. */
+        final float[][] queryKeyValueOut;
+        final float[][] gateUpOut;
         /** {@code blockSize x vocabulary} logits of a batch or of every token of a block, allocated on first use. */
         float[] batchLogits;
         /** The attention of a batch's rows, allocated by the first {@link #forwardBatch}. */
@@ -100,6 +126,8 @@ public final class LlamaModel {
             rowXb = new float[c.dim()];
             rowK = new float[c.kvDim()];
             rowV = new float[c.kvDim()];
+            queryKeyValueOut = new float[][] {q, k, v};
+            gateUpOut = new float[][] {hidden, hiddenUp};
         }
 
         /** The most rows one pass holds. */
@@ -171,8 +199,7 @@ public final class LlamaModel {
         requireFinite(s, count, -1);
         int lastLayer = config.layers() - 1;
         for (int l = 0; l <= lastLayer; l++) {
-            LlamaWeights.Layer w = weights.layers()[l];
-            projectQueryKeyValue(w, s, count);
+            projectQueryKeyValue(l, s, count);
             for (int i = 0; i < count; i++) {
                 rotate(s, i);
             }
@@ -183,7 +210,7 @@ public final class LlamaModel {
                 keepLastRows(s.x, count, rows, config.dim());
             }
             if (rows > 0) {
-                outputAndFeedForward(w, s, rows);
+                outputAndFeedForward(l, s, rows);
                 requireFinite(s, rows, l);
             }
         }
@@ -254,14 +281,13 @@ public final class LlamaModel {
         int read = total;
         try {
             for (int l = 0; l <= lastLayer; l++) {
-                LlamaWeights.Layer w = weights.layers()[l];
-                projectQueryKeyValue(w, s, total);
+                projectQueryKeyValue(l, s, total);
                 attendSegments(l, counts, l < lastLayer ? null : logits, segments, s, attention);
                 if (l == lastLayer) {
                     read = keepLogitRows(s, counts, logits, segments);
                 }
                 if (read > 0) {
-                    outputAndFeedForward(w, s, read);
+                    outputAndFeedForward(l, s, read);
                     requireFinite(s, read, l);
                 }
             }
@@ -401,10 +427,10 @@ public final class LlamaModel {
     }
 
     /** Attention norm of every row into {@code s.xb}, then its query, key and value projections. */
-    private void projectQueryKeyValue(LlamaWeights.Layer w, State s, int count) {
-        LlamaWeights.Attention a = w.attention();
+    private void projectQueryKeyValue(int layer, State s, int count) {
+        LlamaWeights.Attention a = weights.layers()[layer].attention();
         normRows(s.xb, s.x, a.norm(), count);
-        project(s.xb, count, s.pool, new LlamaWeights.Projection[] {a.query(), a.key(), a.value()}, s.q, s.k, s.v);
+        project(queryKeyValue[layer], s.xb, s.queryKeyValueOut, count, s.pool);
         if (a.headNorms() != null) {
             normalizeHeads(s.q, a.headNorms().query(), count * config.heads());
             normalizeHeads(s.k, a.headNorms().key(), count * config.kvHeads());
@@ -421,14 +447,10 @@ public final class LlamaModel {
      * Projections of the same rows, as {@link #project} would make them one after the other, but handed to the pool
      * together ({@link FloatTensor#matMuls}), so its threads meet once for all of them.
      */
-    private static void project(float[] in, int count, WorkerPool pool, LlamaWeights.Projection[] projections, float[]... outs) {
-        FloatTensor[] weights = new FloatTensor[projections.length];
-        for (int i = 0; i < projections.length; i++) {
-            weights[i] = projections[i].weight();
-        }
-        FloatTensor.matMuls(in, count, weights, outs, pool);
-        for (int i = 0; i < projections.length; i++) {
-            addBias(projections[i], outs[i], count);
+    private static void project(ProjectionGroup group, float[] in, float[][] outs, int count, WorkerPool pool) {
+        FloatTensor.matMuls(in, count, group.matrices(), outs, pool);
+        for (int i = 0; i < outs.length; i++) {
+            addBias(group.projections()[i], outs[i], count);
         }
     }
 
@@ -544,14 +566,15 @@ public final class LlamaModel {
     }
 
     /** Output projection and residual, then the SwiGLU feed-forward block and residual, for every row. */
-    private void outputAndFeedForward(LlamaWeights.Layer w, State s, int count) {
+    private void outputAndFeedForward(int layer, State s, int count) {
+        LlamaWeights.Layer w = weights.layers()[layer];
         int dim = config.dim();
         project(w.attention().output(), s.attention, s.xb, count, s.pool);
         VectorMath.add(s.x, 0, s.xb, 0, count * dim);
         LlamaWeights.FeedForward f = w.feedForward();
         normRows(s.xb, s.x, f.norm(), count);
         if (f.gate() != null) {
-            project(s.xb, count, s.pool, new LlamaWeights.Projection[] {f.gate(), f.up()}, s.hidden, s.hiddenUp);
+            project(gateUp[layer], s.xb, s.gateUpOut, count, s.pool);
             VectorMath.swiglu(s.hidden, s.hiddenUp, count * config.ffnDim());
         } else {
             project(f.up(), s.xb, s.hidden, count, s.pool);
