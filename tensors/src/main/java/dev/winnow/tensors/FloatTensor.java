@@ -128,7 +128,7 @@ public abstract class FloatTensor {
      */
     private static final ThreadLocal<RowDots> ROW_DOTS = ThreadLocal.withInitial(RowDots::new);
 
-    private static final class RowDots implements ConcatenatedParts {
+    private static final class RowDots implements WorkerPool.RangeTask {
         private final FloatTensor[] one = new FloatTensor[1];
         private final float[][] oneOut = new float[1][];
         private FloatTensor[] tensors;
@@ -158,61 +158,17 @@ public abstract class FloatTensor {
         }
 
         @Override
-        public int matrices() {
-            return tensors.length;
-        }
-
-        @Override
-        public int parts(int matrix) {
-            return tensors[matrix].rows;
-        }
-
-        @Override
-        public void run(int matrix, int start, int end) {
-            tensors[matrix].rowDots(start, end, x, xOffset, outs[matrix], outOffset);
-        }
-    }
-
-    /**
-     * The parts of several matrices' products laid end to end, matrix after matrix, as one loop for the pool: a
-     * piece that spans a border runs each matrix's share in that matrix's own numbering of its parts.
-     */
-    private interface ConcatenatedParts extends WorkerPool.RangeTask {
-        int matrices();
-
-        int parts(int matrix);
-
-        void run(int matrix, int start, int end);
-
-        @Override
-        default void run(int start, int end) {
+        public void run(int start, int end) {
             int first = 0;
-            for (int m = 0; m < matrices() && first < end; m++) {
+            for (int m = 0; m < tensors.length && first < end; m++) {
+                FloatTensor t = tensors[m];
                 int from = Math.max(start, first);
-                int to = Math.min(end, first + parts(m));
+                int to = Math.min(end, first + t.rows);
                 if (from < to) {
-                    run(m, from - first, to - first);
+                    t.rowDots(from - first, to - first, x, xOffset, outs[m], outOffset);
                 }
-                first += parts(m);
+                first += t.rows;
             }
-        }
-    }
-
-    /** Blocks of more than one vector: each matrix's {@link #productTask} over its {@link #productParts}. */
-    private record BlockProducts(WorkerPool.RangeTask[] tasks, int[] partCounts) implements ConcatenatedParts {
-        @Override
-        public int matrices() {
-            return tasks.length;
-        }
-
-        @Override
-        public int parts(int matrix) {
-            return partCounts[matrix];
-        }
-
-        @Override
-        public void run(int matrix, int start, int end) {
-            tasks[matrix].run(start, end);
         }
     }
 
@@ -262,31 +218,43 @@ public abstract class FloatTensor {
             throw new IllegalArgumentException("%d matrices but %d outputs".formatted(tensors.length, outs.length));
         }
         long work = 0;
-        int parts = 0;
         for (int m = 0; m < tensors.length; m++) {
             tensors[m].checkBlock(x, outs[m], batch);
             tensors[m].prepareProducts(pool);
             work += (long) tensors[m].rows * tensors[m].cols * batch;
-            parts = Math.addExact(parts, tensors[m].productParts(batch));
         }
         if (batch == 1) {
             // A decode step's products: the reused row pieces of matVec, allocating nothing.
+            int rows = 0;
+            for (FloatTensor t : tensors) {
+                rows = Math.addExact(rows, t.rows);
+            }
             RowDots rowDots = ROW_DOTS.get();
             rowDots.set(tensors, x, 0, outs, 0);
             try {
-                runParts(rowDots, parts, work, pool);
+                runParts(rowDots, rows, work, pool);
             } finally {
                 rowDots.clear();
             }
             return;
         }
         WorkerPool.RangeTask[] tasks = new WorkerPool.RangeTask[tensors.length];
-        int[] partCounts = new int[tensors.length];
+        int[] firstParts = new int[tensors.length + 1];
         for (int m = 0; m < tensors.length; m++) {
             tasks[m] = tensors[m].productTask(x, outs[m], batch);
-            partCounts[m] = tensors[m].productParts(batch);
+            firstParts[m + 1] = Math.addExact(firstParts[m], tensors[m].productParts(batch));
         }
-        runParts(new BlockProducts(tasks, partCounts), parts, work, pool);
+        int parts = firstParts[tensors.length];
+        WorkerPool.RangeTask all = tasks.length == 1 ? tasks[0] : (start, end) -> {
+            for (int m = 0; m < tasks.length && firstParts[m] < end; m++) {
+                int from = Math.max(start, firstParts[m]);
+                int to = Math.min(end, firstParts[m + 1]);
+                if (from < to) {
+                    tasks[m].run(from - firstParts[m], to - firstParts[m]);
+                }
+            }
+        };
+        runParts(all, parts, work, pool);
     }
 
     private void checkBlock(float[] x, float[] out, int batch) {
