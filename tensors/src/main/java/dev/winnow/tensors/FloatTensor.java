@@ -319,15 +319,18 @@ public abstract class FloatTensor {
         }
         int weightFloats = FloatGemm.ROWS * cols;
         return (firstTile, endTile) -> {
-            // The tile's dequantized rows, then the multiply's panel and parked running sums.
-            float[] scratch = ThreadScratch.floats(weightFloats + FloatGemm.scratchLength(batch, cols));
+            // The tile's dequantized rows, then the multiply's panel and parked running sums, each from the start
+            // of a cache line where that can be known.
+            float[] scratch = ThreadScratch.floats(weightFloats + FloatGemm.scratchLength(batch, cols) + 2 * HeapAlignment.slack());
+            int rowsAt = HeapAlignment.lineStart(0);
+            int panelAt = HeapAlignment.lineStart(rowsAt + weightFloats);
             for (int tile = firstTile; tile < endTile; tile++) {
                 int firstRow = tile * FloatGemm.ROWS;
                 int rowCount = Math.min(FloatGemm.ROWS, rows - firstRow);
                 for (int i = 0; i < rowCount; i++) {
-                    productRow(firstRow + i, scratch, i * cols);
+                    productRow(firstRow + i, scratch, rowsAt + i * cols);
                 }
-                FloatGemm.multiply(scratch, rowCount, x, batch, cols, out, rows, firstRow, scratch, weightFloats);
+                FloatGemm.multiply(scratch, rowsAt, rowCount, x, batch, cols, out, rows, firstRow, scratch, panelAt);
             }
         };
     }
