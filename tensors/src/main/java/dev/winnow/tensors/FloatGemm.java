@@ -40,12 +40,12 @@ final class FloatGemm {
 
     /**
      * For the {@link #ROWS} rows in {@code w} (row i at {@code wAt + i * cols}) and every one of the {@code batch} tokens of
-     * {@code x} (token t at {@code t * cols}): out[t * outRows + firstRow + i] = {@link #dot}(w row i, x token t),
+     * {@code x} (token t at {@code xAt + t * cols}): out[t * outRows + firstRow + i] = {@link #dot}(w row i, x token t),
      * for the first {@code rowCount} rows only (a last tile short of rows computes the others too, from whatever
      * the buffer holds there, and drops them). {@code scratch} holds {@link #scratchLength} floats from
      * {@code scratchAt}.
      */
-    static void multiply(float[] w, int wAt, int rowCount, float[] x, int batch, int cols, float[] out, int outRows, int firstRow,
+    static void multiply(float[] w, int wAt, int rowCount, float[] x, int xAt, int batch, int cols, float[] out, int outRows, int firstRow,
                          float[] scratch, int scratchAt) {
         int fullTokens = batch - batch % TOKENS;
         if (fullTokens > 0) {
@@ -62,14 +62,14 @@ final class FloatGemm {
             for (int from = 0; from < vectorCols; from += DEPTH) {
                 int to = Math.min(vectorCols, from + DEPTH);
                 for (int t = 0; t < fullTokens; t += TOKENS) {
-                    slice(scratch, panelAt, x, t * cols, cols, from, to, scratch, sumsAt + t / TOKENS * tileSums);
+                    slice(scratch, panelAt, x, xAt + t * cols, cols, from, to, scratch, sumsAt + t / TOKENS * tileSums);
                 }
             }
             for (int t = 0; t < fullTokens; t += TOKENS) {
                 for (int j = 0; j < TOKENS; j++) {
                     for (int i = 0; i < rowCount; i++) {
                         FloatVector sum = FloatVector.fromArray(FLOAT, scratch, sumsAt + t / TOKENS * tileSums + (i * TOKENS + j) * LANES);
-                        out[(t + j) * outRows + firstRow + i] = finish(sum, w, wAt + i * cols, x, (t + j) * cols, vectorCols, cols);
+                        out[(t + j) * outRows + firstRow + i] = finish(sum, w, wAt + i * cols, x, xAt + (t + j) * cols, vectorCols, cols);
                     }
                 }
             }
@@ -77,7 +77,7 @@ final class FloatGemm {
         // The tokens left over: one dot product each, in the same order.
         for (int t = fullTokens; t < batch; t++) {
             for (int i = 0; i < rowCount; i++) {
-                out[t * outRows + firstRow + i] = dot(w, wAt + i * cols, x, t * cols, cols);
+                out[t * outRows + firstRow + i] = dot(w, wAt + i * cols, x, xAt + t * cols, cols);
             }
         }
     }

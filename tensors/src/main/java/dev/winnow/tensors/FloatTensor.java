@@ -128,6 +128,9 @@ public abstract class FloatTensor {
      */
     private static final ThreadLocal<RowDots> ROW_DOTS = ThreadLocal.withInitial(RowDots::new);
 
+    /** The calling thread's aligned copy of a block's input (matMuls); apart from the workers' {@link ThreadScratch}. */
+    private static final ThreadLocal<float[]> ALIGNED_INPUT = ThreadLocal.withInitial(() -> new float[0]);
+
     private static final class RowDots implements WorkerPool.RangeTask {
         private final FloatTensor[] one = new FloatTensor[1];
         private final float[][] oneOut = new float[1][];
@@ -238,10 +241,26 @@ public abstract class FloatTensor {
             }
             return;
         }
+        // The block copied to the start of a cache line where that can be known (HeapAlignment), for the kernels'
+        // vector loads of it; the caller's array starts wherever the heap put it.
+        int inputAt = HeapAlignment.lineStart(0);
+        float[] input = x;
+        if (inputAt != 0) {
+            int floats = 0;
+            for (FloatTensor t : tensors) {
+                floats = Math.max(floats, batch * t.cols);
+            }
+            input = ALIGNED_INPUT.get();
+            if (input.length < inputAt + floats) {
+                input = new float[Math.addExact(inputAt, floats)];
+                ALIGNED_INPUT.set(input);
+            }
+            System.arraycopy(x, 0, input, inputAt, floats);
+        }
         WorkerPool.RangeTask[] tasks = new WorkerPool.RangeTask[tensors.length];
         int[] firstParts = new int[tensors.length + 1];
         for (int m = 0; m < tensors.length; m++) {
-            tasks[m] = tensors[m].productTask(x, outs[m], batch);
+            tasks[m] = tensors[m].productTask(input, inputAt, outs[m], batch);
             firstParts[m + 1] = Math.addExact(firstParts[m], tensors[m].productParts(batch));
         }
         int parts = firstParts[tensors.length];
@@ -280,7 +299,7 @@ public abstract class FloatTensor {
     }
 
     /** {@link #matMul}'s work over its {@link #productParts}, after {@link #prepareProducts}. */
-    private WorkerPool.RangeTask productTask(float[] x, float[] out, int batch) {
+    private WorkerPool.RangeTask productTask(float[] x, int xAt, float[] out, int batch) {
         if (inRowGroups(batch)) {
             RowGroupKernel kernel = rowGroupKernel();
             return (firstGroup, endGroup) -> {
@@ -293,16 +312,16 @@ public abstract class FloatTensor {
                         for (int first = 0; first < batch; first += GROUP_TOKENS) {
                             int count = Math.min(GROUP_TOKENS, batch - first);
                             if (count <= GROUP_TOKENS / 2) {
-                                kernel.productRowsOfFour(row, x, first * cols, count, sums);
+                                kernel.productRowsOfFour(row, x, xAt + first * cols, count, sums);
                             } else {
-                                kernel.productRows(row, x, first * cols, count, sums);
+                                kernel.productRows(row, x, xAt + first * cols, count, sums);
                             }
                             storeRowGroup(sums, row, first, count, out);
                         }
                     } else {
                         for (int r = row; r < rows; r++) {
                             for (int b = 0; b < batch; b++) {
-                                out[b * rows + r] = productDot(r, x, b * cols);
+                                out[b * rows + r] = productDot(r, x, xAt + b * cols);
                             }
                         }
                     }
@@ -313,7 +332,7 @@ public abstract class FloatTensor {
             // Fewer vectors than a tile holds: dequantizing the weights first would cost more than it saves.
             return (start, end) -> {
                 for (int b = 0; b < batch; b++) {
-                    rowDots(start, end, x, b * cols, out, b * rows);
+                    rowDots(start, end, x, xAt + b * cols, out, b * rows);
                 }
             };
         }
@@ -330,7 +349,7 @@ public abstract class FloatTensor {
                 for (int i = 0; i < rowCount; i++) {
                     productRow(firstRow + i, scratch, rowsAt + i * cols);
                 }
-                FloatGemm.multiply(scratch, rowsAt, rowCount, x, batch, cols, out, rows, firstRow, scratch, panelAt);
+                FloatGemm.multiply(scratch, rowsAt, rowCount, x, xAt, batch, cols, out, rows, firstRow, scratch, panelAt);
             }
         };
     }
