@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.management.ManagementFactory;
+import java.util.List;
 
 import com.sun.management.HotSpotDiagnosticMXBean;
 
@@ -22,11 +23,28 @@ class HeapAlignmentTest {
         assertEquals(Math.floorMod(HeapAlignment.lineStart(0), 16), Math.floorMod(start, 16), "every line start is on one offset");
     }
 
-    /** The suite runs as bin/winnow does, with objects on 64-byte lines: there the offset is known. */
+    /**
+     * The flags read from the command line agree with the VM's own view of them (the suite runs as bin/winnow does,
+     * with objects on 64-byte lines, so there the offset is known).
+     */
     @Example
-    void withObjectsOnLinesTheOffsetIsKnown() {
+    void theOffsetFollowsTheVmsOwnFlags() {
         HotSpotDiagnosticMXBean vm = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
-        boolean onLines = Integer.parseInt(vm.getVMOption("ObjectAlignmentInBytes").getValue()) == 64;
+        boolean onLines = Integer.parseInt(vm.getVMOption("ObjectAlignmentInBytes").getValue()) % 64 == 0;
+        int header = Boolean.parseBoolean(vm.getVMOption("UseCompactObjectHeaders").getValue()) ? 12
+                : Boolean.parseBoolean(vm.getVMOption("UseCompressedClassPointers").getValue()) ? 16 : 20;
+        assertEquals(onLines ? (64 - header) / 4 : 0, HeapAlignment.lineStart(0));
         assertEquals(onLines ? 15 : 0, HeapAlignment.slack());
+    }
+
+    @Example
+    void theLastOfEachFlagWins() {
+        assertEquals(-1, HeapAlignment.firstFloatOnLine(List.of()));
+        assertEquals(12, HeapAlignment.firstFloatOnLine(List.of("-Xss4m", "-XX:ObjectAlignmentInBytes=64")));
+        assertEquals(-1, HeapAlignment.firstFloatOnLine(List.of("-XX:ObjectAlignmentInBytes=64", "-XX:ObjectAlignmentInBytes=16")));
+        assertEquals(12, HeapAlignment.firstFloatOnLine(List.of("-XX:ObjectAlignmentInBytes=128")));
+        assertEquals(13, HeapAlignment.firstFloatOnLine(List.of("-XX:ObjectAlignmentInBytes=64", "-XX:+UseCompactObjectHeaders")));
+        assertEquals(11, HeapAlignment.firstFloatOnLine(List.of("-XX:ObjectAlignmentInBytes=64", "-XX:-UseCompressedClassPointers")));
+        assertEquals(-1, HeapAlignment.firstFloatOnLine(List.of("-XX:ObjectAlignmentInBytes=sixty-four")));
     }
 }
