@@ -5,7 +5,7 @@ import java.util.List;
 
 /**
  * Where the elements of a float array meet the 64-byte cache lines. A vector load that straddles two lines costs
- * about two: the prompt product's micro-kernel ran 16% slower with its panel off the lines (docs/performance.md).
+ * about two: the prompt product's micro-kernel ran 15% slower with its panel off the lines (docs/performance.md).
  * Java gives no array addresses, but when HotSpot aligns every object to 64 bytes ({@code
  * -XX:ObjectAlignmentInBytes=64}, which {@code bin/winnow} sets) the elements of every float array start at the same
  * offset in a line, the array header's size, so a kernel can put its buffers on line boundaries. The flags are read
