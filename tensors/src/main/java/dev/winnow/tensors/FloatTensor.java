@@ -203,7 +203,6 @@ public abstract class FloatTensor {
      */
     public void matMul(float[] x, float[] out, int batch, WorkerPool pool) {
         if (batch == 1) {
-            checkBlock(x, out, batch);
             matVec(x, out, pool);
         } else {
             matMuls(x, batch, new FloatTensor[] {this}, new float[][] {out}, pool);
