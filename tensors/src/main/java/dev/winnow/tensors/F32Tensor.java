@@ -9,9 +9,16 @@ import java.lang.foreign.MemorySegment;
 
 import jdk.incubator.vector.FloatVector;
 
-/** Little-endian IEEE single-precision values. */
+/**
+ * Little-endian IEEE single-precision values. The products read a copy on the Java heap, made on first use, as the
+ * quantized types read their {@link PackedBlocks}: a vector load from a segment pays its checks on every load where an
+ * array's are paid once per loop, and on a small model's rows of 64 values that was most of a decode step
+ * (docs/performance.md, "Small models' float weights on the heap").
+ */
 public final class F32Tensor extends FloatTensor {
     private static final int FLOAT_BYTES = 4;
+
+    private volatile float[] values;
 
     public F32Tensor(MemorySegment data, int rows, int cols) {
         super(GgmlType.F32, data, rows, cols);
@@ -30,21 +37,45 @@ public final class F32Tensor extends FloatTensor {
         for (int vectorEnd = cols - LANES; i <= vectorEnd; i += LANES) {
             sum = load(rowStart + (long) i * FLOAT_BYTES).fma(FloatVector.fromArray(FLOAT, x, xOffset + i), sum);
         }
-        return withTail(sum, rowStart, i, x, xOffset);
+        float total = Vectors.sum(sum);
+        for (; i < cols; i++) {
+            total += data.get(LE_FLOAT, rowStart + (long) i * FLOAT_BYTES) * x[xOffset + i];
+        }
+        return total;
+    }
+
+    @Override
+    void prepareProducts(WorkerPool pool) {
+        if (values == null) {
+            synchronized (this) {
+                if (values == null) {
+                    long count = (long) rows * cols;
+                    if (count > Integer.MAX_VALUE - 8) {
+                        throw new IllegalArgumentException("a %d x %d F32 matrix (%d values) is too large: the limit is 2^31 values per matrix"
+                                .formatted(rows, cols, count));
+                    }
+                    float[] copy = new float[(int) count];
+                    MemorySegment.copy(data, LE_FLOAT, 0, copy, 0, copy.length);
+                    values = copy;
+                    releaseMappedPages();
+                }
+            }
+        }
     }
 
     @Override
     float productDot(int row, float[] x, int xOffset) {
-        return dotRow(row, x, xOffset);
+        return FloatGemm.dot(values, row * cols, x, xOffset, cols);
     }
 
     /** Four rows at once, a vector of each per step: four memory streams (see {@link FloatTensor#STREAMS}). */
     @Override
     void productDots(int row, int stride, float[] x, int xOffset, float[] out, int outOffset) {
-        long start0 = row * rowBytes;
-        long start1 = (row + stride) * rowBytes;
-        long start2 = (row + 2L * stride) * rowBytes;
-        long start3 = (row + 3L * stride) * rowBytes;
+        float[] w = values;
+        int start0 = row * cols;
+        int start1 = (row + stride) * cols;
+        int start2 = (row + 2 * stride) * cols;
+        int start3 = (row + 3 * stride) * cols;
         FloatVector sum0 = FloatVector.zero(FLOAT);
         FloatVector sum1 = sum0;
         FloatVector sum2 = sum0;
@@ -52,23 +83,27 @@ public final class F32Tensor extends FloatTensor {
         int i = 0;
         for (int vectorEnd = cols - LANES; i <= vectorEnd; i += LANES) {
             FloatVector xs = FloatVector.fromArray(FLOAT, x, xOffset + i);
-            long at = (long) i * FLOAT_BYTES;
-            sum0 = load(start0 + at).fma(xs, sum0);
-            sum1 = load(start1 + at).fma(xs, sum1);
-            sum2 = load(start2 + at).fma(xs, sum2);
-            sum3 = load(start3 + at).fma(xs, sum3);
+            sum0 = FloatVector.fromArray(FLOAT, w, start0 + i).fma(xs, sum0);
+            sum1 = FloatVector.fromArray(FLOAT, w, start1 + i).fma(xs, sum1);
+            sum2 = FloatVector.fromArray(FLOAT, w, start2 + i).fma(xs, sum2);
+            sum3 = FloatVector.fromArray(FLOAT, w, start3 + i).fma(xs, sum3);
         }
-        out[outOffset + row] = withTail(sum0, start0, i, x, xOffset);
-        out[outOffset + row + stride] = withTail(sum1, start1, i, x, xOffset);
-        out[outOffset + row + 2 * stride] = withTail(sum2, start2, i, x, xOffset);
-        out[outOffset + row + 3 * stride] = withTail(sum3, start3, i, x, xOffset);
+        out[outOffset + row] = withTail(sum0, w, start0, i, x, xOffset);
+        out[outOffset + row + stride] = withTail(sum1, w, start1, i, x, xOffset);
+        out[outOffset + row + 2 * stride] = withTail(sum2, w, start2, i, x, xOffset);
+        out[outOffset + row + 3 * stride] = withTail(sum3, w, start3, i, x, xOffset);
+    }
+
+    @Override
+    void productRow(int row, float[] out, int outOffset) {
+        System.arraycopy(values, row * cols, out, outOffset, cols);
     }
 
     /** The lanes of a row's running sum added up, plus the products of its values from {@code from} on, which fill no vector. */
-    private float withTail(FloatVector sum, long rowStart, int from, float[] x, int xOffset) {
+    private float withTail(FloatVector sum, float[] w, int rowStart, int from, float[] x, int xOffset) {
         float total = Vectors.sum(sum);
         for (int i = from; i < cols; i++) {
-            total += data.get(LE_FLOAT, rowStart + (long) i * FLOAT_BYTES) * x[xOffset + i];
+            total += w[rowStart + i] * x[xOffset + i];
         }
         return total;
     }
