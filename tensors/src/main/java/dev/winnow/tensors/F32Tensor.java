@@ -88,24 +88,15 @@ public final class F32Tensor extends FloatTensor {
             sum2 = FloatVector.fromArray(FLOAT, w, start2 + i).fma(xs, sum2);
             sum3 = FloatVector.fromArray(FLOAT, w, start3 + i).fma(xs, sum3);
         }
-        out[outOffset + row] = withTail(sum0, w, start0, i, x, xOffset);
-        out[outOffset + row + stride] = withTail(sum1, w, start1, i, x, xOffset);
-        out[outOffset + row + 2 * stride] = withTail(sum2, w, start2, i, x, xOffset);
-        out[outOffset + row + 3 * stride] = withTail(sum3, w, start3, i, x, xOffset);
+        out[outOffset + row] = FloatGemm.finish(sum0, w, start0, x, xOffset, i, cols);
+        out[outOffset + row + stride] = FloatGemm.finish(sum1, w, start1, x, xOffset, i, cols);
+        out[outOffset + row + 2 * stride] = FloatGemm.finish(sum2, w, start2, x, xOffset, i, cols);
+        out[outOffset + row + 3 * stride] = FloatGemm.finish(sum3, w, start3, x, xOffset, i, cols);
     }
 
     @Override
     void productRow(int row, float[] out, int outOffset) {
         System.arraycopy(values, row * cols, out, outOffset, cols);
-    }
-
-    /** The lanes of a row's running sum added up, plus the products of its values from {@code from} on, which fill no vector. */
-    private float withTail(FloatVector sum, float[] w, int rowStart, int from, float[] x, int xOffset) {
-        float total = Vectors.sum(sum);
-        for (int i = from; i < cols; i++) {
-            total += w[rowStart + i] * x[xOffset + i];
-        }
-        return total;
     }
 
     @Override

@@ -194,7 +194,7 @@ final class FloatGemm {
     }
 
     /** The lanes of a running sum added up, plus the products of the columns from {@code k} that fill no vector. */
-    private static float finish(FloatVector sum, float[] w, int wAt, float[] x, int xAt, int k, int cols) {
+    static float finish(FloatVector sum, float[] w, int wAt, float[] x, int xAt, int k, int cols) {
         float total = Vectors.sum(sum);
         for (int i = k; i < cols; i++) {
             total += w[wAt + i] * x[xAt + i];
