@@ -26,14 +26,18 @@ import java.util.List;
  * (a string handed to the caller) and the vector
  * boxes the JIT may leave in the Vector API kernels (a vector class, a frame of the Vector API, or a primitive
  * array made by a kernel of dev.winnow.tensors): those depend on the compiler's inlining, not on the engine's
- * code. One worker thread (the engine's), so every step runs on this thread, under the frames of {@link #decode}. Prints each policy's result and "ok", or exits with
- * status 1 after printing each offending allocation.
+ * code. One worker thread (the engine's), so every step runs on this thread, under the frames of {@link #decode}.
+ * Prints each policy's result and "ok", or exits with status 1 after printing each offending allocation and the
+ * uncommon traps taken in its window (a deoptimization re-creates the objects the JIT had removed, and the
+ * recorder reports them at the bytecode where the frame was deoptimized).
  */
 final class DecodeAllocationCheck {
     private static final int LENGTH = 96;
     private static final int WARM_UP = 60;
     private static final int MEASURED = 5;
     private static final int WINDOWS = 3;
+    private static final String ALLOCATION = "jdk.ObjectAllocationOutsideTLAB";
+    private static final String DEOPTIMIZATION = "jdk.Deoptimization";
 
     private DecodeAllocationCheck() {
     }
@@ -53,16 +57,22 @@ final class DecodeAllocationCheck {
                     try (Engine engine = new Engine(model, EngineConfig.single(1, LENGTH, policy))) {
                         Sequence session = engine.newSequence(SequenceOptions.forced(null));
                         decode(session, WARM_UP, tiny.vocab());
-                        List<RecordedEvent> ours = List.of();
+                        Window window = null;
                         // A one-time event (a class resolved after the JIT dropped a compiled method) may land in
                         // a window; an allocation made by a step lands in every one.
-                        for (int window = 0; window < WINDOWS && (window == 0 || !ours.isEmpty()); window++) {
-                            ours = allocationsWhileDecoding(session, tiny.vocab(), dump);
+                        for (int w = 0; w < WINDOWS && (w == 0 || !window.allocations().isEmpty()); w++) {
+                            window = whileDecoding(session, tiny.vocab(), dump);
                         }
+                        List<RecordedEvent> ours = window.allocations();
                         System.out.printf("%s: %d allocations in %d decode steps%n", spec, ours.size(), MEASURED * LENGTH);
                         for (RecordedEvent e : ours.subList(0, Math.min(5, ours.size()))) {
-                            System.out.println("  " + e.getClass("objectClass").getName() + " at "
-                                    + e.getStackTrace().getFrames().stream().limit(6).map(DecodeAllocationCheck::frame).toList());
+                            System.out.println("  " + e.getClass("objectClass").getName() + " at " + stack(e));
+                        }
+                        if (!ours.isEmpty()) {
+                            for (RecordedEvent e : window.traps()) {
+                                System.out.println("  in the same window, an uncommon trap: " + e.getString("reason") + ", "
+                                        + e.getString("action") + ", at " + stack(e));
+                            }
                         }
                         failed |= !ours.isEmpty();
                     }
@@ -78,19 +88,29 @@ final class DecodeAllocationCheck {
         System.out.println("ok");
     }
 
-    private static List<RecordedEvent> allocationsWhileDecoding(Sequence session, int vocabulary, Path dump) throws Exception {
+    /** The allocations counted against a window of decoding, and the uncommon traps taken in it (to explain them). */
+    private record Window(List<RecordedEvent> allocations, List<RecordedEvent> traps) {
+    }
+
+    private static Window whileDecoding(Sequence session, int vocabulary, Path dump) throws Exception {
         try (Recording recording = new Recording()) {
-            recording.enable("jdk.ObjectAllocationOutsideTLAB").withStackTrace();
+            recording.enable(ALLOCATION).withStackTrace();
+            recording.enable(DEOPTIMIZATION).withStackTrace();
             recording.start();
             decode(session, MEASURED, vocabulary);
             recording.stop();
             recording.dump(dump);
         }
-        return RecordingFile.readAllEvents(dump).stream()
+        List<RecordedEvent> events = RecordingFile.readAllEvents(dump).stream()
                 .filter(DecodeAllocationCheck::madeByDecoding)
-                .filter(e -> !vectorBox(e))
-                .filter(e -> !tokenText(e))
                 .toList();
+        return new Window(
+                events.stream()
+                        .filter(e -> e.getEventType().getName().equals(ALLOCATION))
+                        .filter(e -> !vectorBox(e))
+                        .filter(e -> !tokenText(e))
+                        .toList(),
+                events.stream().filter(e -> e.getEventType().getName().equals(DEOPTIMIZATION)).toList());
     }
 
     private static void decode(Sequence session, int sequences, int vocabulary) {
@@ -102,9 +122,9 @@ final class DecodeAllocationCheck {
         }
     }
 
-    /** Whether an allocation was made inside {@link #decode} (not by the recorder starting or stopping). */
-    private static boolean madeByDecoding(RecordedEvent allocation) {
-        return allocation.getStackTrace() != null && allocation.getStackTrace().getFrames().stream()
+    /** Whether an event happened inside {@link #decode} (not as the recorder started or stopped). */
+    private static boolean madeByDecoding(RecordedEvent event) {
+        return event.getStackTrace() != null && event.getStackTrace().getFrames().stream()
                 .anyMatch(f -> f.getMethod().getName().equals("decode")
                         && f.getMethod().getType().getName().equals(DecodeAllocationCheck.class.getName()));
     }
@@ -123,6 +143,10 @@ final class DecodeAllocationCheck {
                 || frames.stream().limit(3).anyMatch(f -> f.getMethod().getType().getName().startsWith("jdk.incubator.vector.")
                         || f.getMethod().getType().getName().startsWith("jdk.internal.vm.vector."))
                 || type.startsWith("[") && type.length() == 2 && top.startsWith("dev.winnow.tensors.");
+    }
+
+    private static List<String> stack(RecordedEvent e) {
+        return e.getStackTrace().getFrames().stream().limit(8).map(DecodeAllocationCheck::frame).toList();
     }
 
     private static String frame(RecordedFrame f) {
