@@ -4,6 +4,8 @@ import static dev.winnow.tensors.Vectors.FLOAT;
 import static dev.winnow.tensors.Vectors.LANES;
 
 
+import java.util.Arrays;
+
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -59,7 +61,10 @@ public final class VectorMath {
         return sum;
     }
 
-    /** LANES vectors of scratch per thread for {@link #swiglu} and {@link #expScaled}. */
+    /**
+     * LANES vectors of scratch per thread for {@link #swiglu}, {@link #expScaled}, {@link #max} and
+     * {@link #maskedColumnDots}.
+     */
     private static final ThreadLocal<float[]> LANE_VECTORS = ThreadLocal.withInitial(() -> new float[LANES * LANES]);
 
     /**
@@ -85,7 +90,10 @@ public final class VectorMath {
         int blockVectors = blockWidth / LANES;
         int vectors = width / blockWidth * blockVectors;
         int blockStride = blockWidth * n;
-        FloatVector maxV = FloatVector.broadcast(FLOAT, Float.NEGATIVE_INFINITY);
+        // Each lane's running maximum is kept in memory, as in max(): a vector variable carried through the loops
+        // is what C2 sometimes boxed on every iteration.
+        float[] maxLanes = LANE_VECTORS.get();
+        Arrays.fill(maxLanes, 0, LANES, Float.NEGATIVE_INFINITY);
         int v = 0;
         for (int quadEnd = vectors - 4; v <= quadEnd; v += 4) {
             int key0 = vectorKey(v, blockVectors, blockWidth);
@@ -115,7 +123,7 @@ public final class VectorMath {
             scores1.intoArray(out, key1);
             scores2.intoArray(out, key2);
             scores3.intoArray(out, key3);
-            maxV = maxV.max(scores0.max(scores1).max(scores2.max(scores3)));
+            scores0.max(scores1).max(scores2.max(scores3)).max(FloatVector.fromArray(FLOAT, maxLanes, 0)).intoArray(maxLanes, 0);
         }
         for (; v < vectors; v++) {
             int key = vectorKey(v, blockVectors, blockWidth);
@@ -125,9 +133,12 @@ public final class VectorMath {
             }
             FloatVector scores = sum.mul(scale).add(FloatVector.fromArray(FLOAT, mask, key));
             scores.intoArray(out, key);
-            maxV = maxV.max(scores);
+            scores.max(FloatVector.fromArray(FLOAT, maxLanes, 0)).intoArray(maxLanes, 0);
         }
-        float max = maxV.reduceLanes(VectorOperators.MAX);
+        float max = Float.NEGATIVE_INFINITY;
+        for (int lane = 0; lane < LANES; lane++) {
+            max = Math.max(max, maxLanes[lane]);
+        }
         for (int block = 0; block < width; block += blockWidth) {
             for (int key = block + blockVectors * LANES; key < block + blockWidth; key++) {
                 float sum = 0;
@@ -499,15 +510,24 @@ public final class VectorMath {
                 .intoArray(out, outAt);
     }
 
-    /** The largest of x[off .. off + n): NaN if any of them is NaN, -infinity for n = 0. */
+    /**
+     * The largest of x[off .. off + n): NaN if any of them is NaN, -infinity for n = 0. The running maximum of each
+     * lane is carried in memory, not in a vector variable: C2 sometimes failed to keep such a loop-carried maximum
+     * in a register and allocated a vector object per iteration instead (runs that grew to 5-7 GB resident,
+     * docs/performance.md); a store and a load per vector cost far less.
+     */
     static float max(float[] x, int off, int n) {
         checkRange("x", x, off, n);
-        FloatVector maxV = FloatVector.broadcast(FLOAT, Float.NEGATIVE_INFINITY);
+        float[] lanes = LANE_VECTORS.get();
+        Arrays.fill(lanes, 0, LANES, Float.NEGATIVE_INFINITY);
         int i = 0;
         for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
-            maxV = maxV.max(FloatVector.fromArray(FLOAT, x, off + i));
+            FloatVector.fromArray(FLOAT, x, off + i).max(FloatVector.fromArray(FLOAT, lanes, 0)).intoArray(lanes, 0);
         }
-        float max = maxV.reduceLanes(VectorOperators.MAX);
+        float max = Float.NEGATIVE_INFINITY;
+        for (int lane = 0; lane < LANES; lane++) {
+            max = Math.max(max, lanes[lane]);
+        }
         for (; i < n; i++) {
             max = Math.max(max, x[off + i]);
         }
