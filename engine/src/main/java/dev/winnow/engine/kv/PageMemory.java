@@ -2,6 +2,7 @@ package dev.winnow.engine.kv;
 
 import dev.winnow.tensors.GgmlType;
 import dev.winnow.tensors.Quantize;
+import dev.winnow.tensors.VectorMath;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -16,12 +17,13 @@ import java.util.Arrays;
  * <pre>
  *   keys   : per KV head, a block of headDim x slots values in the storage type (F32, F16: column by column,
  *            value d of every slot together), or of slots x headDim (Q8_0, whose blocks run along a head)
- *   values : per KV head, a block of slots x headDim values in the storage type
+ *   values : per KV head, a block of slots x headDim values in the storage type, or, for a head narrower than
+ *            half a vector (which attention weights by column), of headDim x slots as the keys
  *   inter. : slots rows of r F32 values
  * </pre>
  * A KV head's block is contiguous, so attention converts it with one call, not one per slot; keys stored by
- * column are scored where they were converted, with no transposition. Every read converts the bytes as they are
- * now: nothing is cached, so a rewritten slot is never read stale.
+ * column are scored where they were converted, and narrow values weighted, with no transposition. Every read
+ * converts the bytes as they are now: nothing is cached, so a rewritten slot is never read stale.
  */
 final class PageMemory implements AutoCloseable {
     private final int pageSize;
@@ -31,6 +33,8 @@ final class PageMemory implements AutoCloseable {
     private final GgmlType storage;
     /** Whether keys are stored column by column: for types of one value per block (F32, F16), of valueBytes each. */
     private final boolean keysByColumn;
+    /** Whether values are stored column by column too: narrow heads ({@link #valuesByColumn()}). */
+    private final boolean valuesByColumn;
     private final long valueBytes;
     private final long rowBytes;
     private final long keyRegionBytes;
@@ -47,6 +51,7 @@ final class PageMemory implements AutoCloseable {
         this.interactionDim = interactionDim;
         this.storage = storage;
         this.keysByColumn = storage.blockSize() == 1;
+        this.valuesByColumn = keysByColumn && 2 * headDim <= VectorMath.lanes();
         this.valueBytes = keysByColumn ? storage.rowBytes(1) : 0;
         this.rowBytes = storage.rowBytes(headDim);
         this.keyRegionBytes = (long) pageSize * kvHeads * rowBytes;
@@ -81,6 +86,15 @@ final class PageMemory implements AutoCloseable {
         return keysByColumn;
     }
 
+    /**
+     * Whether {@link #readValues} gives a KV head's values column by column: for heads narrower than half a vector,
+     * whose rows would leave most lanes idle, so attention weights them by column; stored so, they need no
+     * transposition on every read.
+     */
+    boolean valuesByColumn() {
+        return valuesByColumn;
+    }
+
     /** Allocates the memory of page {@code page}, the next one to exist. */
     void allocate(int page) {
         if (page == pages.length) {
@@ -93,11 +107,15 @@ final class PageMemory implements AutoCloseable {
     void write(int page, int slot, float[] k, float[] v, int from) {
         for (int g = 0; g < kvHeads; g++) {
             if (keysByColumn) {
-                writeKeyColumns(pages[page], slot, g, k, from + g * headDim);
+                writeColumns(pages[page], 0, slot, g, k, from + g * headDim);
             } else {
                 Quantize.quantize(storage, k, from + g * headDim, headDim, pages[page], keyOffset(slot, g));
             }
-            Quantize.quantize(storage, v, from + g * headDim, headDim, pages[page], keyRegionBytes + keyOffset(slot, g));
+            if (valuesByColumn) {
+                writeColumns(pages[page], keyRegionBytes, slot, g, v, from + g * headDim);
+            } else {
+                Quantize.quantize(storage, v, from + g * headDim, headDim, pages[page], keyRegionBytes + keyOffset(slot, g));
+            }
         }
     }
 
@@ -105,11 +123,15 @@ final class PageMemory implements AutoCloseable {
     void read(int page, int slot, float[] k, float[] v) {
         for (int g = 0; g < kvHeads; g++) {
             if (keysByColumn) {
-                readKeyColumns(pages[page], slot, g, k, g * headDim);
+                readColumns(pages[page], 0, slot, g, k, g * headDim);
             } else {
                 Quantize.dequantize(storage, pages[page], keyOffset(slot, g), k, g * headDim, headDim);
             }
-            Quantize.dequantize(storage, pages[page], keyRegionBytes + keyOffset(slot, g), v, g * headDim, headDim);
+            if (valuesByColumn) {
+                readColumns(pages[page], keyRegionBytes, slot, g, v, g * headDim);
+            } else {
+                Quantize.dequantize(storage, pages[page], keyRegionBytes + keyOffset(slot, g), v, g * headDim, headDim);
+            }
         }
     }
 
@@ -121,7 +143,10 @@ final class PageMemory implements AutoCloseable {
         Quantize.dequantize(storage, pages[page], keyOffset(0, kvHead), out, at, pageSize * headDim);
     }
 
-    /** The values of one KV head for every slot of a page, laid out like {@link #readKeys}. */
+    /**
+     * The values of one KV head for every slot of a page, pageSize x headDim floats from out[at]: column by column
+     * if {@link #valuesByColumn}, else slot after slot.
+     */
     void readValues(int page, int kvHead, float[] out, int at) {
         Quantize.dequantize(storage, pages[page], keyRegionBytes + keyOffset(0, kvHead), out, at, pageSize * headDim);
     }
@@ -142,28 +167,31 @@ final class PageMemory implements AutoCloseable {
         return ((long) kvHead * pageSize + slot) * rowBytes;
     }
 
-    /** Writes a slot's key of one KV head (headDim floats from key[from]) into the head's columns, value by value. */
-    private void writeKeyColumns(MemorySegment page, int slot, int kvHead, float[] key, int from) {
+    /**
+     * Writes a slot's key or value of one KV head (headDim floats from vector[from]) into the head's columns, value
+     * by value, in the page's key region ({@code region} 0) or value region ({@code region} keyRegionBytes).
+     */
+    private void writeColumns(MemorySegment page, long region, int slot, int kvHead, float[] vector, int from) {
         for (int d = 0; d < headDim; d++) {
-            long at = keyColumnOffset(slot, kvHead, d);
+            long at = region + columnOffset(slot, kvHead, d);
             if (storage == GgmlType.F16) {
-                page.set(LE_SHORT, at, Float.floatToFloat16(key[from + d]));
+                page.set(LE_SHORT, at, Float.floatToFloat16(vector[from + d]));
             } else {
-                page.set(LE_FLOAT, at, key[from + d]);
+                page.set(LE_FLOAT, at, vector[from + d]);
             }
         }
     }
 
-    /** Reads a slot's key of one KV head (headDim floats into key[to]) from the head's columns. */
-    private void readKeyColumns(MemorySegment page, int slot, int kvHead, float[] key, int to) {
+    /** Reads a slot's key or value of one KV head (headDim floats into vector[to]) from the head's columns. */
+    private void readColumns(MemorySegment page, long region, int slot, int kvHead, float[] vector, int to) {
         for (int d = 0; d < headDim; d++) {
-            long at = keyColumnOffset(slot, kvHead, d);
-            key[to + d] = storage == GgmlType.F16 ? Float.float16ToFloat(page.get(LE_SHORT, at)) : page.get(LE_FLOAT, at);
+            long at = region + columnOffset(slot, kvHead, d);
+            vector[to + d] = storage == GgmlType.F16 ? Float.float16ToFloat(page.get(LE_SHORT, at)) : page.get(LE_FLOAT, at);
         }
     }
 
-    /** Where value d of a slot's key of one KV head is, when keys are stored by column. */
-    private long keyColumnOffset(int slot, int kvHead, int d) {
+    /** Where value d of a slot's vector of one KV head is within its region, when stored by column. */
+    private long columnOffset(int slot, int kvHead, int d) {
         return (((long) kvHead * headDim + d) * pageSize + slot) * valueBytes;
     }
 

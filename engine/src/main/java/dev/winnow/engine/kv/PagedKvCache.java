@@ -649,7 +649,7 @@ public final class PagedKvCache implements KvCache {
             keyColumns = new float[slots * headDim];
             keysInPlace = memory.keysByColumn() && pageSize % VectorMath.lanes() == 0;
             values = new float[slots * headDim];
-            valuesByColumn = 2 * headDim <= VectorMath.lanes();
+            valuesByColumn = memory.valuesByColumn();
             valueColumns = new float[valuesByColumn ? slots * headDim : 0];
             scores = new float[slots];
             rowStarts = new int[slots];
@@ -706,14 +706,14 @@ public final class PagedKvCache implements KvCache {
             }
             keyBlockWidth = keysInPlace ? pageSize : width;
             if (!keysInPlace && memory.keysByColumn()) {
-                joinPageColumns();
+                joinPageColumns(keys, keyColumns);
             } else if (!keysInPlace) {
                 transpose(keys, keyColumns);
             }
         }
 
         /**
-         * Converts the tile's values of one KV head. A free slot's row is zeroed: it gets weight 0, and what a
+         * Converts the tile's values of one KV head. A free slot's values are zeroed: it gets weight 0, and what a
          * freed token left there (an F16 infinity, say) must not turn 0 into NaN.
          */
         void loadValues(int kvHead) {
@@ -722,22 +722,32 @@ public final class PagedKvCache implements KvCache {
             for (int k = 0; k < pages; k++) {
                 memory.readValues(block.pages.get(firstPage + k), kvHead, values, k * pageSize * headDim);
                 for (long free = ~liveSlots(k) & (-1L >>> (64 - pageSize)); free != 0; free &= free - 1) {
-                    int at = k * pageSize + Long.numberOfTrailingZeros(free);
-                    Arrays.fill(values, at * headDim, (at + 1) * headDim, 0f);
+                    int slot = Long.numberOfTrailingZeros(free);
+                    if (valuesByColumn) {
+                        for (int d = 0; d < headDim; d++) {
+                            values[(k * headDim + d) * pageSize + slot] = 0f;
+                        }
+                    } else {
+                        int at = k * pageSize + slot;
+                        Arrays.fill(values, at * headDim, (at + 1) * headDim, 0f);
+                    }
                 }
             }
             if (valuesByColumn) {
-                transpose(values, valueColumns);
+                joinPageColumns(values, valueColumns);
             }
         }
 
-        /** The pages' key columns (pageSize slots each) into the tile's columns (value d of every slot together). */
-        private void joinPageColumns() {
+        /**
+         * The pages' columns (pageSize slots each, as the pages store them) into the tile's columns (value d of every
+         * slot together).
+         */
+        private void joinPageColumns(float[] pageColumns, float[] columns) {
             int pageSize = pool.pageSize();
             int headDim = geometry.headDim();
             for (int k = 0; k < pages; k++) {
                 for (int d = 0; d < headDim; d++) {
-                    System.arraycopy(keys, (k * headDim + d) * pageSize, keyColumns, d * width + k * pageSize, pageSize);
+                    System.arraycopy(pageColumns, (k * headDim + d) * pageSize, columns, d * width + k * pageSize, pageSize);
                 }
             }
         }
