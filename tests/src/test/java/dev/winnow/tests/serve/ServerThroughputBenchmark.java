@@ -79,12 +79,18 @@ class ServerThroughputBenchmark {
                     threads);
             try (ServerHarness harness = new ServerHarness(model, config, 1 << 20, ConnectionLimits.DEFAULTS);
                  Scheduler scheduler = new Scheduler(model, config, System.err::println)) {
-                // Warm-up: every configuration once, so that no round measures code the JIT has not compiled yet.
-                for (int b : clients) {
-                    decodeSteps(model, b, tokens, threads);
-                    schedulerAlone(model, scheduler, b, 1, tokens);
-                    LoadRun.run(harness, b, 1, tokens, PROMPT, 3600);
-                }
+                // Warm-up: every configuration, over and over for at least winnow.serve.warmup seconds, so that no
+                // round measures code the JIT has not compiled yet. One request per client was not enough for a
+                // model as small as stories260K: with 8 requests per client, one client read 3,272 tokens/s through
+                // HTTP, against 6,286-6,355 with 32 (docs/performance-server.md, 2026-12-08).
+                long warmUpEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(Integer.getInteger("winnow.serve.warmup", 10));
+                do {
+                    for (int b : clients) {
+                        decodeSteps(model, b, tokens, threads);
+                        schedulerAlone(model, scheduler, b, 1, tokens);
+                        LoadRun.run(harness, b, 1, tokens, PROMPT, 3600);
+                    }
+                } while (System.nanoTime() < warmUpEnd);
                 // Rounds interleave the configurations, so a change in the machine's load hits them all alike.
                 for (int round = 0; round < rounds; round++) {
                     for (int i = 0; i < clients.length; i++) {
