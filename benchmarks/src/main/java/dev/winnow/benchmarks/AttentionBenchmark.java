@@ -25,8 +25,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Attention of one layer over the paged KV cache ({@link PagedKvCache#attend}) with the heads of Llama-3.2-1B
- * ({@code llama1b}: 32 query heads, 8 KV heads of 64) or SmolLM-135M ({@code smol135m}: 9 query heads, 3 KV heads
- * of 64): {@code queries} new tokens (1 for a decode step, 32 for a prompt block) attending to {@code depth}
+ * ({@code llama1b}: 32 query heads, 8 KV heads of 64), SmolLM-135M ({@code smol135m}: 9 query heads, 3 KV heads
+ * of 64) or stories260K ({@code stories260k}: 8 query heads, 4 KV heads of 8, narrow enough that the values are
+ * weighted by column): {@code queries} new tokens (1 for a decode step, 32 for a prompt block) attending to {@code depth}
  * cached ones. Time per call; a decode step makes one call per layer. With {@code layers} above 1 the calls cycle
  * through that many layers' caches, stored as a prompt stores them (blocks of {@link LlamaModel#DEFAULT_BLOCK}
  * tokens, layer after layer within a block), so that their pages lie in memory as a real decode step finds them and
@@ -40,22 +41,22 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-XX:+UseParallelGC"})
 public class AttentionBenchmark {
-    private static final int HEAD_DIM = 64;
-
-    /** A model's attention heads: query heads and KV heads, of {@link #HEAD_DIM} values each. */
+    /** A model's attention heads: query heads and KV heads, of headDim values each. */
     public enum HeadShape {
-        llama1b(32, 8), smol135m(9, 3);
+        llama1b(32, 8, 64), smol135m(9, 3, 64), stories260k(8, 4, 8);
 
         final int heads;
         final int kvHeads;
+        final int headDim;
 
-        HeadShape(int heads, int kvHeads) {
+        HeadShape(int heads, int kvHeads, int headDim) {
             this.heads = heads;
             this.kvHeads = kvHeads;
+            this.headDim = headDim;
         }
     }
 
-    @Param({"llama1b", "smol135m"})
+    @Param({"llama1b", "smol135m", "stories260k"})
     public HeadShape shape;
 
     @Param({"1024", "3584"})
@@ -89,11 +90,11 @@ public class AttentionBenchmark {
         int heads = shape.heads;
         int kvHeads = shape.kvHeads;
         int capacity = depth + queries;
-        KvGeometry geometry = new KvGeometry(layers, heads, kvHeads, HEAD_DIM, capacity);
-        pages = new PagePool(kvHeads, HEAD_DIM, 0, pageSize, storage, layers * ((capacity + pageSize - 1) / pageSize));
+        KvGeometry geometry = new KvGeometry(layers, heads, kvHeads, shape.headDim, capacity);
+        pages = new PagePool(kvHeads, shape.headDim, 0, pageSize, storage, layers * ((capacity + pageSize - 1) / pageSize));
         cache = new PagedKvCache(pages, geometry);
         SplittableRandom random = new SplittableRandom(3);
-        int kvDim = kvHeads * HEAD_DIM;
+        int kvDim = kvHeads * shape.headDim;
         float[] k = RandomMatrices.vector(capacity * kvDim, random);
         float[] v = RandomMatrices.vector(capacity * kvDim, random);
         // The cached tokens, then the block that attends: stored up front, as the forward pass stores a block's
@@ -106,7 +107,7 @@ public class AttentionBenchmark {
                 cache.store(l, first, count, blockKeys, blockValues);
             }
         }
-        q = RandomMatrices.vector(queries * heads * HEAD_DIM, random);
+        q = RandomMatrices.vector(queries * heads * shape.headDim, random);
         out = new float[q.length];
         pool = new WorkerPool(threads);
     }
