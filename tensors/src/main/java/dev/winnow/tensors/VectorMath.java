@@ -135,10 +135,7 @@ public final class VectorMath {
             scores.intoArray(out, key);
             scores.max(FloatVector.fromArray(FLOAT, maxLanes, 0)).intoArray(maxLanes, 0);
         }
-        float max = Float.NEGATIVE_INFINITY;
-        for (int lane = 0; lane < LANES; lane++) {
-            max = Math.max(max, maxLanes[lane]);
-        }
+        float max = laneMax(maxLanes);
         for (int block = 0; block < width; block += blockWidth) {
             for (int key = block + blockVectors * LANES; key < block + blockWidth; key++) {
                 float sum = 0;
@@ -524,12 +521,18 @@ public final class VectorMath {
         for (int vectorEnd = n - LANES; i <= vectorEnd; i += LANES) {
             FloatVector.fromArray(FLOAT, x, off + i).max(FloatVector.fromArray(FLOAT, lanes, 0)).intoArray(lanes, 0);
         }
+        float max = laneMax(lanes);
+        for (; i < n; i++) {
+            max = Math.max(max, x[off + i]);
+        }
+        return max;
+    }
+
+    /** The largest of the first {@link #LANES} values of a running maximum kept in memory (NaN if any is NaN). */
+    private static float laneMax(float[] lanes) {
         float max = Float.NEGATIVE_INFINITY;
         for (int lane = 0; lane < LANES; lane++) {
             max = Math.max(max, lanes[lane]);
-        }
-        for (; i < n; i++) {
-            max = Math.max(max, x[off + i]);
         }
         return max;
     }

@@ -81,8 +81,8 @@ class ServerThroughputBenchmark {
                  Scheduler scheduler = new Scheduler(model, config, System.err::println)) {
                 // Warm-up: every configuration, over and over for at least winnow.serve.warmup seconds, so that no
                 // round measures code the JIT has not compiled yet. One request per client was not enough for a
-                // model as small as stories260K: with 8 requests per client, one client read 3,272 tokens/s through
-                // HTTP, against 6,286-6,355 with 32 (docs/performance-server.md, 2026-12-08).
+                // model as small as stories260K: its 8-against-1 ratio through HTTP read 1.68x with 8 requests per
+                // client and 0.99-1.06x, as with 32, after this warm-up (docs/performance-server.md, 2026-12-08).
                 long warmUpEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(Integer.getInteger("winnow.serve.warmup", 10));
                 do {
                     for (int b : clients) {
